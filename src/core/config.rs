@@ -1,0 +1,527 @@
+//! `Config`: every setting the rule reads, parsed once from a JSON object (camelCase keys) or from
+//! host secrets (`SALESFORCE_CLIENT_ID`, …). Parse, don't validate: after this, URLs are checked,
+//! the grant is chosen and the mapping is compiled. Never performs I/O.
+
+use crate::core::error::{ErrorCode, Result, RuleError};
+use crate::core::mapping::Mapping;
+use crate::core::record::SObject;
+use crate::core::secret::Secret;
+use serde_json::{Map, Value};
+
+pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
+/// Spring '26.
+pub const DEFAULT_API_VERSION: &str = "66.0";
+pub const DEFAULT_COMPANY: &str = "Web channel signups";
+pub const DEFAULT_DEADLINE_MS: u64 = 5_000;
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 3_000;
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+pub const DEFAULT_TOKEN_TTL_MS: u64 = 30 * 60 * 1000;
+
+/// How the rule obtains its Salesforce access token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenGrant {
+    /// OAuth username-password flow (parity with the Auth0 template; blocked in new orgs).
+    Password { client_id: String, client_secret: Secret, username: String, password: Secret },
+    /// OAuth client credentials flow; the login URL must be the org's My Domain.
+    ClientCredentials { client_id: String, client_secret: Secret },
+    /// OAuth JWT bearer flow: an RS256 assertion signed with `private_key` (PKCS#8 PEM).
+    JwtBearer { client_id: String, username: String, private_key: Secret },
+    /// OAuth refresh token flow.
+    RefreshToken { client_id: String, client_secret: Option<Secret>, refresh_token: Secret },
+    /// A token issued elsewhere (a token broker); never refreshed by us.
+    AccessToken { access_token: Secret, instance_url: String },
+}
+
+impl TokenGrant {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TokenGrant::Password { .. } => "password",
+            TokenGrant::ClientCredentials { .. } => "client_credentials",
+            TokenGrant::JwtBearer { .. } => "jwt_bearer",
+            TokenGrant::RefreshToken { .. } => "refresh_token",
+            TokenGrant::AccessToken { .. } => "access_token",
+        }
+    }
+    /// Identifies whose token this is, for the token cache. Holds no secret.
+    pub fn cache_identity(&self) -> String {
+        match self {
+            TokenGrant::Password { client_id, username, .. } | TokenGrant::JwtBearer { client_id, username, .. } => {
+                format!("{}:{client_id}:{username}", self.name())
+            }
+            TokenGrant::ClientCredentials { client_id, .. } | TokenGrant::RefreshToken { client_id, .. } => {
+                format!("{}:{client_id}", self.name())
+            }
+            TokenGrant::AccessToken { instance_url, .. } => format!("access_token:{instance_url}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub object: SObject,
+    pub mapping: Mapping,
+    /// Name of the preset the mapping came from, or "custom".
+    pub mapping_name: String,
+    pub login_url: String,
+    pub api_version: String,
+    pub grant: TokenGrant,
+    pub slack_webhook_url: Option<Secret>,
+    /// Upsert by this external-id field (e.g. `Auth0_User_Id__c`) with the value of `external_id_source`.
+    pub external_id_field: Option<String>,
+    /// Profile path whose value is the external id; default `user_id`.
+    pub external_id_source: String,
+    /// Look for an existing record with the same Email before creating one.
+    pub dedupe_by_email: bool,
+    /// Re-create a record whose stored id Salesforce reports deleted (AEM's option).
+    pub recreate_deleted: bool,
+    /// `Sforce-Auto-Assign` header value: TRUE, FALSE or an assignment rule id.
+    pub auto_assign: Option<String>,
+    pub deadline_ms: u64,
+    pub request_timeout_ms: u64,
+    pub max_retries: u32,
+    pub token_ttl_ms: u64,
+    /// Extra instance hosts (exact or `.suffix`) the token may be sent to.
+    pub allowed_instance_hosts: Vec<String>,
+    pub notify_on_success: bool,
+    pub notify_on_failure: bool,
+}
+
+/// Host secret names → config keys. Both the template's names and ours are accepted.
+const SECRET_ALIASES: &[(&str, &str)] = &[
+    ("SALESFORCE_CLIENT_ID", "clientId"),
+    ("SFCOM_CLIENT_ID", "clientId"),
+    ("SALESFORCE_CLIENT_SECRET", "clientSecret"),
+    ("SFCOM_CLIENT_SECRET", "clientSecret"),
+    ("SALESFORCE_USERNAME", "username"),
+    ("USERNAME", "username"),
+    ("SALESFORCE_PASSWORD", "password"),
+    ("PASSWORD", "password"),
+    ("SALESFORCE_SECURITY_TOKEN", "securityToken"),
+    ("SALESFORCE_LOGIN_URL", "loginUrl"),
+    ("SALESFORCE_API_VERSION", "apiVersion"),
+    ("SALESFORCE_GRANT", "grant"),
+    ("SALESFORCE_PRIVATE_KEY", "privateKey"),
+    ("SALESFORCE_REFRESH_TOKEN", "refreshToken"),
+    ("SALESFORCE_ACCESS_TOKEN", "accessToken"),
+    ("SALESFORCE_INSTANCE_URL", "instanceUrl"),
+    ("SALESFORCE_OBJECT", "object"),
+    ("SALESFORCE_MAPPING", "mapping"),
+    ("SALESFORCE_EXTERNAL_ID_FIELD", "externalIdField"),
+    ("SALESFORCE_DEDUPE_BY_EMAIL", "dedupeByEmail"),
+    ("SALESFORCE_RECREATE_DELETED", "recreateDeleted"),
+    ("SALESFORCE_AUTO_ASSIGN", "autoAssign"),
+    ("SALESFORCE_ALLOWED_INSTANCE_HOSTS", "allowedInstanceHosts"),
+    ("SF_LEAD_DEADLINE_MS", "deadlineMs"),
+    ("SLACK_WEBHOOK_URL", "slackWebhookUrl"),
+    ("MY_SLACK_WEBHOOK_URL", "slackWebhookUrl"),
+];
+
+/// Every key `Config::parse` understands; anything else is refused so typos surface.
+pub const KEYS: &[&str] = &[
+    "object", "mapping", "loginUrl", "apiVersion", "grant", "clientId", "clientSecret", "username",
+    "password", "securityToken", "privateKey", "refreshToken", "accessToken", "instanceUrl",
+    "slackWebhookUrl", "externalIdField", "externalIdSource", "dedupeByEmail", "recreateDeleted",
+    "autoAssign", "deadlineMs", "requestTimeoutMs", "maxRetries", "tokenTtlMs", "allowedInstanceHosts",
+    "notifyOnSuccess", "notifyOnFailure",
+];
+
+/// Turn host secrets (`SALESFORCE_CLIENT_ID`, `MY_SLACK_WEBHOOK_URL`, …) into config keys, laid
+/// over `base`. Unknown secret names are ignored: hosts keep unrelated secrets in the same place.
+pub fn merge_secrets(base: &Map<String, Value>, secrets: &Map<String, Value>) -> Map<String, Value> {
+    // Secrets win over `base`; among aliases the first listed (our name) wins.
+    let mut out = base.clone();
+    let mut from_secret: Vec<&str> = Vec::new();
+    for (name, key) in SECRET_ALIASES {
+        match secrets.get(*name) {
+            Some(v) if !is_blank(v) && !from_secret.contains(key) => {
+                out.insert((*key).to_string(), v.clone());
+                from_secret.push(key);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn is_blank(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+struct Reader<'a>(&'a Map<String, Value>);
+
+impl Reader<'_> {
+    fn string(&self, key: &str) -> Result<Option<String>> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(invalid(key, "must be a string")),
+        }
+    }
+    fn secret(&self, key: &str) -> Result<Option<Secret>> {
+        // Secrets are not trimmed of inner content but stray whitespace from copy-paste is removed.
+        Ok(self.string(key)?.map(Secret::new))
+    }
+    fn required(&self, key: &str, why: &str) -> Result<String> {
+        self.string(key)?.ok_or_else(|| {
+            RuleError::new(ErrorCode::ConfigMissing, format!("{key} is required {why}")).with_field(key)
+        })
+    }
+    fn required_secret(&self, key: &str, why: &str) -> Result<Secret> {
+        self.required(key, why).map(Secret::new)
+    }
+    fn boolean(&self, key: &str, default: bool) -> Result<bool> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" | "" => Ok(false),
+                _ => Err(invalid(key, "must be true or false")),
+            },
+            Some(_) => Err(invalid(key, "must be true or false")),
+        }
+    }
+    fn number(&self, key: &str, default: u64, min: u64, max: u64) -> Result<u64> {
+        let n = match self.0.get(key) {
+            None | Some(Value::Null) => return Ok(default),
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+            Some(_) => None,
+        };
+        match n {
+            Some(n) if n.is_finite() && n >= min as f64 && n <= max as f64 => Ok(n as u64),
+            _ => Err(invalid(key, &format!("must be a number from {min} to {max}"))),
+        }
+    }
+}
+
+fn invalid(key: &str, what: &str) -> RuleError {
+    RuleError::new(ErrorCode::ConfigInvalid, format!("{key} {what}")).with_field(key)
+}
+
+impl Config {
+    /// Parse a configuration object. Errors are `CONFIG_INVALID`, `CONFIG_MISSING`,
+    /// `MAPPING_INVALID` or `INSECURE_URL`, each naming the key to fix.
+    pub fn parse(obj: &Map<String, Value>) -> Result<Config> {
+        if let Some(unknown) = obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(RuleError::new(
+                ErrorCode::ConfigInvalid,
+                format!("unknown configuration key '{unknown}'; known keys: {}", KEYS.join(", ")),
+            )
+            .with_field(unknown.clone()));
+        }
+        let r = Reader(obj);
+        let object = match r.string("object")?.as_deref() {
+            None => SObject::Lead,
+            Some(s) => SObject::from_name(s).ok_or_else(|| invalid("object", "must be \"Lead\" or \"Contact\""))?,
+        };
+        let (mapping, mapping_name) = parse_mapping(obj.get("mapping"))?;
+
+        let login_url = r.string("loginUrl")?.unwrap_or_else(|| DEFAULT_LOGIN_URL.to_string());
+        let login_url = check_url("loginUrl", login_url.trim_end_matches('/'))?;
+        let api_version = match r.string("apiVersion")? {
+            None => DEFAULT_API_VERSION.to_string(),
+            Some(v) => parse_api_version(&v)?,
+        };
+        let grant = parse_grant(&r)?;
+        let slack_webhook_url = match r.secret("slackWebhookUrl")? {
+            None => None,
+            Some(url) => {
+                check_url("slackWebhookUrl", url.expose()).map_err(|mut e| {
+                    // The webhook URL is itself a credential: never echo it.
+                    e.message = "slackWebhookUrl must be an https URL (http only on loopback)".into();
+                    e
+                })?;
+                Some(url)
+            }
+        };
+        let external_id_field = r.string("externalIdField")?;
+        if let Some(f) = &external_id_field {
+            if !is_api_name(f) {
+                return Err(invalid("externalIdField", "must be a Salesforce field API name such as Auth0_User_Id__c"));
+            }
+        }
+        let allowed_instance_hosts = match obj.get("allowedInstanceHosts") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) => s.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|v| v.as_str().map(|s| s.trim().to_ascii_lowercase()).ok_or_else(|| invalid("allowedInstanceHosts", "must be a list of host names")))
+                .collect::<Result<Vec<_>>>()?,
+            Some(_) => return Err(invalid("allowedInstanceHosts", "must be a list of host names")),
+        };
+        Ok(Config {
+            object,
+            mapping,
+            mapping_name,
+            login_url,
+            api_version,
+            grant,
+            slack_webhook_url,
+            external_id_field,
+            external_id_source: r.string("externalIdSource")?.unwrap_or_else(|| "user_id".to_string()),
+            dedupe_by_email: r.boolean("dedupeByEmail", false)?,
+            recreate_deleted: r.boolean("recreateDeleted", false)?,
+            auto_assign: r.string("autoAssign")?,
+            deadline_ms: r.number("deadlineMs", DEFAULT_DEADLINE_MS, 100, 120_000)?,
+            request_timeout_ms: r.number("requestTimeoutMs", DEFAULT_REQUEST_TIMEOUT_MS, 50, 120_000)?,
+            max_retries: r.number("maxRetries", DEFAULT_MAX_RETRIES as u64, 0, 10)? as u32,
+            token_ttl_ms: r.number("tokenTtlMs", DEFAULT_TOKEN_TTL_MS, 0, 24 * 3600 * 1000)?,
+            allowed_instance_hosts,
+            notify_on_success: r.boolean("notifyOnSuccess", true)?,
+            notify_on_failure: r.boolean("notifyOnFailure", true)?,
+        })
+    }
+
+    /// Only the parts needed to build a record (for `buildLead`): no credentials required.
+    pub fn parse_mapping_only(obj: &Map<String, Value>) -> Result<(SObject, Mapping)> {
+        let r = Reader(obj);
+        let object = match r.string("object")?.as_deref() {
+            None => SObject::Lead,
+            Some(s) => SObject::from_name(s).ok_or_else(|| invalid("object", "must be \"Lead\" or \"Contact\""))?,
+        };
+        Ok((object, parse_mapping(obj.get("mapping"))?.0))
+    }
+
+    /// Every secret value in this config, for scrubbing text that came from outside.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        let mut out: Vec<&Secret> = Vec::new();
+        match &self.grant {
+            TokenGrant::Password { client_secret, password, .. } => out.extend([client_secret, password]),
+            TokenGrant::ClientCredentials { client_secret, .. } => out.push(client_secret),
+            TokenGrant::JwtBearer { private_key, .. } => out.push(private_key),
+            TokenGrant::RefreshToken { client_secret, refresh_token, .. } => {
+                out.push(refresh_token);
+                out.extend(client_secret.iter());
+            }
+            TokenGrant::AccessToken { access_token, .. } => out.push(access_token),
+        }
+        out.extend(self.slack_webhook_url.iter());
+        out
+    }
+}
+
+fn parse_mapping(v: Option<&Value>) -> Result<(Mapping, String)> {
+    match v {
+        None | Some(Value::Null) => preset("recommended"),
+        Some(Value::String(s)) if s.trim_start().starts_with('{') => {
+            let parsed: Value = serde_json::from_str(s).map_err(|e| {
+                RuleError::new(ErrorCode::MappingInvalid, format!("mapping is not valid JSON: {e}")).with_field("mapping")
+            })?;
+            parse_mapping(Some(&parsed))
+        }
+        Some(Value::String(s)) => preset(s.trim()),
+        Some(Value::Object(m)) => Ok((Mapping::parse(m)?, "custom".to_string())),
+        Some(_) => Err(RuleError::new(
+            ErrorCode::MappingInvalid,
+            "mapping must be a preset name or an object of field → expression",
+        )
+        .with_field("mapping")),
+    }
+}
+
+fn preset(name: &str) -> Result<(Mapping, String)> {
+    Mapping::preset(name).map(|m| (m, name.to_string())).ok_or_else(|| {
+        RuleError::new(
+            ErrorCode::MappingInvalid,
+            format!("unknown mapping preset '{name}'; presets: {}", Mapping::PRESETS.join(", ")),
+        )
+        .with_field("mapping")
+    })
+}
+
+fn parse_grant(r: &Reader) -> Result<TokenGrant> {
+    let explicit = r.string("grant")?;
+    let chosen = match explicit.as_deref() {
+        Some(g) => g.to_ascii_lowercase().replace('-', "_"),
+        None if r.string("accessToken")?.is_some() => "access_token".into(),
+        None if r.string("privateKey")?.is_some() => "jwt_bearer".into(),
+        None if r.string("refreshToken")?.is_some() => "refresh_token".into(),
+        None if r.string("username")?.is_some() => "password".into(),
+        None => "client_credentials".into(),
+    };
+    let client_id = |why| r.required("clientId", why);
+    Ok(match chosen.as_str() {
+        "password" => {
+            let why = "for the password grant";
+            let mut password = r.required("password", why)?;
+            if let Some(token) = r.string("securityToken")? {
+                password.push_str(&token);
+            }
+            TokenGrant::Password {
+                client_id: client_id(why)?,
+                client_secret: r.required_secret("clientSecret", why)?,
+                username: r.required("username", why)?,
+                password: Secret::new(password),
+            }
+        }
+        "client_credentials" => {
+            let why = "for the client_credentials grant (set username and password to use the password grant instead)";
+            TokenGrant::ClientCredentials { client_id: client_id(why)?, client_secret: r.required_secret("clientSecret", why)? }
+        }
+        "jwt_bearer" | "jwt" => {
+            let why = "for the JWT bearer grant";
+            let key = r.required_secret("privateKey", why)?;
+            if !key.expose().contains("-----BEGIN PRIVATE KEY-----") {
+                return Err(RuleError::new(
+                    ErrorCode::ConfigInvalid,
+                    "privateKey must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----); convert an RSA key with `openssl pkcs8 -topk8 -nocrypt`",
+                )
+                .with_field("privateKey"));
+            }
+            TokenGrant::JwtBearer { client_id: client_id(why)?, username: r.required("username", why)?, private_key: key }
+        }
+        "refresh_token" => {
+            let why = "for the refresh_token grant";
+            TokenGrant::RefreshToken {
+                client_id: client_id(why)?,
+                client_secret: r.secret("clientSecret")?,
+                refresh_token: r.required_secret("refreshToken", why)?,
+            }
+        }
+        "access_token" => {
+            let why = "when using a pre-issued access token";
+            let instance_url = r.required("instanceUrl", why)?;
+            TokenGrant::AccessToken {
+                access_token: r.required_secret("accessToken", why)?,
+                instance_url: check_url("instanceUrl", instance_url.trim_end_matches('/'))?,
+            }
+        }
+        other => {
+            return Err(invalid(
+                "grant",
+                &format!("'{other}' is not a grant; use password, client_credentials, jwt_bearer, refresh_token or access_token"),
+            ))
+        }
+    })
+}
+
+fn parse_api_version(v: &str) -> Result<String> {
+    let v = v.trim().trim_start_matches(['v', 'V']);
+    let major = v.strip_suffix(".0").unwrap_or(v);
+    match major.parse::<u32>() {
+        Ok(n) if (31..=999).contains(&n) => Ok(format!("{n}.0")),
+        _ => Err(invalid("apiVersion", "must look like 66.0 (31.0 or newer)")),
+    }
+}
+
+/// A Salesforce API name: letters, digits, underscores, starting with a letter.
+pub fn is_api_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && s.len() <= 80
+}
+
+/// Parsed pieces of an absolute URL we are about to send something to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlParts {
+    pub https: bool,
+    pub host: String,
+}
+
+pub fn url_parts(url: &str) -> Option<UrlParts> {
+    let (scheme, rest) = url.split_once("://")?;
+    let https = match scheme.to_ascii_lowercase().as_str() {
+        "https" => true,
+        "http" => false,
+        _ => return None,
+    };
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.contains('@') || authority.is_empty() {
+        return None;
+    }
+    let host = if let Some(stripped) = authority.strip_prefix('[') {
+        format!("[{}]", stripped.split(']').next()?)
+    } else {
+        authority.split(':').next()?.to_string()
+    };
+    if host.is_empty() || host.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(UrlParts { https, host: host.to_ascii_lowercase() })
+}
+
+pub fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host == "[::1]" || host.starts_with("127.")
+}
+
+/// https anywhere; plain http only to loopback (the local emulator).
+pub fn check_url(key: &str, url: &str) -> Result<String> {
+    match url_parts(url) {
+        None => Err(RuleError::new(ErrorCode::ConfigInvalid, format!("{key} is not an absolute http(s) URL")).with_field(key)),
+        Some(p) if !p.https && !is_loopback_host(&p.host) => Err(RuleError::new(
+            ErrorCode::InsecureUrl,
+            format!("{key} must use https (plain http is accepted only for localhost/127.0.0.1)"),
+        )
+        .with_field(key)),
+        Some(_) => Ok(url.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn chooses_client_credentials_without_username() {
+        let c = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","loginUrl":"https://acme.my.salesforce.com/"}))).unwrap();
+        assert_eq!(c.grant.name(), "client_credentials");
+        assert_eq!(c.login_url, "https://acme.my.salesforce.com");
+        assert_eq!(c.api_version, "66.0");
+        assert_eq!(c.mapping_name, "recommended");
+        assert_eq!(c.deadline_ms, 5000);
+    }
+
+    #[test]
+    fn password_grant_appends_security_token() {
+        let c = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","username":"u@x","password":"pw","securityToken":"TOK"}))).unwrap();
+        match c.grant {
+            TokenGrant::Password { password, .. } => assert_eq!(password.expose(), "pwTOK"),
+            g => panic!("{g:?}"),
+        }
+    }
+
+    #[test]
+    fn secrets_from_auth0_docs_names_and_ours() {
+        let merged = merge_secrets(
+            &Map::new(),
+            &obj(json!({"SFCOM_CLIENT_ID":"a","SALESFORCE_CLIENT_SECRET":"b","USERNAME":"u","PASSWORD":"p","MY_SLACK_WEBHOOK_URL":"https://hooks.slack.com/services/T/B/X","OTHER":"x"})),
+        );
+        let c = Config::parse(&merged).unwrap();
+        assert_eq!(c.grant.name(), "password");
+        assert!(c.slack_webhook_url.is_some());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = Config::parse(&obj(json!({"clientId":"id"}))).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::ConfigMissing, Some("clientSecret")));
+        let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","loginUrl":"http://login.salesforce.com"}))).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InsecureUrl);
+        let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","apiVersion":"20"}))).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("apiVersion"));
+        let e = Config::parse(&obj(json!({"clientid":"id"}))).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ConfigInvalid);
+        let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","slackWebhookUrl":"http://hooks.slack.com/services/SECRET"}))).unwrap_err();
+        assert!(!e.message.contains("SECRET"));
+    }
+
+    #[test]
+    fn loopback_http_is_allowed() {
+        let c = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","loginUrl":"http://127.0.0.1:4000"}))).unwrap();
+        assert_eq!(c.login_url, "http://127.0.0.1:4000");
+        assert_eq!(parse_api_version("v62.0").unwrap(), "62.0");
+    }
+}

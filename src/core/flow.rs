@@ -1,0 +1,624 @@
+//! The first-login state machine: decide, get a token, (look up,) create or upsert, notify Slack.
+//! It consumes `Input`s (responses, signatures, timer wake-ups) and yields `Step`s for a driver to
+//! perform. Time and jitter are handed in, so every branch is testable without a server.
+
+use crate::core::config::{Config, TokenGrant};
+use crate::core::error::{ErrorCode, RuleError};
+use crate::core::http::{HttpRequest, HttpResponse};
+use crate::core::profile::{FirstLoginSignal, HostEvent};
+use crate::core::record::{build_record, RecordPayload, SObject, Warning};
+use crate::core::salesforce::{self as sf, AccessToken, LookupResult, WriteResult};
+use crate::core::secret::Secret;
+use crate::core::slack::{self, SlackResult};
+use serde::Serialize;
+use serde_json::Value;
+
+const BACKOFF_BASE_MS: u64 = 250;
+const BACKOFF_CAP_MS: u64 = 2_000;
+
+/// A token kept between invocations (module memory, `api.cache`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedToken {
+    /// [`TokenGrant::cache_identity`] + login URL: whose token it is.
+    pub identity: String,
+    pub token: Secret,
+    pub instance_url: String,
+    pub obtained_at_ms: u64,
+}
+
+pub fn cache_identity(config: &Config) -> String {
+    format!("{}@{}", config.grant.cache_identity(), config.login_url)
+}
+
+/// What the driver must do next.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Send this request; abort it after `timeout_ms`.
+    Send { request: HttpRequest, timeout_ms: u64 },
+    /// Sign `input` with RS256 using the PKCS#8 PEM `key`; answer with `Input::Signed`.
+    Sign { input: String, key: Secret },
+    /// Wait, then answer with `Input::Woke`.
+    Sleep { ms: u64 },
+    Done(Box<Outcome>),
+}
+
+/// What happened to the last step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    Response(HttpResponse),
+    NetworkError(String),
+    TimedOut,
+    Signed(Vec<u8>),
+    SignFailed(String),
+    Woke,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Created,
+    /// An existing record was found (duplicate rule, email lookup, upsert match); the user is recorded.
+    Duplicate,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SlackOutcome {
+    /// `sent`, `failed`, `not_configured` or `not_needed`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RuleError>,
+}
+
+/// The result of one first login. Never contains a secret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub status: Status,
+    pub reason: String,
+    pub object: SObject,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordPayload>,
+    pub warnings: Vec<Warning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<RuleError>,
+    pub slack: SlackOutcome,
+    /// `cached`, `new` or `none`: where the access token came from.
+    pub token: &'static str,
+    /// HTTP requests sent, retries included.
+    pub requests: u32,
+}
+
+impl Outcome {
+    /// Whether the host should mark the user as recorded (only after Salesforce confirmed).
+    pub fn confirmed(&self) -> bool {
+        matches!(self.status, Status::Created | Status::Duplicate) && self.lead_id.is_some()
+    }
+}
+
+/// What the driver should do with its token cache after the flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenUpdate {
+    Unchanged,
+    Store(CachedToken),
+    Forget,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Token,
+    CheckStored,
+    /// Look up by email; `verify` when a create's result was unknown.
+    Find { verify: bool },
+    Write,
+    Slack,
+}
+
+pub struct FirstLoginFlow {
+    config: Config,
+    profile: Value,
+    record: Option<RecordPayload>,
+    warnings: Vec<Warning>,
+    stored_id: Option<String>,
+    token: Option<AccessToken>,
+    token_source: &'static str,
+    token_update: TokenUpdate,
+    refreshed: bool,
+    pending: Pending,
+    attempt: u32,
+    last_error: Option<RuleError>,
+    signing_input: Option<String>,
+    deadline_at: u64,
+    now: u64,
+    rng: u64,
+    requests: u32,
+    slack_body: Option<String>,
+    result: Option<Outcome>,
+    done: bool,
+}
+
+impl FirstLoginFlow {
+    /// Start a flow. `seed` feeds the retry jitter.
+    pub fn new(config: Config, event: HostEvent, cached: Option<CachedToken>, now_ms: u64, seed: u64) -> Self {
+        let identity = cache_identity(&config);
+        let token = match &config.grant {
+            TokenGrant::AccessToken { access_token, instance_url } => {
+                Some(AccessToken { token: access_token.clone(), instance_url: instance_url.clone() })
+            }
+            _ => cached
+                .filter(|c| c.identity == identity && now_ms.saturating_sub(c.obtained_at_ms) < config.token_ttl_ms)
+                .filter(|c| sf::check_instance_url(&c.instance_url, &config).is_ok())
+                .map(|c| AccessToken { token: c.token, instance_url: c.instance_url }),
+        };
+        let token_source = match (&config.grant, &token) {
+            (_, None) => "none",
+            (TokenGrant::AccessToken { .. }, _) => "config",
+            _ => "cached",
+        };
+        FirstLoginFlow {
+            deadline_at: now_ms.saturating_add(config.deadline_ms),
+            config,
+            profile: event.profile,
+            record: None,
+            warnings: Vec::new(),
+            stored_id: match &event.signal {
+                FirstLoginSignal::AlreadyRecorded { lead_id } => lead_id.clone(),
+                _ => None,
+            },
+            token,
+            token_source,
+            token_update: TokenUpdate::Unchanged,
+            refreshed: false,
+            pending: Pending::Token,
+            attempt: 0,
+            last_error: None,
+            signing_input: None,
+            now: now_ms,
+            rng: seed | 1,
+            requests: 0,
+            slack_body: None,
+            result: None,
+            done: false,
+        }
+        .decide(event.signal)
+    }
+
+    fn decide(mut self, signal: FirstLoginSignal) -> Self {
+        let skip = match signal {
+            FirstLoginSignal::AlreadyRecorded { lead_id: Some(_) } if self.config.recreate_deleted => None,
+            FirstLoginSignal::AlreadyRecorded { .. } => Some("user is already recorded in Salesforce (app_metadata.recordedAsLead)"),
+            FirstLoginSignal::ReturningUser => Some("not a first login"),
+            _ => None,
+        };
+        if let Some(reason) = skip {
+            self.result = Some(self.outcome(Status::Skipped, reason.to_string(), None, None));
+            self.done = true;
+            return self;
+        }
+        match build_record(self.config.object, &self.config.mapping, &self.profile) {
+            Ok((record, warnings)) => {
+                self.record = Some(record);
+                self.warnings = warnings;
+            }
+            Err(e) => self.fail_later(e),
+        }
+        self
+    }
+
+    /// The token the driver should cache (or forget) once the flow is done.
+    pub fn token_update(&self) -> &TokenUpdate {
+        &self.token_update
+    }
+
+    /// The record as mapped, once decided.
+    pub fn record(&self) -> Option<&RecordPayload> {
+        self.record.as_ref()
+    }
+
+    /// First step.
+    pub fn start(&mut self) -> Step {
+        if self.done || self.slack_body.is_some() {
+            return self.after_record();
+        }
+        self.begin_salesforce()
+    }
+
+    /// Feed the result of the last step, get the next.
+    pub fn resume(&mut self, input: Input, now_ms: u64) -> Step {
+        self.now = now_ms;
+        if self.done {
+            return self.finish();
+        }
+        match input {
+            Input::Woke => self.issue(),
+            Input::Signed(sig) => {
+                let assertion = self.signing_input.take().map(|s| sf::jwt_assertion(&s, &sig));
+                match sf::token_request(&self.config, assertion) {
+                    Some(req) => self.send(req),
+                    None => self.fail(RuleError::new(ErrorCode::ConfigInvalid, "JWT assertion could not be built")),
+                }
+            }
+            Input::SignFailed(why) => self.fail(
+                RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey could not sign the JWT assertion: {why}")).with_field("privateKey"),
+            ),
+            Input::Response(resp) => self.on_response(resp),
+            Input::NetworkError(msg) => self.on_transport_error(RuleError::new(
+                ErrorCode::NetworkError,
+                format!("network error talking to {}: {}", self.target_name(), crate::core::secret::scrub(&msg, &self.config.secrets())),
+            )),
+            Input::TimedOut => self.on_transport_error(RuleError::new(
+                ErrorCode::NetworkError,
+                format!("{} did not answer in time", self.target_name()),
+            )),
+        }
+    }
+
+    fn target_name(&self) -> &'static str {
+        if self.pending == Pending::Slack { "Slack" } else { "Salesforce" }
+    }
+
+    fn begin_salesforce(&mut self) -> Step {
+        self.attempt = 0;
+        self.pending = if self.token.is_none() {
+            Pending::Token
+        } else {
+            self.after_token()
+        };
+        self.issue()
+    }
+
+    /// Which Salesforce call follows once a token is at hand.
+    fn after_token(&self) -> Pending {
+        if self.stored_id.is_some() {
+            Pending::CheckStored
+        } else if self.config.external_id_field.is_none() && self.config.dedupe_by_email && self.email().is_some() {
+            Pending::Find { verify: false }
+        } else {
+            Pending::Write
+        }
+    }
+
+    fn email(&self) -> Option<String> {
+        self.record.as_ref().and_then(|r| r.get("Email")).map(String::from)
+    }
+
+    /// Build and emit the request for `self.pending`.
+    fn issue(&mut self) -> Step {
+        let token = self.token.clone();
+        let req = match (self.pending, &token) {
+            (Pending::Slack, _) => match (&self.config.slack_webhook_url, &self.slack_body) {
+                (Some(url), Some(body)) => slack::webhook_request(url, body.clone()),
+                _ => return self.finish(),
+            },
+            (Pending::Token, _) | (_, None) => {
+                self.pending = Pending::Token;
+                if let Some(input) = sf::jwt_signing_input(&self.config, self.now / 1000) {
+                    if let TokenGrant::JwtBearer { private_key, .. } = &self.config.grant {
+                        self.signing_input = Some(input.clone());
+                        return Step::Sign { input, key: private_key.clone() };
+                    }
+                }
+                match sf::token_request(&self.config, None) {
+                    Some(r) => r,
+                    None => return self.fail(RuleError::new(ErrorCode::SessionExpired, "the configured access token was rejected")),
+                }
+            }
+            (Pending::CheckStored, Some(t)) => {
+                sf::get_record_request(t, &self.config, self.stored_id.as_deref().unwrap_or_default())
+            }
+            (Pending::Find { .. }, Some(t)) => sf::find_by_email_request(t, &self.config, &self.email().unwrap_or_default()),
+            (Pending::Write, Some(t)) => {
+                let record = self.record.clone().unwrap_or_default();
+                match self.external_id() {
+                    Some((field, value)) => sf::upsert_request(t, &self.config, &field, &value, &record),
+                    None => sf::create_request(t, &self.config, &record),
+                }
+            }
+        };
+        self.send(req)
+    }
+
+    fn external_id(&self) -> Option<(String, String)> {
+        let field = self.config.external_id_field.clone()?;
+        let value = json_path(&self.profile, &self.config.external_id_source)?;
+        Some((field, value))
+    }
+
+    fn send(&mut self, request: HttpRequest) -> Step {
+        if let Err(e) = request.check_headers() {
+            return self.give_up(e);
+        }
+        let remaining = self.deadline_at.saturating_sub(self.now);
+        if remaining == 0 {
+            let e = self.deadline_error();
+            return self.give_up(e);
+        }
+        self.requests += 1;
+        Step::Send { request, timeout_ms: remaining.min(self.config.request_timeout_ms) }
+    }
+
+    fn deadline_error(&self) -> RuleError {
+        let mut e = RuleError::new(
+            ErrorCode::DeadlineExceeded,
+            format!("gave up after {} ms (deadlineMs) before Salesforce confirmed", self.config.deadline_ms),
+        );
+        if let Some(last) = &self.last_error {
+            e.message.push_str(&format!("; last error: {}", last.message));
+        }
+        e
+    }
+
+    fn on_response(&mut self, resp: HttpResponse) -> Step {
+        match self.pending {
+            Pending::Token => match sf::parse_token_response(&resp, &self.config) {
+                Ok(token) => {
+                    self.token_update = TokenUpdate::Store(CachedToken {
+                        identity: cache_identity(&self.config),
+                        token: token.token.clone(),
+                        instance_url: token.instance_url.clone(),
+                        obtained_at_ms: self.now,
+                    });
+                    self.token = Some(token);
+                    self.token_source = "new";
+                    self.attempt = 0;
+                    self.pending = self.after_token();
+                    self.issue()
+                }
+                Err(e) if e.code == ErrorCode::SalesforceUnavailable => {
+                    let after = sf::retry_after_ms(&resp);
+                    self.retry(e, after)
+                }
+                Err(e) => self.fail(e),
+            },
+            Pending::CheckStored => match sf::parse_lookup_response(&resp, &self.config) {
+                LookupResult::Found(id) => {
+                    let url = self.record_url(&id);
+                    self.result = Some(self.outcome(
+                        Status::Skipped,
+                        "user is already recorded and the record still exists in Salesforce".into(),
+                        Some(id),
+                        url,
+                    ));
+                    self.finish()
+                }
+                LookupResult::NotFound => {
+                    self.stored_id = None;
+                    self.next_call(self.after_token())
+                }
+                other => self.on_lookup_problem(other),
+            },
+            Pending::Find { verify } => match sf::parse_lookup_response(&resp, &self.config) {
+                LookupResult::Found(id) if verify => self.created(id),
+                LookupResult::Found(id) => self.existing(Some(id), "a record with this email already exists"),
+                LookupResult::NotFound if verify => {
+                    // The earlier create did not land: safe to send it again, within the retry budget.
+                    let e = self.last_error.clone().unwrap_or_else(|| RuleError::new(ErrorCode::NetworkError, "create failed"));
+                    self.pending = Pending::Write;
+                    self.retry(e, None)
+                }
+                LookupResult::NotFound => self.next_call(Pending::Write),
+                other => self.on_lookup_problem(other),
+            },
+            Pending::Write => match sf::parse_write_response(&resp, &self.config) {
+                WriteResult::Created { id } => self.created(id),
+                WriteResult::Existing { id, via } => self.existing(id, via),
+                WriteResult::SessionInvalid => self.refresh_session(),
+                WriteResult::Retryable { error, retry_after_ms } => self.retry(error, retry_after_ms),
+                WriteResult::Unknown { error } => self.on_transport_error(error),
+                WriteResult::Failed(e) => self.fail(e),
+            },
+            Pending::Slack => match slack::parse_webhook_response(&resp) {
+                SlackResult::Sent => {
+                    self.set_slack("sent", None);
+                    self.finish()
+                }
+                SlackResult::Retryable { error, retry_after_ms } => self.retry(error, retry_after_ms),
+                SlackResult::Failed(e) => {
+                    self.set_slack("failed", Some(e));
+                    self.finish()
+                }
+            },
+        }
+    }
+
+    fn next_call(&mut self, pending: Pending) -> Step {
+        self.pending = pending;
+        self.attempt = 0;
+        self.issue()
+    }
+
+    fn on_lookup_problem(&mut self, r: LookupResult) -> Step {
+        match r {
+            LookupResult::SessionInvalid => self.refresh_session(),
+            LookupResult::Retryable { error, retry_after_ms } => self.retry(error, retry_after_ms),
+            LookupResult::Failed(e) => self.fail(e),
+            LookupResult::Found(_) | LookupResult::NotFound => self.fail(RuleError::new(ErrorCode::ResponseInvalid, "unexpected lookup state")),
+        }
+    }
+
+    /// A request whose fate is unknown (network error, timeout, unreadable success).
+    fn on_transport_error(&mut self, error: RuleError) -> Step {
+        match self.pending {
+            Pending::Write if self.external_id().is_none() => {
+                // A create may have landed. Never send it twice blind: look it up by email first.
+                if self.email().is_some() && self.attempt < self.config.max_retries {
+                    self.last_error = Some(error.clone());
+                    self.pending = Pending::Find { verify: true };
+                    self.retry(error, None)
+                } else {
+                    let mut e = error;
+                    e.message.push_str("; the record may or may not have been created, so it was not sent again");
+                    self.fail(e)
+                }
+            }
+            _ => self.retry(error, None),
+        }
+    }
+
+    /// 401 INVALID_SESSION_ID: one new token, then the same call again.
+    fn refresh_session(&mut self) -> Step {
+        let renewable = !matches!(self.config.grant, TokenGrant::AccessToken { .. });
+        if self.refreshed || !renewable {
+            return self.fail(
+                RuleError::new(ErrorCode::SessionExpired, "Salesforce rejected the session (INVALID_SESSION_ID) even after getting a new token")
+                    .with_remote("INVALID_SESSION_ID", 401),
+            );
+        }
+        self.refreshed = true;
+        self.token = None;
+        self.token_update = TokenUpdate::Forget;
+        self.attempt = 0;
+        self.pending = Pending::Token;
+        self.issue()
+    }
+
+    /// Wait and try `self.pending` again, or give up when retries or the deadline are used up.
+    fn retry(&mut self, error: RuleError, retry_after_ms: Option<u64>) -> Step {
+        self.last_error = Some(error.clone());
+        if self.attempt >= self.config.max_retries {
+            return self.give_up(error);
+        }
+        let backoff = (BACKOFF_BASE_MS << self.attempt.min(8)).min(BACKOFF_CAP_MS);
+        let jitter = self.next_random() % (backoff / 2 + 1);
+        let wait = retry_after_ms.unwrap_or(backoff / 2 + jitter);
+        self.attempt += 1;
+        // Leave room for the request itself after the pause.
+        if self.now.saturating_add(wait).saturating_add(50) >= self.deadline_at {
+            let mut e = error;
+            if retry_after_ms.is_some() {
+                e.message.push_str(&format!("; Retry-After {wait} ms does not fit in deadlineMs"));
+            }
+            return self.give_up(e);
+        }
+        Step::Sleep { ms: wait }
+    }
+
+    fn give_up(&mut self, error: RuleError) -> Step {
+        if self.pending == Pending::Slack {
+            self.set_slack("failed", Some(error));
+            return self.finish();
+        }
+        self.fail(error)
+    }
+
+    fn next_random(&mut self) -> u64 {
+        // xorshift64: plenty for jitter, and deterministic under test.
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    fn record_url(&self, id: &str) -> Option<String> {
+        self.token.as_ref().map(|t| sf::record_url(&t.instance_url, self.config.object, id))
+    }
+
+    fn created(&mut self, id: String) -> Step {
+        let url = self.record_url(&id);
+        let outcome = self.outcome(Status::Created, format!("{} created in Salesforce", self.config.object.name()), Some(id), url.clone());
+        if self.config.notify_on_success {
+            if let Some(record) = &self.record {
+                self.slack_body = Some(slack::created_message(self.config.object, record, url.as_deref().unwrap_or("")));
+            }
+        }
+        self.result = Some(outcome);
+        self.after_record()
+    }
+
+    fn existing(&mut self, id: Option<String>, via: &str) -> Step {
+        let url = id.as_deref().and_then(|i| self.record_url(i));
+        let status = if id.is_some() { Status::Duplicate } else { Status::Failed };
+        let mut outcome = self.outcome(status, format!("not created: {via}"), id, url);
+        if status == Status::Failed {
+            outcome.error = Some(RuleError::new(ErrorCode::ResponseInvalid, format!("{via}, but Salesforce did not say which")));
+        }
+        self.result = Some(outcome);
+        self.finish()
+    }
+
+    /// Record a failure now; the Slack alert (if any) goes out next.
+    fn fail(&mut self, error: RuleError) -> Step {
+        self.fail_later(error);
+        self.after_record()
+    }
+
+    fn fail_later(&mut self, error: RuleError) {
+        let mut outcome = self.outcome(Status::Failed, format!("{} not created", self.config.object.name()), None, None);
+        if self.config.notify_on_failure {
+            let who = ["email", "user_id"].iter().find_map(|k| json_path(&self.profile, k)).unwrap_or_else(|| "an unknown user".into());
+            self.slack_body = Some(slack::failure_message(self.config.object, &who, &error));
+        }
+        outcome.error = Some(error);
+        self.result = Some(outcome);
+    }
+
+    fn after_record(&mut self) -> Step {
+        if self.slack_body.is_some() && self.config.slack_webhook_url.is_some() && self.pending != Pending::Slack {
+            self.set_slack("failed", None);
+            self.pending = Pending::Slack;
+            self.attempt = 0;
+            return self.issue();
+        }
+        self.finish()
+    }
+
+    fn set_slack(&mut self, status: &'static str, error: Option<RuleError>) {
+        if let Some(o) = self.result.as_mut() {
+            o.slack = SlackOutcome { status, error };
+        }
+    }
+
+    fn finish(&mut self) -> Step {
+        self.done = true;
+        let mut outcome = match self.result.take() {
+            Some(o) => o,
+            None => self.outcome(Status::Failed, "flow ended without a result".into(), None, None),
+        };
+        outcome.requests = self.requests;
+        outcome.token = self.token_source;
+        if outcome.slack.status == "failed" && outcome.slack.error.is_none() {
+            // Slack was due but the deadline ran out before it could be sent.
+            outcome.slack.error = Some(RuleError::new(ErrorCode::SlackFailed, "Slack was not notified: no time left within deadlineMs"));
+        }
+        self.result = Some(outcome.clone());
+        Step::Done(Box::new(outcome))
+    }
+
+    fn outcome(&self, status: Status, reason: String, lead_id: Option<String>, record_url: Option<String>) -> Outcome {
+        let slack_status = if self.config.slack_webhook_url.is_none() { "not_configured" } else { "not_needed" };
+        Outcome {
+            status,
+            reason,
+            object: self.config.object,
+            lead_id,
+            record_url,
+            record: self.record.clone(),
+            warnings: self.warnings.clone(),
+            error: None,
+            slack: SlackOutcome { status: slack_status, error: None },
+            token: self.token_source,
+            requests: self.requests,
+        }
+    }
+}
+
+/// A dotted path (`user_id`, `app_metadata.crm_id`) as a string, for ids and alert text.
+pub fn json_path(v: &Value, path: &str) -> Option<String> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    match cur {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}

@@ -1,0 +1,207 @@
+//! Plain values for the HTTP the core wants sent (`HttpRequest`) and what came back
+//! (`HttpResponse`). Parts of a request that are secret stay `Secret` until the driver sends them;
+//! serialising a request (the plan shown to people) masks them.
+
+use crate::core::error::{ErrorCode, Result, RuleError};
+use crate::core::secret::{Secret, MASK};
+use serde::ser::{SerializeMap, SerializeStruct};
+use serde::{Serialize, Serializer};
+
+/// Text built from plain and secret pieces, e.g. `Bearer ` + token, or a form body.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Text(Vec<Part>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Plain(String),
+    Secret(Secret),
+}
+
+impl Text {
+    pub fn plain(s: impl Into<String>) -> Self {
+        Text(vec![Part::Plain(s.into())])
+    }
+    pub fn secret(s: Secret) -> Self {
+        Text(vec![Part::Secret(s)])
+    }
+    pub fn push(mut self, s: impl Into<String>) -> Self {
+        self.0.push(Part::Plain(s.into()));
+        self
+    }
+    pub fn push_secret(mut self, s: Secret) -> Self {
+        self.0.push(Part::Secret(s));
+        self
+    }
+    /// The bytes to put on the wire.
+    pub fn expose(&self) -> String {
+        self.0.iter().map(|p| match p { Part::Plain(s) => s.as_str(), Part::Secret(s) => s.expose() }).collect()
+    }
+    /// The text with every secret piece shown as `***`.
+    pub fn masked(&self) -> String {
+        self.0.iter().map(|p| match p { Part::Plain(s) => s.as_str(), Part::Secret(_) => MASK }).collect()
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.masked())
+    }
+}
+
+/// What a request is for; the flow uses it to interpret the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Purpose {
+    Token,
+    FindExisting,
+    CheckExisting,
+    CreateRecord,
+    UpsertRecord,
+    CreateCollection,
+    NotifySlack,
+    BulkJob,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub purpose: Purpose,
+    pub method: &'static str,
+    pub url: Text,
+    pub headers: Vec<(String, Text)>,
+    pub body: Option<Text>,
+}
+
+impl HttpRequest {
+    pub fn new(purpose: Purpose, method: &'static str, url: Text) -> Self {
+        HttpRequest { purpose, method, url, headers: Vec::new(), body: None }
+    }
+    pub fn header(mut self, name: &str, value: Text) -> Self {
+        self.headers.push((name.to_string(), value));
+        self
+    }
+    pub fn body(mut self, content_type: &str, body: Text) -> Self {
+        self.headers.push(("Content-Type".to_string(), Text::plain(content_type)));
+        self.body = Some(body);
+        self
+    }
+    /// Refuse header values that could split the request (CR/LF) before anything is sent.
+    pub fn check_headers(&self) -> Result<()> {
+        for (name, value) in &self.headers {
+            if value.expose().contains(['\r', '\n']) || name.contains(['\r', '\n', ':']) {
+                return Err(RuleError::new(
+                    ErrorCode::HeaderInvalid,
+                    format!("header {name} would contain a line break; remove CR/LF from its configured value"),
+                )
+                .with_field(name.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Serialised form (the plan): `{purpose, method, url, headers: {name: value}, body}` with
+/// secrets masked. A JSON body is shown as JSON, not as a string, so people can read it.
+impl Serialize for HttpRequest {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        struct Headers<'a>(&'a [(String, Text)]);
+        impl Serialize for Headers<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(self.0.len()))?;
+                for (k, v) in self.0 {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+        let mut st = s.serialize_struct("HttpRequest", 5)?;
+        st.serialize_field("purpose", &self.purpose)?;
+        st.serialize_field("method", self.method)?;
+        st.serialize_field("url", &self.url)?;
+        st.serialize_field("headers", &Headers(&self.headers))?;
+        let body = self.body.as_ref().map(|b| {
+            let masked = b.masked();
+            serde_json::from_str::<serde_json::Value>(&masked).unwrap_or(serde_json::Value::String(masked))
+        });
+        st.serialize_field("body", &body)?;
+        st.end()
+    }
+}
+
+/// A response as the driver saw it. Header names are lower-case.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn new(status: u16, body: impl Into<String>) -> Self {
+        HttpResponse { status, headers: Vec::new(), body: body.into() }
+    }
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+pub fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Percent-encoding of one URL path segment or query value (RFC 3986 unreserved kept).
+pub fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_masks_secrets_and_shows_json_bodies() {
+        let req = HttpRequest::new(Purpose::CreateRecord, "POST", Text::plain("https://x/y"))
+            .header("Authorization", Text::plain("Bearer ").push_secret(Secret::new("tok")))
+            .body("application/json", Text::plain(r#"{"LastName":"Doe"}"#));
+        let v = serde_json::to_value(&req).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"purpose":"createRecord","method":"POST","url":"https://x/y",
+                "headers":{"Authorization":"Bearer ***","Content-Type":"application/json"},
+                "body":{"LastName":"Doe"}})
+        );
+        assert_eq!(req.headers[0].1.expose(), "Bearer tok");
+    }
+
+    #[test]
+    fn crlf_in_header_is_refused() {
+        let req = HttpRequest::new(Purpose::CreateRecord, "POST", Text::plain("https://x"))
+            .header("Sforce-Auto-Assign", Text::plain("TRUE\r\nX-Evil: 1"));
+        assert_eq!(req.check_headers().unwrap_err().code, ErrorCode::HeaderInvalid);
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
+        assert_eq!(percent_encode("a b'c"), "a%20b%27c");
+    }
+}

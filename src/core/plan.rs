@@ -1,0 +1,104 @@
+//! `plan`: what a first login would do, without doing it. Drives the real flow with simulated
+//! successful answers and collects the requests it would send (secrets masked when serialised),
+//! so the plan can never drift from what `onFirstLogin` really sends.
+
+use crate::core::config::{is_loopback_host, url_parts, Config, TokenGrant};
+use crate::core::flow::{FirstLoginFlow, Input, Outcome, Status, Step};
+use crate::core::http::{HttpRequest, HttpResponse, Purpose};
+use crate::core::profile::HostEvent;
+use crate::core::record::{RecordPayload, Warning};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Id shown for the record a plan would create.
+pub const PLANNED_ID: &str = "00Q000000000000AAA";
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    /// `create` or `skip`.
+    pub action: &'static str,
+    pub reason: String,
+    pub lead: Option<RecordPayload>,
+    pub warnings: Vec<Warning>,
+    pub requests: Vec<HttpRequest>,
+    /// The Slack message body that would be posted, if any.
+    pub slack_preview: Option<Value>,
+}
+
+/// Plan a first login. Returns the outcome's error when the record cannot be built
+/// (e.g. `MISSING_REQUIRED_FIELD`), since nothing would be sent for Salesforce then.
+pub fn plan(config: Config, event: HostEvent, now_ms: u64) -> Result<Plan, crate::core::error::RuleError> {
+    let instance = planned_instance_url(&config);
+    let slack_configured = config.slack_webhook_url.is_some();
+    let mut flow = FirstLoginFlow::new(config, event, None, now_ms, 1);
+    let mut requests = Vec::new();
+    let mut slack_preview = None;
+    let mut step = flow.start();
+    // Bounded: a happy path is at most token + check + find + write + slack.
+    for _ in 0..16 {
+        match step {
+            Step::Done(outcome) => return Ok(finish(*outcome, requests, slack_preview, slack_configured)),
+            Step::Sign { .. } => step = flow.resume(Input::Signed(vec![0; 256]), now_ms),
+            Step::Sleep { .. } => step = flow.resume(Input::Woke, now_ms),
+            Step::Send { request, .. } => {
+                let resp = simulated_response(&request, &instance);
+                if request.purpose == Purpose::NotifySlack {
+                    slack_preview = request.body.as_ref().and_then(|b| serde_json::from_str(&b.masked()).ok());
+                }
+                requests.push(request);
+                step = flow.resume(Input::Response(resp), now_ms);
+            }
+        }
+    }
+    Err(crate::core::error::RuleError::new(crate::core::error::ErrorCode::ConfigInvalid, "plan did not finish"))
+}
+
+fn finish(outcome: Outcome, requests: Vec<HttpRequest>, slack_preview: Option<Value>, _slack: bool) -> Plan {
+    if outcome.status == Status::Failed {
+        // Only a record that cannot be built fails a plan; remote answers are all simulated successes.
+        if let Some(e) = &outcome.error {
+            return Plan {
+                action: "fail",
+                reason: e.message.clone(),
+                lead: outcome.record,
+                warnings: outcome.warnings,
+                requests,
+                slack_preview,
+            };
+        }
+    }
+    Plan {
+        action: if outcome.status == Status::Skipped { "skip" } else { "create" },
+        reason: outcome.reason,
+        lead: outcome.record,
+        warnings: outcome.warnings,
+        requests,
+        slack_preview,
+    }
+}
+
+/// The instance URL a token response would carry: the login host itself for a My Domain or the
+/// local emulator, otherwise a placeholder My Domain.
+fn planned_instance_url(config: &Config) -> String {
+    if let TokenGrant::AccessToken { instance_url, .. } = &config.grant {
+        return instance_url.clone();
+    }
+    match url_parts(&config.login_url) {
+        Some(p) if p.host.ends_with(".my.salesforce.com") || is_loopback_host(&p.host) => config.login_url.clone(),
+        _ => "https://yourdomain.my.salesforce.com".to_string(),
+    }
+}
+
+fn simulated_response(req: &HttpRequest, instance: &str) -> HttpResponse {
+    match req.purpose {
+        Purpose::Token => HttpResponse::new(
+            200,
+            serde_json::json!({"access_token": "planned", "instance_url": instance, "token_type": "Bearer"}).to_string(),
+        ),
+        Purpose::FindExisting => HttpResponse::new(200, r#"{"totalSize":0,"done":true,"records":[]}"#),
+        Purpose::CheckExisting => HttpResponse::new(404, r#"[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]"#),
+        Purpose::NotifySlack => HttpResponse::new(200, "ok"),
+        _ => HttpResponse::new(201, format!(r#"{{"id":"{PLANNED_ID}","success":true,"errors":[],"created":true}}"#)),
+    }
+}

@@ -1,0 +1,188 @@
+//! The Salesforce record we send: which object, which fields, checked against Salesforce's own
+//! rules (required fields, maximum lengths) before any request is made. Pure.
+
+use crate::core::error::{ErrorCode, Result, RuleError};
+use crate::core::mapping::Mapping;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SObject {
+    Lead,
+    Contact,
+}
+
+impl SObject {
+    pub fn from_name(s: &str) -> Option<SObject> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "lead" => Some(SObject::Lead),
+            "contact" => Some(SObject::Contact),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            SObject::Lead => "Lead",
+            SObject::Contact => "Contact",
+        }
+    }
+    pub fn required_fields(self) -> &'static [&'static str] {
+        match self {
+            SObject::Lead => &["LastName", "Company"],
+            SObject::Contact => &["LastName"],
+        }
+    }
+    /// Maximum length in characters of a standard field; `None` for custom or unknown fields.
+    pub fn max_length(self, field: &str) -> Option<usize> {
+        let n = match field {
+            "FirstName" | "MiddleName" | "Phone" | "MobilePhone" | "LeadSource" | "City" | "Status" => 40,
+            "Industry" if self == SObject::Lead => 40,
+            "LastName" | "Email" | "State" | "Country" | "Department" => 80,
+            "Company" | "Website" if self == SObject::Lead => 255,
+            "Street" => 255,
+            "Title" => 128,
+            "PostalCode" => 20,
+            "Description" => 32_000,
+            _ => return None,
+        };
+        Some(n)
+    }
+}
+
+/// Fields in mapping order, all strings, ready to be the JSON body of a create request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RecordPayload {
+    pub fields: Vec<(String, String)>,
+}
+
+impl RecordPayload {
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.fields.iter().find(|(k, _)| k == field).map(|(_, v)| v.as_str())
+    }
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+}
+
+impl Serialize for RecordPayload {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.fields.len()))?;
+        for (k, v) in &self.fields {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// Something changed on the way that the user should know about, but that did not stop the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub code: &'static str,
+    pub field: String,
+    pub message: String,
+}
+
+/// Evaluate `mapping` on `profile` and check the result against `object`'s rules.
+/// Too long values are cut on a character boundary (warning `TRUNCATED`); an Email Salesforce would
+/// refuse is left out (warning `INVALID_EMAIL_DROPPED`) so the record is still created; a missing
+/// required field is `MISSING_REQUIRED_FIELD`.
+pub fn build_record(object: SObject, mapping: &Mapping, profile: &Value) -> Result<(RecordPayload, Vec<Warning>)> {
+    let mut payload = RecordPayload::default();
+    let mut warnings = Vec::new();
+    for (field, value) in mapping.evaluate(profile) {
+        let Some(mut value) = value else { continue };
+        if field == "Email" && !looks_like_email(&value) {
+            warnings.push(Warning {
+                code: "INVALID_EMAIL_DROPPED",
+                field: field.clone(),
+                message: "Email is not a valid address for Salesforce; left out so the record can be created".into(),
+            });
+            continue;
+        }
+        if let Some(max) = object.max_length(&field) {
+            let len = value.chars().count();
+            if len > max {
+                value = value.chars().take(max).collect();
+                warnings.push(Warning {
+                    code: "TRUNCATED",
+                    field: field.clone(),
+                    message: format!("{field} was {len} characters; Salesforce allows {max}, so it was shortened"),
+                });
+            }
+        }
+        payload.fields.push((field, value));
+    }
+    let missing: Vec<&str> =
+        object.required_fields().iter().copied().filter(|f| payload.get(f).is_none_or(|v| v.trim().is_empty())).collect();
+    if let Some(first) = missing.first() {
+        return Err(RuleError::new(
+            ErrorCode::MissingRequiredField,
+            format!(
+                "{} requires {} but the mapping gave no value; add a fallback such as `?? 'Unknown'` to the mapping",
+                object.name(),
+                missing.join(" and ")
+            ),
+        )
+        .with_field(*first));
+    }
+    Ok((payload, warnings))
+}
+
+/// The shape Salesforce accepts: something@domain.tld, no spaces.
+pub fn looks_like_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !s.contains(char::is_whitespace)
+        && !domain.contains(['@', '<', '>', ',', ';'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Map};
+
+    fn mapping(v: Value) -> Mapping {
+        let m: Map<String, Value> = v.as_object().cloned().unwrap();
+        Mapping::parse(&m).unwrap()
+    }
+
+    #[test]
+    fn truncates_on_char_boundary_with_warning() {
+        let m = mapping(json!({"LastName": "name", "Company": "'X'"}));
+        let long = "é".repeat(90);
+        let (p, w) = build_record(SObject::Lead, &m, &json!({"name": long})).unwrap();
+        assert_eq!(p.get("LastName").unwrap().chars().count(), 80);
+        assert_eq!(w[0].code, "TRUNCATED");
+        assert_eq!(w[0].field, "LastName");
+    }
+
+    #[test]
+    fn missing_required_is_an_error_naming_the_field() {
+        let m = mapping(json!({"LastName": "name"}));
+        let e = build_record(SObject::Lead, &m, &json!({"name": "Doe"})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::MissingRequiredField);
+        assert_eq!(e.field.as_deref(), Some("Company"));
+        // A Contact does not need Company.
+        assert!(build_record(SObject::Contact, &m, &json!({"name": "Doe"})).is_ok());
+    }
+
+    #[test]
+    fn custom_fields_pass_through_and_order_is_kept() {
+        let m = mapping(json!({"Signup_Source__c": "'auth0'", "LastName": "name", "Company": "'C'"}));
+        let (p, _) = build_record(SObject::Lead, &m, &json!({"name": "Doe"})).unwrap();
+        assert_eq!(p.to_json(), r#"{"Signup_Source__c":"auth0","LastName":"Doe","Company":"C"}"#);
+    }
+
+    #[test]
+    fn bad_email_is_dropped_not_fatal() {
+        let m = mapping(json!({"LastName": "name", "Company": "'C'", "Email": "email"}));
+        let (p, w) = build_record(SObject::Lead, &m, &json!({"name": "Doe", "email": "not an email"})).unwrap();
+        assert_eq!(p.get("Email"), None);
+        assert_eq!(w[0].code, "INVALID_EMAIL_DROPPED");
+        assert!(looks_like_email("o'brien@x.co"));
+    }
+}

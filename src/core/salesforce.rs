@@ -1,0 +1,523 @@
+//! Salesforce REST API: builds the token, create, upsert, query and collections requests, and
+//! reads Salesforce's answers into typed results. Knows the wire format; never sends anything.
+
+use crate::core::config::{is_loopback_host, url_parts, Config, TokenGrant};
+use crate::core::error::{ErrorCode, Result, RuleError};
+use crate::core::http::{form_encode, percent_encode, HttpRequest, HttpResponse, Purpose, Text};
+use crate::core::record::{RecordPayload, SObject};
+use crate::core::secret::{scrub, Secret};
+use serde_json::Value;
+
+/// JWT bearer grant type.
+pub const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// An access token and the instance it is valid for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub token: Secret,
+    pub instance_url: String,
+}
+
+/// The token request, except for the JWT bearer grant, whose assertion must be signed first
+/// (see [`jwt_signing_input`]).
+pub fn token_request(config: &Config, assertion: Option<Secret>) -> Option<HttpRequest> {
+    let url = Text::plain(format!("{}/services/oauth2/token", config.login_url));
+    let form = |pairs: Vec<(&str, FormValue)>| {
+        let mut text = Text::default();
+        for (i, (k, v)) in pairs.into_iter().enumerate() {
+            text = text.push(format!("{}{k}=", if i > 0 { "&" } else { "" }));
+            text = match v {
+                FormValue::Plain(s) => text.push(form_encode(&s)),
+                FormValue::Secret(s) => text.push_secret(Secret::new(form_encode(s.expose()))),
+            };
+        }
+        text
+    };
+    use FormValue::{Plain, Secret as S};
+    let body = match &config.grant {
+        TokenGrant::Password { client_id, client_secret, username, password } => form(vec![
+            ("grant_type", Plain("password".into())),
+            ("client_id", Plain(client_id.clone())),
+            ("client_secret", S(client_secret.clone())),
+            ("username", Plain(username.clone())),
+            ("password", S(password.clone())),
+        ]),
+        TokenGrant::ClientCredentials { client_id, client_secret } => form(vec![
+            ("grant_type", Plain("client_credentials".into())),
+            ("client_id", Plain(client_id.clone())),
+            ("client_secret", S(client_secret.clone())),
+        ]),
+        TokenGrant::JwtBearer { .. } => {
+            form(vec![("grant_type", Plain(JWT_GRANT.into())), ("assertion", S(assertion?))])
+        }
+        TokenGrant::RefreshToken { client_id, client_secret, refresh_token } => {
+            let mut pairs = vec![
+                ("grant_type", Plain("refresh_token".into())),
+                ("client_id", Plain(client_id.clone())),
+                ("refresh_token", S(refresh_token.clone())),
+            ];
+            if let Some(cs) = client_secret {
+                pairs.push(("client_secret", S(cs.clone())));
+            }
+            form(pairs)
+        }
+        TokenGrant::AccessToken { .. } => return None,
+    };
+    Some(
+        HttpRequest::new(Purpose::Token, "POST", url)
+            .header("Accept", Text::plain("application/json"))
+            .body("application/x-www-form-urlencoded", body),
+    )
+}
+
+enum FormValue {
+    Plain(String),
+    Secret(Secret),
+}
+
+/// `base64url(header).base64url(claims)` for the JWT bearer grant; the driver signs it (RS256).
+pub fn jwt_signing_input(config: &Config, now_secs: u64) -> Option<String> {
+    let TokenGrant::JwtBearer { client_id, username, .. } = &config.grant else { return None };
+    let header = r#"{"alg":"RS256","typ":"JWT"}"#;
+    let claims = serde_json::json!({
+        "iss": client_id, "sub": username, "aud": jwt_audience(&config.login_url), "exp": now_secs + 180,
+    });
+    Some(format!(
+        "{}.{}",
+        crate::core::base64::encode_url(header.as_bytes()),
+        crate::core::base64::encode_url(claims.to_string().as_bytes())
+    ))
+}
+
+/// Salesforce wants `aud` to be login.salesforce.com or test.salesforce.com (sandboxes); for a My
+/// Domain or a local emulator the login URL itself.
+fn jwt_audience(login_url: &str) -> String {
+    match url_parts(login_url) {
+        Some(p) if p.host.ends_with(".sandbox.my.salesforce.com") => "https://test.salesforce.com".into(),
+        Some(p) if p.host.ends_with(".my.salesforce.com") => "https://login.salesforce.com".into(),
+        _ => login_url.to_string(),
+    }
+}
+
+/// The signed JWT: signing input + "." + base64url(signature).
+pub fn jwt_assertion(signing_input: &str, signature: &[u8]) -> Secret {
+    Secret::new(format!("{signing_input}.{}", crate::core::base64::encode_url(signature)))
+}
+
+/// The DER bytes of a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`), for WebCrypto.
+/// Errors never include the key material.
+pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
+    let bad = |why: &str| RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey {why}")).with_field("privateKey");
+    // Secrets stores often flatten newlines to "\n"; accept both.
+    let pem = pem.replace("\\n", "\n");
+    let start = pem.find("-----BEGIN PRIVATE KEY-----").ok_or_else(|| bad("must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)"))?;
+    let body = &pem[start + "-----BEGIN PRIVATE KEY-----".len()..];
+    let end = body.find("-----END PRIVATE KEY-----").ok_or_else(|| bad("has no -----END PRIVATE KEY----- line"))?;
+    let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
+    crate::core::base64::decode(&b64).map_err(|_| bad("is not valid base64 between its BEGIN and END lines"))
+}
+
+/// Read a token response. Failures are `TOKEN_REJECTED` (credentials refused) or
+/// `RESPONSE_INVALID`; the OAuth error code is kept as `remote_code`.
+pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<AccessToken> {
+    let json: Option<Value> = serde_json::from_str(&resp.body).ok();
+    if resp.status != 200 {
+        let (code, description) = match &json {
+            Some(v) => (
+                v.get("error").and_then(Value::as_str).unwrap_or("unknown_error").to_string(),
+                v.get("error_description").and_then(Value::as_str).unwrap_or("").to_string(),
+            ),
+            None => ("http_".to_string() + &resp.status.to_string(), String::new()),
+        };
+        let hint = match (code.as_str(), &config.grant) {
+            ("invalid_grant", TokenGrant::Password { .. }) => {
+                "; orgs created since Summer '23 block the password grant: use client_credentials or jwt_bearer"
+            }
+            ("invalid_client_id", _) | ("invalid_client", _) => "; check clientId/clientSecret of the connected app",
+            ("unsupported_grant_type", TokenGrant::ClientCredentials { .. }) => {
+                "; client_credentials needs the org's My Domain login URL and the flow enabled on the app"
+            }
+            _ => "",
+        };
+        let kind = if resp.status >= 500 { ErrorCode::SalesforceUnavailable } else { ErrorCode::TokenRejected };
+        let msg = format!("Salesforce refused the token request ({code}: {description}){hint}");
+        return Err(RuleError::new(kind, scrub(&msg, &config.secrets())).with_remote(code, resp.status));
+    }
+    let v = json.ok_or_else(|| invalid_response("token response is not JSON", resp.status))?;
+    let token = v.get("access_token").and_then(Value::as_str).filter(|s| !s.is_empty());
+    let instance = v.get("instance_url").and_then(Value::as_str).filter(|s| !s.is_empty());
+    match (token, instance) {
+        (Some(t), Some(i)) => {
+            let instance_url = i.trim_end_matches('/').to_string();
+            check_instance_url(&instance_url, config)?;
+            Ok(AccessToken { token: Secret::new(t), instance_url })
+        }
+        _ => Err(invalid_response("token response has no access_token or instance_url", resp.status)),
+    }
+}
+
+fn invalid_response(what: &str, status: u16) -> RuleError {
+    RuleError::new(ErrorCode::ResponseInvalid, format!("Salesforce answered in an unexpected format: {what}"))
+        .with_remote("RESPONSE_INVALID", status)
+}
+
+/// Hosts Salesforce serves instances from. A token goes only to one of these, to the login host
+/// itself, to loopback when logging in on loopback, or to a host the user allowed.
+const SALESFORCE_DOMAINS: &[&str] = &[
+    ".salesforce.com", ".force.com", ".salesforce.mil", ".cloudforce.com", ".salesforce-setup.com",
+    ".sfcrmproducts.cn", ".database.com",
+];
+
+pub fn check_instance_url(instance_url: &str, config: &Config) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(RuleError::new(
+            ErrorCode::InstanceUrlNotAllowed,
+            format!("instance_url {instance_url} refused: {why}; add its host to allowedInstanceHosts if it is really yours"),
+        )
+        .with_field("allowedInstanceHosts"))
+    };
+    let Some(inst) = url_parts(instance_url) else { return refuse("not an absolute URL") };
+    let login = url_parts(&config.login_url);
+    if !inst.https && !is_loopback_host(&inst.host) {
+        return refuse("the access token is only sent over https");
+    }
+    let allowed = config.allowed_instance_hosts.iter().any(|a| {
+        if let Some(suffix) = a.strip_prefix('.') {
+            inst.host.ends_with(&format!(".{suffix}"))
+        } else {
+            inst.host == *a
+        }
+    });
+    let same_as_login = login.as_ref().is_some_and(|l| l.host == inst.host);
+    let salesforce = inst.https && SALESFORCE_DOMAINS.iter().any(|d| inst.host.ends_with(d));
+    let loopback_pair = is_loopback_host(&inst.host) && login.as_ref().is_some_and(|l| is_loopback_host(&l.host));
+    if allowed || same_as_login || salesforce || loopback_pair {
+        Ok(())
+    } else {
+        refuse("its host is not a Salesforce domain nor the login host")
+    }
+}
+
+fn data_url(token: &AccessToken, config: &Config, path: &str) -> Text {
+    Text::plain(format!("{}/services/data/v{}/{path}", token.instance_url, config.api_version))
+}
+
+fn authorized(req: HttpRequest, token: &AccessToken) -> HttpRequest {
+    req.header("Authorization", Text::plain("Bearer ").push_secret(token.token.clone()))
+        .header("Accept", Text::plain("application/json"))
+}
+
+fn with_sforce_headers(mut req: HttpRequest, config: &Config) -> HttpRequest {
+    if let Some(a) = &config.auto_assign {
+        req = req.header("Sforce-Auto-Assign", Text::plain(a.clone()));
+    }
+    req
+}
+
+pub fn create_request(token: &AccessToken, config: &Config, payload: &RecordPayload) -> HttpRequest {
+    let path = format!("sobjects/{}/", config.object.name());
+    let req = HttpRequest::new(Purpose::CreateRecord, "POST", data_url(token, config, &path));
+    with_sforce_headers(authorized(req, token), config).body("application/json", Text::plain(payload.to_json()))
+}
+
+/// `PATCH …/sobjects/Lead/{field}/{value}`: creates or updates, so retries never make a second record.
+pub fn upsert_request(token: &AccessToken, config: &Config, field: &str, value: &str, payload: &RecordPayload) -> HttpRequest {
+    let path = format!("sobjects/{}/{}/{}", config.object.name(), field, percent_encode(value));
+    let mut body = payload.clone();
+    body.fields.retain(|(k, _)| k != field);
+    let req = HttpRequest::new(Purpose::UpsertRecord, "PATCH", data_url(token, config, &path));
+    with_sforce_headers(authorized(req, token), config).body("application/json", Text::plain(body.to_json()))
+}
+
+/// A SOQL string literal with Salesforce's escapes, so profile data can never change the query.
+pub fn soql_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+pub fn find_by_email_request(token: &AccessToken, config: &Config, email: &str) -> HttpRequest {
+    let soql = format!("SELECT Id FROM {} WHERE Email = {} LIMIT 1", config.object.name(), soql_literal(email));
+    let url = data_url(token, config, &format!("query?q={}", percent_encode(&soql)));
+    authorized(HttpRequest::new(Purpose::FindExisting, "GET", url), token)
+}
+
+pub fn get_record_request(token: &AccessToken, config: &Config, id: &str) -> HttpRequest {
+    let path = format!("sobjects/{}/{}?fields=Id", config.object.name(), percent_encode(id));
+    authorized(HttpRequest::new(Purpose::CheckExisting, "GET", data_url(token, config, &path)), token)
+}
+
+/// What a create or upsert answer means for the flow.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteResult {
+    Created { id: String },
+    /// The record already existed: upsert updated it, or a duplicate rule pointed at it.
+    Existing { id: Option<String>, via: &'static str },
+    /// 401 INVALID_SESSION_ID: get a new token and try once more.
+    SessionInvalid,
+    /// Worth retrying after a pause (5xx, 429); `retry_after_ms` from `Retry-After`.
+    Retryable { error: RuleError, retry_after_ms: Option<u64> },
+    /// Salesforce may or may not have saved it (unreadable success body).
+    Unknown { error: RuleError },
+    Failed(RuleError),
+}
+
+/// One Salesforce REST error (`[{"message","errorCode","fields"}]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+    pub fields: Vec<String>,
+    pub duplicate_ids: Vec<String>,
+}
+
+pub fn parse_api_errors(body: &str) -> Vec<ApiError> {
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(body) else { return Vec::new() };
+    items
+        .iter()
+        .map(|e| ApiError {
+            code: e.get("errorCode").and_then(Value::as_str).unwrap_or("UNKNOWN_ERROR").to_string(),
+            message: e.get("message").and_then(Value::as_str).unwrap_or("").to_string(),
+            fields: e
+                .get("fields")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                .unwrap_or_default(),
+            duplicate_ids: duplicate_ids(e),
+        })
+        .collect()
+}
+
+fn duplicate_ids(e: &Value) -> Vec<String> {
+    let mut ids = Vec::new();
+    let results = e.pointer("/duplicateResult/matchResults").and_then(Value::as_array);
+    for r in results.into_iter().flatten() {
+        for m in r.get("matchRecords").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(id) = m.pointer("/record/Id").and_then(Value::as_str) {
+                ids.push(id.to_string());
+            }
+        }
+    }
+    ids
+}
+
+/// `Retry-After` in seconds (the form Salesforce and Slack use) as milliseconds.
+pub fn retry_after_ms(resp: &HttpResponse) -> Option<u64> {
+    resp.header("retry-after").and_then(|v| v.trim().parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0).map(|s| (s * 1000.0) as u64)
+}
+
+pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult {
+    let secrets = config.secrets();
+    let object = config.object.name();
+    match resp.status {
+        200 | 201 => {
+            let v: Option<Value> = serde_json::from_str(&resp.body).ok();
+            let id = v.as_ref().and_then(|v| v.get("id")).and_then(Value::as_str).map(String::from);
+            match (id, v.as_ref().and_then(|v| v.get("created")).and_then(Value::as_bool)) {
+                (Some(id), Some(false)) => WriteResult::Existing { id: Some(id), via: "upsert matched an existing record" },
+                (Some(id), _) => WriteResult::Created { id },
+                (None, _) => WriteResult::Unknown { error: invalid_response("create response has no id", resp.status) },
+            }
+        }
+        204 => WriteResult::Existing { id: None, via: "upsert matched an existing record" },
+        300 => WriteResult::Failed(
+            RuleError::new(ErrorCode::AmbiguousMatch, format!("several {object} records have this external id; fix the data in Salesforce"))
+                .with_remote("MULTIPLE_CHOICES", 300),
+        ),
+        _ => {
+            let errors = parse_api_errors(&resp.body);
+            let first = errors.first();
+            let remote = first.map(|e| e.code.clone()).unwrap_or_else(|| format!("HTTP_{}", resp.status));
+            let message = first.map(|e| scrub(&e.message, &secrets)).unwrap_or_default();
+            if resp.status == 401 || remote == "INVALID_SESSION_ID" {
+                return WriteResult::SessionInvalid;
+            }
+            if let Some(dup) = errors.iter().find(|e| e.code == "DUPLICATES_DETECTED") {
+                return WriteResult::Existing { id: dup.duplicate_ids.first().cloned(), via: "duplicate rule matched an existing record" };
+            }
+            if remote == "REQUEST_LIMIT_EXCEEDED" {
+                return WriteResult::Failed(
+                    RuleError::new(ErrorCode::RateLimited, format!("Salesforce API request limit exceeded: {message}"))
+                        .with_remote(remote, resp.status),
+                );
+            }
+            if resp.status == 429 || resp.status >= 500 {
+                let error = RuleError::new(
+                    ErrorCode::SalesforceUnavailable,
+                    format!("Salesforce is unavailable (HTTP {}{}{})", resp.status, if message.is_empty() { "" } else { ": " }, message),
+                )
+                .with_remote(remote, resp.status);
+                return WriteResult::Retryable { error, retry_after_ms: retry_after_ms(resp) };
+            }
+            let mut error = RuleError::new(
+                ErrorCode::SalesforceRejected,
+                if message.is_empty() { format!("Salesforce refused the {object} (HTTP {})", resp.status) } else { format!("Salesforce refused the {object}: {message}") },
+            )
+            .with_remote(remote, resp.status);
+            if let Some(f) = first.and_then(|e| e.fields.first()) {
+                error = error.with_field(f.clone());
+            }
+            WriteResult::Failed(error)
+        }
+    }
+}
+
+/// Answer of a lookup (query or GET by id).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LookupResult {
+    Found(String),
+    NotFound,
+    SessionInvalid,
+    Retryable { error: RuleError, retry_after_ms: Option<u64> },
+    Failed(RuleError),
+}
+
+pub fn parse_lookup_response(resp: &HttpResponse, config: &Config) -> LookupResult {
+    match resp.status {
+        200 => {
+            let v: Option<Value> = serde_json::from_str(&resp.body).ok();
+            let id = v.as_ref().and_then(|v| {
+                v.get("Id").or_else(|| v.pointer("/records/0/Id")).and_then(Value::as_str).map(String::from)
+            });
+            match (id, v) {
+                (Some(id), _) => LookupResult::Found(id),
+                (None, Some(_)) => LookupResult::NotFound,
+                (None, None) => LookupResult::Failed(invalid_response("query response is not JSON", 200)),
+            }
+        }
+        404 => LookupResult::NotFound,
+        _ => match parse_write_response(resp, config) {
+            WriteResult::SessionInvalid => LookupResult::SessionInvalid,
+            WriteResult::Retryable { error, retry_after_ms } => LookupResult::Retryable { error, retry_after_ms },
+            WriteResult::Failed(e) | WriteResult::Unknown { error: e } => {
+                if e.remote_code.as_deref() == Some("ENTITY_IS_DELETED") {
+                    LookupResult::NotFound
+                } else {
+                    LookupResult::Failed(e)
+                }
+            }
+            WriteResult::Created { id } | WriteResult::Existing { id: Some(id), .. } => LookupResult::Found(id),
+            WriteResult::Existing { id: None, .. } => LookupResult::NotFound,
+        },
+    }
+}
+
+/// Link people can open: `{instance}/lightning/r/{Object}/{id}/view`.
+pub fn record_url(instance_url: &str, object: SObject, id: &str) -> String {
+    format!("{instance_url}/lightning/r/{}/{}/view", object.name(), percent_encode(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(v: Value) -> Config {
+        Config::parse(v.as_object().unwrap()).unwrap()
+    }
+
+    fn token(url: &str) -> AccessToken {
+        AccessToken { token: Secret::new("00Dx!tok"), instance_url: url.into() }
+    }
+
+    #[test]
+    fn password_token_request_is_form_encoded_and_masked() {
+        let c = config(json!({"clientId":"cid","clientSecret":"s&cret","username":"u@x.com","password":"p w"}));
+        let r = token_request(&c, None).unwrap();
+        assert_eq!(r.url.expose(), "https://login.salesforce.com/services/oauth2/token");
+        assert_eq!(
+            r.body.as_ref().unwrap().expose(),
+            "grant_type=password&client_id=cid&client_secret=s%26cret&username=u%40x.com&password=p+w"
+        );
+        assert_eq!(
+            r.body.as_ref().unwrap().masked(),
+            "grant_type=password&client_id=cid&client_secret=***&username=u%40x.com&password=***"
+        );
+    }
+
+    #[test]
+    fn soql_literals_cannot_break_out() {
+        assert_eq!(soql_literal("o'brien@x.com"), r"'o\'brien@x.com'");
+        assert_eq!(soql_literal(r"x' OR Name != '"), r"'x\' OR Name != \''");
+        assert_eq!(soql_literal("a\\b\n"), r"'a\\b\n'");
+    }
+
+    #[test]
+    fn instance_url_must_be_salesforce_or_allowed() {
+        let c = config(json!({"clientId":"cid","clientSecret":"s"}));
+        assert!(check_instance_url("https://acme.my.salesforce.com", &c).is_ok());
+        assert_eq!(check_instance_url("https://evil.example.com", &c).unwrap_err().code, ErrorCode::InstanceUrlNotAllowed);
+        assert_eq!(check_instance_url("http://acme.my.salesforce.com", &c).unwrap_err().code, ErrorCode::InstanceUrlNotAllowed);
+        let c = config(json!({"clientId":"cid","clientSecret":"s","allowedInstanceHosts":[".example.com"]}));
+        assert!(check_instance_url("https://crm.example.com", &c).is_ok());
+        let c = config(json!({"clientId":"cid","clientSecret":"s","loginUrl":"http://127.0.0.1:9"}));
+        assert!(check_instance_url("http://127.0.0.1:9", &c).is_ok());
+    }
+
+    #[test]
+    fn write_responses() {
+        let c = config(json!({"clientId":"cid","clientSecret":"s"}));
+        let created = HttpResponse::new(201, r#"{"id":"00Q1","success":true,"errors":[]}"#);
+        assert_eq!(parse_write_response(&created, &c), WriteResult::Created { id: "00Q1".into() });
+        let expired = HttpResponse::new(401, r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#);
+        assert_eq!(parse_write_response(&expired, &c), WriteResult::SessionInvalid);
+        let missing = HttpResponse::new(400, r#"[{"message":"Required fields are missing: [Company]","errorCode":"REQUIRED_FIELD_MISSING","fields":["Company"]}]"#);
+        match parse_write_response(&missing, &c) {
+            WriteResult::Failed(e) => {
+                assert_eq!(e.code, ErrorCode::SalesforceRejected);
+                assert_eq!(e.remote_code.as_deref(), Some("REQUIRED_FIELD_MISSING"));
+                assert_eq!(e.field.as_deref(), Some("Company"));
+                assert_eq!(e.message, "Salesforce refused the Lead: Required fields are missing: [Company]");
+            }
+            r => panic!("{r:?}"),
+        }
+        let limit = HttpResponse::new(403, r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#);
+        assert!(matches!(parse_write_response(&limit, &c), WriteResult::Failed(e) if e.code == ErrorCode::RateLimited));
+        let busy = HttpResponse::new(503, "[]").with_header("Retry-After", "2");
+        assert!(matches!(parse_write_response(&busy, &c), WriteResult::Retryable { retry_after_ms: Some(2000), .. }));
+        let dup = HttpResponse::new(400, r#"[{"duplicateResult":{"matchResults":[{"matchRecords":[{"record":{"Id":"00Qdup"}}]}]},"errorCode":"DUPLICATES_DETECTED","message":"dup"}]"#);
+        assert_eq!(parse_write_response(&dup, &c), WriteResult::Existing { id: Some("00Qdup".into()), via: "duplicate rule matched an existing record" });
+        assert!(matches!(parse_write_response(&HttpResponse::new(201, "{\"id\": \"00Q"), &c), WriteResult::Unknown { .. }));
+    }
+
+    #[test]
+    fn token_errors_explain_and_never_echo_secrets() {
+        let c = config(json!({"clientId":"cid","clientSecret":"topsecret1","username":"u","password":"pw12345"}));
+        let r = HttpResponse::new(400, r#"{"error":"invalid_grant","error_description":"authentication failure for pw12345"}"#);
+        let e = parse_token_response(&r, &c).unwrap_err();
+        assert_eq!(e.code, ErrorCode::TokenRejected);
+        assert_eq!(e.remote_code.as_deref(), Some("invalid_grant"));
+        assert!(!e.message.contains("pw12345"));
+        assert!(e.message.contains("client_credentials"));
+        let ok = HttpResponse::new(200, r#"{"access_token":"T","instance_url":"https://evil.example.net"}"#);
+        assert_eq!(parse_token_response(&ok, &c).unwrap_err().code, ErrorCode::InstanceUrlNotAllowed);
+    }
+
+    #[test]
+    fn create_and_upsert_requests() {
+        let c = config(json!({"clientId":"cid","clientSecret":"s","autoAssign":"TRUE"}));
+        let p = RecordPayload { fields: vec![("LastName".into(), "Doe".into()), ("Auth0_User_Id__c".into(), "auth0|1".into())] };
+        let r = create_request(&token("https://a.my.salesforce.com"), &c, &p);
+        assert_eq!(r.url.expose(), "https://a.my.salesforce.com/services/data/v66.0/sobjects/Lead/");
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["headers"]["Authorization"], "Bearer ***");
+        assert_eq!(v["headers"]["Sforce-Auto-Assign"], "TRUE");
+        let u = upsert_request(&token("https://a.my.salesforce.com"), &c, "Auth0_User_Id__c", "auth0|1", &p);
+        assert_eq!(u.url.expose(), "https://a.my.salesforce.com/services/data/v66.0/sobjects/Lead/Auth0_User_Id__c/auth0%7C1");
+        assert_eq!(u.body.unwrap().expose(), r#"{"LastName":"Doe"}"#);
+    }
+}

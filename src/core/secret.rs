@@ -1,0 +1,79 @@
+//! `Secret`: a string that can only be read on purpose. Its `Debug`, `Display` and `Serialize`
+//! print `***`, so a token, password or key cannot leak into a log, an error or a plan by accident.
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// The text every masked secret is shown as.
+pub const MASK: &str = "***";
+
+/// A credential or other confidential value (client secret, password, token, private key,
+/// Slack webhook URL). Read it only where it is sent, with [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The real value. Call only when building the bytes that go on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(MASK)
+    }
+}
+
+/// Replace every occurrence of each non-trivial secret in `text` with `***`.
+/// A last line of defence for text that came from outside (a remote error body that echoes a
+/// credential back); values we build ourselves never contain secrets in the first place.
+pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
+    let mut out = text.to_string();
+    for s in secrets {
+        // Very short values would mask ordinary words; they are not credentials worth the noise.
+        if s.0.len() >= 4 && out.contains(s.0.as_str()) {
+            out = out.replace(s.0.as_str(), MASK);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_prints_the_value() {
+        let s = Secret::new("hunter2-secret");
+        assert_eq!(format!("{s}"), "***");
+        assert_eq!(format!("{s:?}"), "***");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"***\"");
+        assert_eq!(s.expose(), "hunter2-secret");
+    }
+
+    #[test]
+    fn scrub_masks_echoed_secrets() {
+        let s = Secret::new("tok-123456");
+        assert_eq!(scrub("bad token tok-123456 given", &[&s]), "bad token *** given");
+        assert_eq!(scrub("abc", &[&Secret::new("ab")]), "abc");
+    }
+}

@@ -1,0 +1,86 @@
+//! Every JS ⇄ Rust conversion: JS values become `serde_json::Value` through `JSON.stringify`
+//! (so getters, Dates and class instances behave as they do in JSON), core results go back
+//! through `JSON.parse`, and `RuleError`s become JS `Error`s carrying a stable `code`.
+
+use crate::core::error::{ErrorCode, RuleError};
+use crate::core::profile::MAX_PROFILE_BYTES;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use wasm_bindgen::prelude::*;
+
+/// A JS value as JSON. `undefined`/`null` become `Value::Null`. Over `MAX_PROFILE_BYTES`,
+/// circular, or otherwise not JSON-serialisable input is `PROFILE_INVALID`.
+pub fn from_js(v: &JsValue, what: &str) -> Result<Value, RuleError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Value::Null);
+    }
+    let text = js_sys::JSON::stringify(v)
+        .map_err(|_| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} cannot be read as JSON (circular or not serialisable)")))?;
+    let text: String = text.into();
+    if text.len() > MAX_PROFILE_BYTES {
+        return Err(RuleError::new(
+            ErrorCode::ProfileInvalid,
+            format!("{what} is {} bytes; the limit is {MAX_PROFILE_BYTES} bytes", text.len()),
+        ));
+    }
+    serde_json::from_str(&text).map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is not valid JSON: {e}")))
+}
+
+/// A JS object (or nothing) as a JSON object; anything else is `CONFIG_INVALID`.
+pub fn object_from_js(v: &JsValue, what: &str) -> Result<Map<String, Value>, RuleError> {
+    match from_js(v, what).map_err(|mut e| {
+        e.code = ErrorCode::ConfigInvalid;
+        e
+    })? {
+        Value::Null => Ok(Map::new()),
+        Value::Object(m) => Ok(m),
+        _ => Err(RuleError::new(ErrorCode::ConfigInvalid, format!("{what} must be an object"))),
+    }
+}
+
+/// A core value as a plain JS value.
+pub fn to_js<T: Serialize>(v: &T) -> JsValue {
+    match serde_json::to_string(v) {
+        Ok(s) => js_sys::JSON::parse(&s).unwrap_or(JsValue::NULL),
+        Err(_) => JsValue::NULL,
+    }
+}
+
+/// A JS `Error` with `code` (and `field`, `position`, `remoteCode`, `status` when known).
+pub fn to_js_error(e: &RuleError) -> JsValue {
+    let err = js_sys::Error::new(&e.message);
+    err.set_name("SfLeadRuleError");
+    let set = |k: &str, v: JsValue| {
+        let _ = js_sys::Reflect::set(&err, &JsValue::from_str(k), &v);
+    };
+    set("code", JsValue::from_str(e.code.as_str()));
+    if let Some(f) = &e.field {
+        set("field", JsValue::from_str(f));
+    }
+    if let Some(p) = e.position {
+        set("position", JsValue::from_f64(p as f64));
+    }
+    if let Some(r) = &e.remote_code {
+        set("remoteCode", JsValue::from_str(r));
+    }
+    if let Some(s) = e.status {
+        set("status", JsValue::from_f64(s as f64));
+    }
+    err.into()
+}
+
+/// `obj[key]` or `undefined`, never throwing (getters that throw read as `undefined`).
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if obj.is_object() || obj.is_function() {
+        js_sys::Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
+}
+
+/// Call `obj[method](...args)` if it is a function; its return value, or `None`.
+pub fn call_method(obj: &JsValue, method: &str, args: &[JsValue]) -> Option<JsValue> {
+    let f = get(obj, method).dyn_into::<js_sys::Function>().ok()?;
+    let arr: js_sys::Array = args.iter().collect();
+    f.apply(obj, &arr).ok()
+}

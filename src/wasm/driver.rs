@@ -1,0 +1,210 @@
+//! Performs the core's steps: the one `fetch` binding (global `fetch`, so Node ≥ 18, browsers and
+//! workers alike; never `window`), timers, WebCrypto signing, and the in-memory token cache.
+
+use crate::core::flow::{cache_identity, CachedToken, FirstLoginFlow, Input, Outcome, Step, TokenUpdate};
+use crate::core::http::{HttpRequest, HttpResponse};
+use crate::core::profile::HostEvent;
+use crate::core::config::Config;
+use crate::core::secret::Secret;
+use crate::wasm::bindings::get;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch_with_request(r: &web_sys::Request) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(cb: &js_sys::Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
+
+    type SubtleCrypto;
+    #[wasm_bindgen(method, js_name = importKey)]
+    fn import_key(this: &SubtleCrypto, format: &str, key: &js_sys::Uint8Array, alg: &JsValue, extractable: bool, usages: &js_sys::Array) -> js_sys::Promise;
+    #[wasm_bindgen(method)]
+    fn sign(this: &SubtleCrypto, alg: &JsValue, key: &JsValue, data: &js_sys::Uint8Array) -> js_sys::Promise;
+}
+
+thread_local! {
+    static TOKENS: RefCell<HashMap<String, CachedToken>> = RefCell::new(HashMap::new());
+}
+
+pub fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// A token cache the host provides (Auth0 `api.cache`), beside module memory.
+pub trait HostTokenCache {
+    fn load(&self, identity: &str) -> Option<CachedToken>;
+    fn store(&self, token: &CachedToken, ttl_ms: u64);
+    fn forget(&self, identity: &str);
+}
+
+/// Run one first login to its outcome. Never throws; every failure is in the outcome.
+pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Option<&dyn HostTokenCache>) -> Outcome {
+    let identity = cache_identity(&config);
+    let ttl = config.token_ttl_ms;
+    let cached = TOKENS
+        .with(|t| t.borrow().get(&identity).cloned())
+        .or_else(|| host_cache.and_then(|c| c.load(&identity)));
+    let seed = (js_sys::Math::random() * 9.0e15) as u64;
+    let mut flow = FirstLoginFlow::new(config, event, cached, now_ms(), seed);
+    let mut step = flow.start();
+    let outcome = loop {
+        step = match step {
+            Step::Done(outcome) => break *outcome,
+            Step::Send { request, timeout_ms } => {
+                let input = send(&request, timeout_ms).await;
+                flow.resume(input, now_ms())
+            }
+            Step::Sleep { ms } => {
+                sleep(ms).await;
+                flow.resume(Input::Woke, now_ms())
+            }
+            Step::Sign { input, key } => {
+                let signed = match sign_rs256(&key, input.as_bytes()).await {
+                    Ok(sig) => Input::Signed(sig),
+                    Err(why) => Input::SignFailed(why),
+                };
+                flow.resume(signed, now_ms())
+            }
+        };
+    };
+    match flow.token_update() {
+        TokenUpdate::Unchanged => {}
+        TokenUpdate::Store(t) => {
+            TOKENS.with(|c| c.borrow_mut().insert(identity.clone(), t.clone()));
+            if let Some(h) = host_cache {
+                h.store(t, ttl);
+            }
+        }
+        TokenUpdate::Forget => {
+            TOKENS.with(|c| c.borrow_mut().remove(&identity));
+            if let Some(h) = host_cache {
+                h.forget(&identity);
+            }
+        }
+    }
+    outcome
+}
+
+pub fn clear_token_cache() {
+    TOKENS.with(|t| t.borrow_mut().clear());
+}
+
+/// Resolve after `ms` milliseconds.
+pub async fn sleep(ms: u64) {
+    let p = js_sys::Promise::new(&mut |resolve, _| {
+        set_timeout(&resolve, ms as f64);
+    });
+    let _ = JsFuture::from(p).await;
+}
+
+/// Send one request with an abort timer; read the whole body under the same timer.
+pub async fn send(req: &HttpRequest, timeout_ms: u64) -> Input {
+    let controller = match web_sys::AbortController::new() {
+        Ok(c) => c,
+        Err(_) => return Input::NetworkError("AbortController is not available".into()),
+    };
+    let init = web_sys::RequestInit::new();
+    init.set_method(req.method);
+    init.set_signal(Some(&controller.signal()));
+    let headers = match web_sys::Headers::new() {
+        Ok(h) => h,
+        Err(_) => return Input::NetworkError("Headers is not available".into()),
+    };
+    for (name, value) in &req.headers {
+        if headers.append(name, &value.expose()).is_err() {
+            return Input::NetworkError(format!("header {name} was refused by fetch"));
+        }
+    }
+    init.set_headers(&headers);
+    if let Some(body) = &req.body {
+        init.set_body(&JsValue::from_str(&body.expose()));
+    }
+    let request = match web_sys::Request::new_with_str_and_init(&req.url.expose(), &init) {
+        Ok(r) => r,
+        // The URL may be a secret (Slack webhook): say what failed, not where.
+        Err(_) => return Input::NetworkError("the request URL was refused by fetch".into()),
+    };
+    let abort = Closure::once_into_js(move || controller.abort());
+    let timer = set_timeout(abort.unchecked_ref(), timeout_ms as f64);
+    let result = fetch_and_read(&request).await;
+    clear_timeout(&timer);
+    match result {
+        Ok(resp) => Input::Response(resp),
+        Err(e) if get(&e, "name").as_string().as_deref() == Some("AbortError") => Input::TimedOut,
+        Err(e) => Input::NetworkError(describe_js_error(&e)),
+    }
+}
+
+async fn fetch_and_read(request: &web_sys::Request) -> Result<HttpResponse, JsValue> {
+    let resp: web_sys::Response = JsFuture::from(fetch_with_request(request)).await?.dyn_into()?;
+    let body = JsFuture::from(resp.text()?).await?.as_string().unwrap_or_default();
+    let mut out = HttpResponse::new(resp.status(), body);
+    for name in ["retry-after", "sforce-limit-info", "content-type"] {
+        if let Ok(Some(v)) = resp.headers().get(name) {
+            out = out.with_header(name, &v);
+        }
+    }
+    Ok(out)
+}
+
+/// `TypeError: fetch failed (ECONNREFUSED)` — the message and, in Node, the cause's code.
+fn describe_js_error(e: &JsValue) -> String {
+    let msg = get(e, "message").as_string().unwrap_or_else(|| "unknown error".into());
+    let cause = get(e, "cause");
+    match get(&cause, "code").as_string() {
+        Some(code) => format!("{msg} ({code})"),
+        None => msg,
+    }
+}
+
+fn subtle() -> Result<SubtleCrypto, String> {
+    let crypto = get(&js_sys::global(), "crypto");
+    let subtle = get(&crypto, "subtle");
+    if subtle.is_undefined() {
+        return Err("WebCrypto (globalThis.crypto.subtle) is not available in this runtime; use Node 20 or newer".into());
+    }
+    Ok(subtle.unchecked_into())
+}
+
+fn alg(name: &str) -> JsValue {
+    let o = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&o, &"name".into(), &name.into());
+    let _ = js_sys::Reflect::set(&o, &"hash".into(), &"SHA-256".into());
+    o.into()
+}
+
+/// RS256 signature with a PKCS#8 PEM private key, through WebCrypto.
+pub async fn sign_rs256(pem: &Secret, data: &[u8]) -> Result<Vec<u8>, String> {
+    let der = crate::core::salesforce::pem_to_der(pem.expose()).map_err(|e| e.message)?;
+    let subtle = subtle()?;
+    let usages: js_sys::Array = std::iter::once(JsValue::from_str("sign")).collect();
+    let algorithm = alg("RSASSA-PKCS1-v1_5");
+    let key = JsFuture::from(subtle.import_key("pkcs8", &js_sys::Uint8Array::from(der.as_slice()), &algorithm, false, &usages))
+        .await
+        .map_err(|_| "the private key is not an RSA PKCS#8 key WebCrypto accepts".to_string())?;
+    let sig = JsFuture::from(subtle.sign(&algorithm, &key, &js_sys::Uint8Array::from(data)))
+        .await
+        .map_err(|e| describe_js_error(&e))?;
+    Ok(js_sys::Uint8Array::new(&sig).to_vec())
+}
+
+/// HMAC-SHA256, through WebCrypto (Svix webhook signatures).
+pub async fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, String> {
+    let subtle = subtle()?;
+    let usages: js_sys::Array = std::iter::once(JsValue::from_str("sign")).collect();
+    let algorithm = alg("HMAC");
+    let key = JsFuture::from(subtle.import_key("raw", &js_sys::Uint8Array::from(key), &algorithm, false, &usages))
+        .await
+        .map_err(|e| describe_js_error(&e))?;
+    let sig = JsFuture::from(subtle.sign(&algorithm, &key, &js_sys::Uint8Array::from(data)))
+        .await
+        .map_err(|e| describe_js_error(&e))?;
+    Ok(js_sys::Uint8Array::new(&sig).to_vec())
+}

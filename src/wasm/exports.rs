@@ -1,0 +1,223 @@
+//! The JS API for any host: `buildLead`, `planFirstLogin`, `onFirstLogin`, `configure` and helpers.
+//! Each export converts its arguments, calls the core (or the driver) and converts the result.
+
+use crate::core::config::{merge_secrets, Config};
+use crate::core::error::{ErrorCode, RuleError};
+use crate::core::mapping::Mapping;
+use crate::core::profile::{host_from_name, normalise, Host, HostEvent};
+use crate::core::record::build_record;
+use crate::wasm::bindings::{from_js, object_from_js, to_js, to_js_error};
+use crate::wasm::driver;
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+use wasm_bindgen::prelude::*;
+
+thread_local! {
+    /// Set by `configure()`: the settings host entry points lay their secrets over.
+    static BASE_CONFIG: RefCell<Map<String, Value>> = RefCell::new(Map::new());
+}
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** A Salesforce record body: field API name → value, in mapping order. */
+export type Lead = Record<string, string>;
+/** Mapping: Salesforce field → expression (see README "Mapping language"), or a preset name. */
+export type MappingSource = Record<string, string> | "recommended" | "auth0-template";
+export type HostName = "auth0" | "auth0-action" | "auth0-rule" | "ory" | "firebase" | "cognito" | "clerk" | "okta" | "generic";
+export interface Config {
+  object?: "Lead" | "Contact";
+  mapping?: MappingSource;
+  /** Which host's event shape `event` has; default "generic" (a profile or an Auth0-style `{user}`). */
+  host?: HostName;
+  loginUrl?: string;
+  apiVersion?: string;
+  grant?: "password" | "client_credentials" | "jwt_bearer" | "refresh_token" | "access_token";
+  clientId?: string;
+  clientSecret?: string;
+  username?: string;
+  password?: string;
+  securityToken?: string;
+  privateKey?: string;
+  refreshToken?: string;
+  accessToken?: string;
+  instanceUrl?: string;
+  slackWebhookUrl?: string;
+  externalIdField?: string;
+  externalIdSource?: string;
+  dedupeByEmail?: boolean;
+  recreateDeleted?: boolean;
+  autoAssign?: string;
+  deadlineMs?: number;
+  requestTimeoutMs?: number;
+  maxRetries?: number;
+  tokenTtlMs?: number;
+  allowedInstanceHosts?: string[] | string;
+  notifyOnSuccess?: boolean;
+  notifyOnFailure?: boolean;
+}
+export interface RuleErrorInfo {
+  code: string;
+  message: string;
+  field?: string;
+  position?: number;
+  remoteCode?: string;
+  status?: number;
+}
+export interface Warning { code: "TRUNCATED" | "INVALID_EMAIL_DROPPED"; field: string; message: string; }
+export interface PlannedRequest {
+  purpose: "token" | "findExisting" | "checkExisting" | "createRecord" | "upsertRecord" | "createCollection" | "notifySlack" | "bulkJob";
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
+export interface Plan {
+  action: "create" | "skip" | "fail";
+  reason: string;
+  lead: Lead | null;
+  warnings: Warning[];
+  requests: PlannedRequest[];
+  slackPreview: { text: string } | null;
+}
+export interface Outcome {
+  status: "created" | "duplicate" | "skipped" | "failed";
+  reason: string;
+  object: "Lead" | "Contact";
+  leadId?: string;
+  recordUrl?: string;
+  record?: Lead;
+  warnings: Warning[];
+  error?: RuleErrorInfo;
+  slack: { status: "sent" | "failed" | "not_configured" | "not_needed"; error?: RuleErrorInfo };
+  token: "cached" | "new" | "config" | "none";
+  requests: number;
+}
+"#;
+
+/// Split the `host` key off a config object (it chooses the event shape, not a Salesforce setting).
+fn split_host(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>), RuleError> {
+    let host = match cfg.remove("host") {
+        None | Some(Value::Null) => Host::Generic,
+        Some(Value::String(s)) => host_from_name(&s).ok_or_else(|| {
+            RuleError::new(ErrorCode::ConfigInvalid, format!("host '{s}' is not known; use auth0, auth0-rule, ory, firebase, cognito, clerk, okta or generic"))
+                .with_field("host")
+        })?,
+        Some(_) => return Err(RuleError::new(ErrorCode::ConfigInvalid, "host must be a string").with_field("host")),
+    };
+    Ok((host, cfg))
+}
+
+/// The base config from `configure()` with `overrides` on top.
+pub fn with_base(overrides: Map<String, Value>) -> Map<String, Value> {
+    let mut merged = BASE_CONFIG.with(|b| b.borrow().clone());
+    merged.extend(overrides);
+    merged
+}
+
+/// The base config with host secrets (`SALESFORCE_CLIENT_ID`, …) laid over it.
+pub fn with_secrets(secrets: &Map<String, Value>) -> Map<String, Value> {
+    BASE_CONFIG.with(|b| merge_secrets(&b.borrow(), secrets))
+}
+
+fn events(host: Host, event: &JsValue) -> Result<Vec<HostEvent>, RuleError> {
+    normalise(host, &from_js(event, "event")?)
+}
+
+fn first_event(host: Host, event: &JsValue) -> Result<HostEvent, RuleError> {
+    events(host, event)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| RuleError::new(ErrorCode::ProfileInvalid, "the event carries no user to record"))
+}
+
+/// Settings every host entry point starts from (mapping, object, login URL…). Secrets may be
+/// given here too, though host secret stores are the better place. Throws on invalid settings.
+#[wasm_bindgen]
+pub fn configure(#[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<(), JsValue> {
+    let cfg = object_from_js(&config, "config").map_err(|e| to_js_error(&e))?;
+    let (_, checked) = split_host(cfg.clone()).map_err(|e| to_js_error(&e))?;
+    // Validate the parts that do not depend on credentials now, so mistakes surface at load time.
+    Config::parse_mapping_only(&checked).map_err(|e| to_js_error(&e))?;
+    BASE_CONFIG.with(|b| *b.borrow_mut() = checked);
+    Ok(())
+}
+
+/// Build the Lead (or Contact) body for a profile: pure and synchronous. Throws `MAPPING_INVALID`
+/// (with `field` and `position`), `MISSING_REQUIRED_FIELD` or `PROFILE_INVALID`.
+#[wasm_bindgen(js_name = buildLead, unchecked_return_type = "Lead")]
+pub fn build_lead(profile: JsValue, #[wasm_bindgen(unchecked_param_type = "Config | undefined")] config: JsValue) -> Result<JsValue, JsValue> {
+    let run = || -> Result<JsValue, RuleError> {
+        let (host, cfg) = split_host(with_base(object_from_js(&config, "config")?))?;
+        let (object, mapping) = Config::parse_mapping_only(&cfg)?;
+        let event = first_event(host, &profile)?;
+        let (record, _) = build_record(object, &mapping, &event.profile)?;
+        Ok(to_js(&record))
+    };
+    run().map_err(|e| to_js_error(&e))
+}
+
+/// What a first login would do — decision, record, warnings, the exact requests (secrets shown
+/// as `***`) and the Slack message — without sending anything.
+#[wasm_bindgen(js_name = planFirstLogin, unchecked_return_type = "Plan")]
+pub fn plan_first_login(event: JsValue, #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<JsValue, JsValue> {
+    let run = || -> Result<JsValue, RuleError> {
+        let (host, cfg) = split_host(with_base(object_from_js(&config, "config")?))?;
+        let config = Config::parse(&cfg)?;
+        let event = first_event(host, &event)?;
+        Ok(to_js(&crate::core::plan::plan(config, event, driver::now_ms())?))
+    };
+    run().map_err(|e| to_js_error(&e))
+}
+
+/// Run a first login: token, create, Slack. Resolves to an `Outcome` (remote failures included);
+/// rejects only for bad configuration or an unreadable event.
+#[wasm_bindgen(js_name = onFirstLogin, unchecked_return_type = "Promise<Outcome>")]
+pub async fn on_first_login(event: JsValue, #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<JsValue, JsValue> {
+    let (config, event) = (|| -> Result<_, RuleError> {
+        let (host, cfg) = split_host(with_base(object_from_js(&config, "config")?))?;
+        Ok((Config::parse(&cfg)?, first_event(host, &event)?))
+    })()
+    .map_err(|e| to_js_error(&e))?;
+    Ok(to_js(&driver::run_first_login(config, event, None).await))
+}
+
+/// Check a mapping without a profile: `null` when valid, else the error (`code`, `message`,
+/// `field`, `position`). For editors that show errors as the user types.
+#[wasm_bindgen(js_name = checkMapping, unchecked_return_type = "RuleErrorInfo | null")]
+pub fn check_mapping(#[wasm_bindgen(unchecked_param_type = "MappingSource")] mapping: JsValue) -> JsValue {
+    let mut cfg = Map::new();
+    match from_js(&mapping, "mapping") {
+        Ok(v) => {
+            cfg.insert("mapping".into(), v);
+            match Config::parse_mapping_only(&cfg) {
+                Ok(_) => JsValue::NULL,
+                Err(e) => to_js(&e),
+            }
+        }
+        Err(e) => to_js(&e),
+    }
+}
+
+/// Built-in mappings: `{ name: { Field: expression } }`.
+#[wasm_bindgen(js_name = mappingPresets, unchecked_return_type = "Record<string, Record<string, string>>")]
+pub fn mapping_presets() -> JsValue {
+    let mut out = Map::new();
+    for name in Mapping::PRESETS {
+        if let Some(m) = Mapping::preset(name) {
+            out.insert((*name).to_string(), Value::Object(m.to_source()));
+        }
+    }
+    to_js(&out)
+}
+
+/// Forget cached Salesforce tokens held in module memory.
+#[wasm_bindgen(js_name = clearTokenCache)]
+pub fn clear_token_cache() {
+    driver::clear_token_cache();
+}
+
+/// The package version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

@@ -1,0 +1,196 @@
+//! Host entry points: each adapts one identity platform's calling convention (arguments, secrets,
+//! where the "recorded" marker lives, how to answer) to `driver::run_first_login`. They never throw
+//! and never block a login past the configured deadline.
+
+use crate::core::config::Config;
+use crate::core::error::RuleError;
+use crate::core::flow::{CachedToken, Outcome, Status};
+use crate::core::profile::{normalise, Host};
+use crate::core::secret::Secret;
+use crate::wasm::bindings::{call_method, from_js, get, object_from_js, to_js};
+use crate::wasm::driver::{self, HostTokenCache};
+use crate::wasm::exports::with_secrets;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = log)]
+    fn console_log(s: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(s: &str);
+}
+
+/// The marker keys written to the user's app metadata once Salesforce confirmed.
+pub const MARKER: &str = "recordedAsLead";
+pub const LEAD_ID_KEY: &str = "salesforceLeadId";
+
+/// One log line per login, with no secret: outcome, id, error code and message (already scrubbed).
+pub fn log_outcome(outcome: &Outcome) {
+    let line = match (&outcome.status, &outcome.error) {
+        (Status::Failed, Some(e)) => format!("sf-lead-rule: {} not created: {}: {}", outcome.object.name(), e.code, e.message),
+        _ => format!(
+            "sf-lead-rule: {:?} {}{} ({} requests, token {}, slack {})",
+            outcome.status,
+            outcome.object.name(),
+            outcome.lead_id.as_deref().map(|i| format!(" {i}")).unwrap_or_default(),
+            outcome.requests,
+            outcome.token,
+            outcome.slack.status
+        )
+        .to_lowercase(),
+    };
+    if outcome.status == Status::Failed {
+        console_error(&line);
+    } else {
+        console_log(&line);
+    }
+}
+
+pub fn log_config_error(host: &str, e: &RuleError) {
+    console_error(&format!("sf-lead-rule ({host}): configuration error {}: {} — the login continues", e.code, e.message));
+}
+
+/// A failed outcome for errors found before any request (bad config, unreadable event).
+fn js_failure(e: &RuleError) -> JsValue {
+    to_js(&json!({ "status": "failed", "reason": "not attempted", "error": e, "warnings": [], "requests": 0 }))
+}
+
+/// Auth0 `api.cache`: string values with a lifetime; entries may vanish early.
+struct Auth0Cache(JsValue);
+
+impl Auth0Cache {
+    fn key(identity: &str) -> String {
+        // FNV-1a keeps the key short and free of the identity's characters.
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in identity.bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+        format!("sf-lead-rule:token:{h:016x}")
+    }
+}
+
+impl HostTokenCache for Auth0Cache {
+    fn load(&self, identity: &str) -> Option<CachedToken> {
+        let cache = get(&self.0, "cache");
+        let record = call_method(&cache, "get", &[JsValue::from_str(&Self::key(identity))])?;
+        let text = get(&record, "value").as_string()?;
+        let v: Value = serde_json::from_str(&text).ok()?;
+        Some(CachedToken {
+            identity: identity.to_string(),
+            token: Secret::new(v.get("t")?.as_str()?),
+            instance_url: v.get("u")?.as_str()?.to_string(),
+            obtained_at_ms: v.get("at")?.as_u64()?,
+        })
+    }
+    fn store(&self, token: &CachedToken, ttl_ms: u64) {
+        let value = json!({ "t": token.token.expose(), "u": token.instance_url, "at": token.obtained_at_ms }).to_string();
+        let opts = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&opts, &"ttl".into(), &JsValue::from_f64(ttl_ms as f64));
+        let cache = get(&self.0, "cache");
+        call_method(&cache, "set", &[JsValue::from_str(&Self::key(&token.identity)), JsValue::from_str(&value), opts.into()]);
+    }
+    fn forget(&self, identity: &str) {
+        let cache = get(&self.0, "cache");
+        // Auth0's cache has no delete; an empty value reads as a miss.
+        let opts = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&opts, &"ttl".into(), &JsValue::from_f64(1.0));
+        call_method(&cache, "set", &[JsValue::from_str(&Self::key(identity)), JsValue::from_str(""), opts.into()]);
+    }
+}
+
+/// **Auth0 Actions** post-login handler:
+/// `exports.onExecutePostLogin = require("sf-lead-rule").onExecutePostLogin;`
+/// Settings come from `event.secrets` over `configure()`. Marks the user through
+/// `api.user.setAppMetadata` only after Salesforce confirmed. Never throws.
+#[wasm_bindgen(js_name = onExecutePostLogin, unchecked_return_type = "Promise<Outcome>")]
+pub async fn on_execute_post_login(event: JsValue, api: JsValue) -> JsValue {
+    let secrets = object_from_js(&get(&event, "secrets"), "event.secrets").unwrap_or_default();
+    let config = match Config::parse(&with_secrets(&secrets)) {
+        Ok(c) => c,
+        Err(e) => {
+            log_config_error("auth0 action", &e);
+            return js_failure(&e);
+        }
+    };
+    // `secrets` must not be read as profile data: drop it before converting the event.
+    let event_json = from_js(&event, "event").map(|mut v| {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("secrets");
+        }
+        v
+    });
+    let host_event = match event_json.and_then(|v| normalise(Host::Auth0Action, &v)).map(|v| v.into_iter().next()) {
+        Ok(Some(e)) => e,
+        Ok(None) => return JsValue::UNDEFINED,
+        Err(e) => {
+            log_config_error("auth0 action", &e);
+            return js_failure(&e);
+        }
+    };
+    let cache = Auth0Cache(api.clone());
+    let outcome = driver::run_first_login(config, host_event, Some(&cache)).await;
+    if outcome.confirmed() {
+        let user = get(&api, "user");
+        call_method(&user, "setAppMetadata", &[JsValue::from_str(MARKER), JsValue::TRUE]);
+        if let Some(id) = &outcome.lead_id {
+            call_method(&user, "setAppMetadata", &[JsValue::from_str(LEAD_ID_KEY), JsValue::from_str(id)]);
+        }
+    }
+    log_outcome(&outcome);
+    to_js(&outcome)
+}
+
+/// **Auth0 Rules** (legacy) `function (user, context, callback)`: settings from the global
+/// `configuration`; on success `auth0.users.updateAppMetadata`. Always calls
+/// `callback(null, user, context)`, after the attempt (bounded by `deadlineMs`).
+#[wasm_bindgen]
+pub fn rule(user: JsValue, context: JsValue, callback: JsValue) {
+    wasm_bindgen_futures::spawn_local(async move {
+        run_rule(&user, &context).await;
+        if let Ok(cb) = callback.dyn_into::<js_sys::Function>() {
+            let _ = cb.call3(&JsValue::NULL, &JsValue::NULL, &user, &context);
+        }
+    });
+}
+
+async fn run_rule(user: &JsValue, context: &JsValue) {
+    let global = js_sys::global();
+    let secrets = object_from_js(&get(&global, "configuration"), "configuration").unwrap_or_default();
+    let config = match Config::parse(&with_secrets(&secrets)) {
+        Ok(c) => c,
+        Err(e) => return log_config_error("auth0 rule", &e),
+    };
+    let input = (|| -> Result<_, RuleError> {
+        let v = json!({ "user": from_js(user, "user")?, "context": from_js(context, "context")? });
+        Ok(normalise(Host::Auth0Rule, &v)?.into_iter().next())
+    })();
+    let host_event = match input {
+        Ok(Some(e)) => e,
+        Ok(None) => return,
+        Err(e) => return log_config_error("auth0 rule", &e),
+    };
+    let outcome = driver::run_first_login(config, host_event, None).await;
+    if outcome.confirmed() {
+        let mut meta = get(user, "app_metadata");
+        if !meta.is_object() {
+            meta = js_sys::Object::new().into();
+            let _ = js_sys::Reflect::set(user, &"app_metadata".into(), &meta);
+        }
+        let _ = js_sys::Reflect::set(&meta, &MARKER.into(), &JsValue::TRUE);
+        if let Some(id) = &outcome.lead_id {
+            let _ = js_sys::Reflect::set(&meta, &LEAD_ID_KEY.into(), &JsValue::from_str(id));
+        }
+        let users = get(&get(&global, "auth0"), "users");
+        if let Some(p) = call_method(&users, "updateAppMetadata", &[get(user, "user_id"), meta]) {
+            if let Ok(p) = p.dyn_into::<js_sys::Promise>() {
+                if JsFuture::from(p).await.is_err() {
+                    console_error("sf-lead-rule (auth0 rule): updateAppMetadata failed; the record exists, the marker was not saved");
+                }
+            }
+        }
+    }
+    log_outcome(&outcome);
+}

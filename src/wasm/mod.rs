@@ -1,0 +1,8 @@
+//! The wasm layer: thin. `bindings` converts JS ⇄ core values and errors, `driver` performs the
+//! core's steps with `fetch`, timers and WebCrypto, `hosts` adapts each identity host's calling
+//! convention. Nothing here decides anything the core could decide.
+
+pub mod bindings;
+pub mod driver;
+pub mod exports;
+pub mod hosts;
