@@ -425,6 +425,7 @@ export async function startEmulator(options = {}) {
   const delayMs = options.delayMs ?? 0;
   const jwtSkewSec = options.jwtClockSkewSec ?? 60;
   const minApiVersion = options.minApiVersion ?? 31;
+  const corsOrigins = options.corsOrigins ?? [];
   const maxApiVersion = options.maxApiVersion ?? null;
 
   const state = {
@@ -1352,6 +1353,20 @@ export async function startEmulator(options = {}) {
   async function handle(req, res) {
     const u = new URL(req.url, 'http://127.0.0.1');
     const body = await readBody(req);
+    // CORS, as an org's CORS allowlist would grant it (option `corsOrigins`, e.g. ['*'] for the
+    // demo page). Preflights are answered here and not logged as API calls.
+    const origin = req.headers.origin;
+    if (origin && corsOrigins.length && (corsOrigins.includes('*') || corsOrigins.includes(origin))) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Vary', 'Origin');
+      if (req.method === 'OPTIONS') {
+        res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PATCH, PUT, DELETE');
+        res.setHeader('Access-Control-Allow-Headers', req.headers['access-control-request-headers'] ?? 'authorization, content-type');
+        res.setHeader('Access-Control-Max-Age', '600');
+        res.writeHead(204);
+        return res.end();
+      }
+    }
     if (u.pathname.startsWith('/__emulator/')) return handleControl(req, res, u.pathname, body);
     state.requests.push({ method: req.method, path: u.pathname, query: Object.fromEntries(u.searchParams), headers: { ...req.headers }, body });
     const ctx = classify(req.method, u.pathname);

@@ -1,0 +1,21 @@
+// Writes pkg/sf_lead_rule.single.js: the Node build with the wasm embedded (brotli, base64), for
+// hosts that only run code pasted into an editor (Auth0 Rules, function consoles). No other file
+// is needed next to it; it only uses Node's built-in zlib.
+import { readFileSync, writeFileSync } from "node:fs";
+import { brotliCompressSync, constants } from "node:zlib";
+
+const dir = new URL("../pkg/", import.meta.url);
+const glue = readFileSync(new URL("sf_lead_rule.js", dir), "utf8");
+const wasm = readFileSync(new URL("sf_lead_rule_bg.wasm", dir));
+const packed = brotliCompressSync(wasm, {
+  params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: wasm.length },
+}).toString("base64");
+
+const loader = /const wasmPath = .*\n.*readFileSync\(wasmPath\);/;
+if (!loader.test(glue)) throw new Error("wasm-bindgen glue changed: cannot find the wasm loader to replace");
+const single = glue.replace(
+  loader,
+  `const wasmBytes = require('zlib').brotliDecompressSync(Buffer.from(${JSON.stringify(packed)}, 'base64'));`,
+);
+writeFileSync(new URL("sf_lead_rule.single.js", dir), "// sf-lead-rule single-file build: wasm embedded (brotli + base64).\n" + single);
+console.error(`single-file build: ${single.length} bytes (wasm ${wasm.length} bytes, brotli+base64 ${packed.length})`);
