@@ -1,1 +1,445 @@
-//! TEMPORARY
+//! The pure half of webhook verification: Svix signatures (how Clerk signs its webhooks) and
+//! Okta's one-time endpoint verification. The HMAC itself is computed by the driver (WebCrypto);
+//! this module never reads a clock (time is a parameter) and never puts a secret in an error.
+
+use crate::core::base64;
+use crate::core::error::{ErrorCode, Result, RuleError};
+use serde_json::{json, Value};
+
+/// How far (seconds, either way) `svix-timestamp` may be from now, as in Svix's own libraries.
+pub const SVIX_TOLERANCE_SECS: u64 = 5 * 60;
+
+/// Longest `x-okta-verification-challenge` echoed back, in bytes.
+pub const OKTA_CHALLENGE_MAX_BYTES: usize = 1024;
+
+/// The configuration key that holds Clerk's `whsec_…` signing secret.
+pub const CLERK_SECRET_FIELD: &str = "CLERK_WEBHOOK_SECRET";
+
+/// The three Svix headers of one delivery, borrowed from the request's header object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SvixHeaders<'a> {
+    /// `svix-id`: unique per message; also the natural de-duplication key.
+    pub id: &'a str,
+    /// `svix-timestamp`: Unix seconds, as a decimal string.
+    pub timestamp: &'a str,
+    /// `svix-signature`: space-separated `v1,<base64>` entries.
+    pub signature: &'a str,
+}
+
+/// Picks the Svix headers out of a JSON object of request headers. Names are matched without
+/// regard to case; a value may be a string or an array of strings (Node's `IncomingHttpHeaders`);
+/// the Standard Webhooks names (`webhook-id`, …) are accepted as well.
+pub fn svix_headers(headers: &Value) -> Result<SvixHeaders<'_>> {
+    let pick = |name: &str, alias: &str| {
+        header(headers, name).or_else(|| header(headers, alias)).ok_or_else(|| {
+            signature_invalid(format!("missing {name} header: is this request really from Clerk (Svix)?"))
+        })
+    };
+    Ok(SvixHeaders {
+        id: pick("svix-id", "webhook-id")?,
+        timestamp: pick("svix-timestamp", "webhook-timestamp")?,
+        signature: pick("svix-signature", "webhook-signature")?,
+    })
+}
+
+/// The exact string Svix signs: `{svix-id}.{svix-timestamp}.{raw body}`. The body must be the raw
+/// request text, not a re-serialised copy of the parsed JSON.
+pub fn svix_signed_content(id: &str, timestamp: &str, body: &str) -> String {
+    let mut content = String::with_capacity(id.len() + timestamp.len() + body.len() + 2);
+    content.push_str(id);
+    content.push('.');
+    content.push_str(timestamp);
+    content.push('.');
+    content.push_str(body);
+    content
+}
+
+/// The HMAC key inside a Svix signing secret: the base64 after `whsec_` (the prefix is optional,
+/// surrounding whitespace is ignored). A malformed secret is a configuration error on
+/// `CLERK_WEBHOOK_SECRET`; the message never repeats the secret.
+pub fn svix_secret_key(secret: &str) -> Result<Vec<u8>> {
+    let trimmed = secret.trim();
+    let encoded = trimmed.strip_prefix("whsec_").unwrap_or(trimmed);
+    if encoded.is_empty() {
+        return Err(secret_invalid("is empty"));
+    }
+    match base64::decode(encoded) {
+        Ok(key) if !key.is_empty() => Ok(key),
+        Ok(_) => Err(secret_invalid("is empty")),
+        Err(err) => Err(secret_invalid(&format!("is not valid base64 after `whsec_` ({err})"))),
+    }
+}
+
+/// Checks one Svix delivery, given the HMAC-SHA256 the caller computed over
+/// [`svix_signed_content`] with [`svix_secret_key`]. Accepts when the timestamp is within
+/// [`SVIX_TOLERANCE_SECS`] of `now_secs` and any `v1` entry of `headers_signature` equals
+/// `expected_mac` (compared in constant time). Other signature versions are ignored.
+pub fn svix_verify(headers_signature: &str, timestamp: &str, now_secs: u64, expected_mac: &[u8]) -> Result<()> {
+    let signature = headers_signature.trim();
+    if signature.is_empty() {
+        return Err(signature_invalid("missing svix-signature header".into()));
+    }
+    let timestamp = timestamp.trim();
+    if timestamp.is_empty() {
+        return Err(signature_invalid("missing svix-timestamp header".into()));
+    }
+    let sent = parse_unix_seconds(timestamp)
+        .ok_or_else(|| signature_invalid(format!("svix-timestamp `{}` is not Unix seconds", clip(timestamp, 32))))?;
+    if sent.saturating_add(SVIX_TOLERANCE_SECS) < now_secs {
+        return Err(signature_invalid(format!(
+            "svix-timestamp is {}s old (more than {SVIX_TOLERANCE_SECS}s): a replayed or long-delayed message",
+            now_secs - sent
+        )));
+    }
+    if sent > now_secs.saturating_add(SVIX_TOLERANCE_SECS) {
+        return Err(signature_invalid(format!(
+            "svix-timestamp is {}s in the future (more than {SVIX_TOLERANCE_SECS}s): check the clock",
+            sent - now_secs
+        )));
+    }
+    if expected_mac.is_empty() {
+        // An empty MAC would "match" an empty `v1,` entry: never accept that.
+        return Err(signature_invalid("no expected signature was computed".into()));
+    }
+
+    let mut saw_v1 = false;
+    for entry in signature.split_ascii_whitespace() {
+        let Some(("v1", encoded)) = entry.split_once(',') else { continue };
+        saw_v1 = true;
+        if let Ok(candidate) = base64::decode(encoded) {
+            if constant_time_eq(&candidate, expected_mac) {
+                return Ok(());
+            }
+        }
+    }
+    Err(signature_invalid(if saw_v1 {
+        "no v1 signature matches the body: wrong CLERK_WEBHOOK_SECRET, or the body was re-serialised before verification".into()
+    } else {
+        "svix-signature carries no v1 signature".into()
+    }))
+}
+
+/// The challenge of Okta's one-time event hook verification request (a GET whose
+/// `x-okta-verification-challenge` header must be echoed back), when `event` is one. `event` is
+/// the JSON form of the request: `{ "headers": { … } }`.
+pub fn okta_verification_challenge(event: &Value) -> Option<&str> {
+    header(event.get("headers")?, "x-okta-verification-challenge")
+}
+
+/// The body Okta expects back from its verification request: `{"verification": challenge}`.
+/// Refuses an empty challenge, one over [`OKTA_CHALLENGE_MAX_BYTES`], or one with control
+/// characters (`PROFILE_INVALID`): nothing else is echoed back to the caller.
+pub fn okta_verification_response(challenge: &str) -> Result<Value> {
+    let refuse = |why: &str| RuleError::new(ErrorCode::ProfileInvalid, format!("x-okta-verification-challenge {why}"));
+    if challenge.is_empty() {
+        return Err(refuse("is missing or empty"));
+    }
+    if challenge.len() > OKTA_CHALLENGE_MAX_BYTES {
+        return Err(refuse(&format!("is longer than {OKTA_CHALLENGE_MAX_BYTES} bytes")));
+    }
+    if challenge.chars().any(char::is_control) {
+        return Err(refuse("contains control characters"));
+    }
+    Ok(json!({ "verification": challenge }))
+}
+
+/// Header lookup in a JSON header object, case-insensitive, string or first string of an array.
+fn header<'a>(headers: &'a Value, name: &str) -> Option<&'a str> {
+    let (_, value) = headers.as_object()?.iter().find(|(key, _)| key.eq_ignore_ascii_case(name))?;
+    let text = match value {
+        Value::String(s) => s.as_str(),
+        Value::Array(items) => items.iter().find_map(Value::as_str)?,
+        _ => return None,
+    };
+    (!text.is_empty()).then_some(text)
+}
+
+fn parse_unix_seconds(text: &str) -> Option<u64> {
+    if text.is_empty() || text.len() > 19 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Equal-length inputs are compared without an early exit, so timing does not tell how many
+/// leading bytes of a forged signature were right. (The length of a MAC is no secret.)
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+fn clip(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
+        None => text.to_owned(),
+    }
+}
+
+fn signature_invalid(message: String) -> RuleError {
+    RuleError::new(ErrorCode::SignatureInvalid, message)
+}
+
+fn secret_invalid(why: &str) -> RuleError {
+    RuleError::new(
+        ErrorCode::ConfigInvalid,
+        format!(
+            "{CLERK_SECRET_FIELD} {why}: expected `whsec_` followed by base64, as shown under Webhooks → your endpoint → Signing Secret in the Clerk Dashboard"
+        ),
+    )
+    .with_field(CLERK_SECRET_FIELD)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// SHA-256 (FIPS 180-4), for tests only: the real HMAC runs in WebCrypto.
+    pub(crate) fn sha256(message: &[u8]) -> [u8; 32] {
+        const K: [u32; 64] = [
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+            0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+            0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+            0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+            0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+            0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+            0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2,
+        ];
+        let mut h: [u32; 8] =
+            [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+        let mut data = message.to_vec();
+        data.push(0x80);
+        while data.len() % 64 != 56 {
+            data.push(0);
+        }
+        data.extend_from_slice(&((message.len() as u64) * 8).to_be_bytes());
+        for block in data.chunks(64) {
+            let mut w = [0u32; 64];
+            for (i, word) in block.chunks(4).enumerate() {
+                w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+            }
+            for i in 16..64 {
+                let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+                let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+                w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
+            }
+            let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
+            for i in 0..64 {
+                let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+                let ch = (e & f) ^ (!e & g);
+                let t1 = hh.wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
+                let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+                let maj = (a & b) ^ (a & c) ^ (b & c);
+                let t2 = s0.wrapping_add(maj);
+                hh = g;
+                g = f;
+                f = e;
+                e = d.wrapping_add(t1);
+                d = c;
+                c = b;
+                b = a;
+                a = t1.wrapping_add(t2);
+            }
+            for (slot, add) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
+                *slot = slot.wrapping_add(add);
+            }
+        }
+        let mut out = [0u8; 32];
+        for (chunk, word) in out.chunks_mut(4).zip(h) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        out
+    }
+
+    /// HMAC-SHA256 (RFC 2104), for tests only.
+    pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+        let mut block = [0u8; 64];
+        if key.len() > 64 {
+            block[..32].copy_from_slice(&sha256(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).chain(message.iter().copied()).collect();
+        let inner_hash = sha256(&inner);
+        let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).chain(inner_hash).collect();
+        sha256(&outer)
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn fixture(name: &str) -> String {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+    }
+
+    #[test]
+    fn test_sha256_and_hmac_match_published_vectors() {
+        assert_eq!(hex(&sha256(b"abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(hex(&sha256(b"")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        // RFC 4231 test cases 2 and 6 (key longer than a block).
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            hex(&hmac_sha256(&[0xaa; 131], b"Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    struct Delivery {
+        body: String,
+        headers: Value,
+        secret: String,
+    }
+
+    fn clerk_delivery() -> Delivery {
+        let headers: Value =
+            serde_json::from_str(&fixture("clerk-user-created.headers.json")).expect("headers fixture is JSON");
+        let secret = headers["_secret"].as_str().expect("_secret in headers fixture").to_owned();
+        Delivery { body: fixture("clerk-user-created.json"), headers, secret }
+    }
+
+    fn verify(delivery: &Delivery, body: &str, now: Option<u64>) -> Result<()> {
+        let h = svix_headers(&delivery.headers)?;
+        let key = svix_secret_key(&delivery.secret)?;
+        let mac = hmac_sha256(&key, svix_signed_content(h.id, h.timestamp, body).as_bytes());
+        let now = now.unwrap_or_else(|| h.timestamp.parse::<u64>().expect("numeric timestamp") + 30);
+        svix_verify(h.signature, h.timestamp, now, &mac)
+    }
+
+    #[test]
+    fn clerk_fixture_verifies_with_its_headers() {
+        let delivery = clerk_delivery();
+        assert!(
+            delivery.body.ends_with("}\n") && !delivery.body.ends_with("\n\n"),
+            "fixture must end with exactly one LF"
+        );
+        verify(&delivery, &delivery.body, None)
+            .expect("clerk-user-created.json no longer matches its signature: were its bytes changed? re-sign it (tests/fixtures/README.md)");
+    }
+
+    #[test]
+    fn clerk_fixture_with_one_byte_changed_fails() {
+        let delivery = clerk_delivery();
+        let tampered = delivery.body.replacen("Brooks", "Brookz", 1);
+        assert_ne!(tampered, delivery.body);
+        let err = verify(&delivery, &tampered, None).unwrap_err();
+        assert_eq!(err.code, ErrorCode::SignatureInvalid);
+        assert!(err.message.contains("no v1 signature matches"), "{}", err.message);
+        // Trailing newline dropped: also a different body.
+        let trimmed = delivery.body.trim_end();
+        assert_eq!(verify(&delivery, trimmed, None).unwrap_err().code, ErrorCode::SignatureInvalid);
+    }
+
+    #[test]
+    fn clerk_fixture_with_wrong_secret_fails() {
+        let mut delivery = clerk_delivery();
+        delivery.secret = format!("whsec_{}", base64::encode(b"some other secret key material!!"));
+        assert_eq!(verify(&delivery, &delivery.body.clone(), None).unwrap_err().code, ErrorCode::SignatureInvalid);
+    }
+
+    #[test]
+    fn timestamp_window_is_five_minutes_either_way() {
+        let delivery = clerk_delivery();
+        let ts: u64 = delivery.headers["svix-timestamp"].as_str().and_then(|t| t.parse().ok()).expect("timestamp");
+        assert!(verify(&delivery, &delivery.body, Some(ts + 300)).is_ok());
+        assert!(verify(&delivery, &delivery.body, Some(ts - 300)).is_ok());
+        let old = verify(&delivery, &delivery.body, Some(ts + 301)).unwrap_err();
+        assert!(old.message.contains("301s old"), "{}", old.message);
+        let new = verify(&delivery, &delivery.body, Some(ts - 301)).unwrap_err();
+        assert!(new.message.contains("in the future"), "{}", new.message);
+        assert!(svix_verify("v1,AAAA", "1", u64::MAX, &[0; 32]).unwrap_err().message.contains("old"));
+        assert!(svix_verify("v1,AAAA", "9999999999", 0, &[0; 32]).unwrap_err().message.contains("future"));
+    }
+
+    #[test]
+    fn signature_header_parsing() {
+        let mac = hmac_sha256(b"key", b"content");
+        let good = format!("v1,{}", base64::encode(&mac));
+        let other = format!("v1,{}", base64::encode(&hmac_sha256(b"old key", b"content")));
+        // Several signatures (secret rotation), other versions ignored, extra spaces tolerated.
+        for header in [
+            good.clone(),
+            format!("{other} {good}"),
+            format!("v1a,{} {good}", base64::encode(&mac)),
+            format!("  v2,zzz   {good}  "),
+            format!("v1,not-base64!! {good}"),
+        ] {
+            assert_eq!(svix_verify(&header, "1000", 1000, &mac), Ok(()), "{header}");
+        }
+        let msg = |h: &str, ts: &str, mac: &[u8]| svix_verify(h, ts, 1000, mac).unwrap_err().message;
+        assert!(msg("", "1000", &mac).contains("missing svix-signature"));
+        assert!(msg(&good, " ", &mac).contains("missing svix-timestamp"));
+        assert!(msg(&good, "-5", &mac).contains("not Unix seconds"));
+        assert!(msg(&good, "1e3", &mac).contains("not Unix seconds"));
+        assert!(msg(&good, "99999999999999999999", &mac).contains("not Unix seconds"));
+        assert!(msg(&other, "1000", &mac).contains("no v1 signature matches"));
+        assert!(msg(&format!("v2,{}", base64::encode(&mac)), "1000", &mac).contains("no v1 signature"));
+        assert!(msg(&format!("v1{}", base64::encode(&mac)), "1000", &mac).contains("no v1 signature"));
+        // A truncated signature is not a prefix match.
+        assert!(msg(&format!("v1,{}", base64::encode(&mac[..31])), "1000", &mac).contains("matches"));
+        // An empty expected MAC never matches an empty signature.
+        assert!(msg("v1,", "1000", &[]).contains("no expected signature"));
+        let long_ts = "x".repeat(100);
+        assert!(msg(&good, &long_ts, &mac).len() < 120);
+    }
+
+    #[test]
+    fn secret_parsing() {
+        assert_eq!(svix_secret_key("whsec_aGVsbG8="), Ok(b"hello".to_vec()));
+        assert_eq!(svix_secret_key(" aGVsbG8=\n"), Ok(b"hello".to_vec()));
+        for bad in ["", "whsec_", "whsec_!!!!", "whsec_aGVsbG8=x", "whsec_ aGVsbG8="] {
+            let err = svix_secret_key(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::ConfigInvalid, "{bad:?}");
+            assert_eq!(err.field.as_deref(), Some(CLERK_SECRET_FIELD));
+        }
+        let err = svix_secret_key("whsec_c2VjcmV0IXNlY3JldA=!").unwrap_err();
+        assert!(!err.message.contains("c2VjcmV0"), "secret leaked: {}", err.message);
+    }
+
+    #[test]
+    fn svix_headers_lookup() {
+        let h = json!({"Svix-Id": ["msg_1"], "SVIX-TIMESTAMP": "5", "svix-signature": "v1,x"});
+        assert_eq!(svix_headers(&h), Ok(SvixHeaders { id: "msg_1", timestamp: "5", signature: "v1,x" }));
+        let standard = json!({"webhook-id": "msg_2", "webhook-timestamp": "6", "webhook-signature": "v1,y"});
+        assert_eq!(svix_headers(&standard).map(|h| h.id), Ok("msg_2"));
+        for missing in [json!({}), json!({"svix-id": "a", "svix-timestamp": "1"}), json!(null), json!({"svix-id": 5})] {
+            let err = svix_headers(&missing).unwrap_err();
+            assert_eq!(err.code, ErrorCode::SignatureInvalid);
+            assert!(err.message.starts_with("missing svix-"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn okta_verification() {
+        let request: Value = serde_json::from_str(&fixture("okta-verification-request.json")).expect("JSON");
+        let challenge = okta_verification_challenge(&request).expect("fixture carries a challenge");
+        assert_eq!(okta_verification_response(challenge), Ok(json!({ "verification": challenge })));
+        assert_eq!(
+            okta_verification_challenge(&json!({"headers": {"X-Okta-Verification-Challenge": ["c"]}})),
+            Some("c")
+        );
+        assert_eq!(okta_verification_challenge(&json!({"data": {}})), None);
+        assert_eq!(okta_verification_challenge(&json!([1])), None);
+
+        let max = "a".repeat(OKTA_CHALLENGE_MAX_BYTES);
+        assert!(okta_verification_response(&max).is_ok());
+        for bad in [String::new(), format!("{max}a"), "abc\r\nSet-Cookie: x".to_owned(), "a\u{0}".to_owned()] {
+            assert_eq!(okta_verification_response(&bad).unwrap_err().code, ErrorCode::ProfileInvalid);
+        }
+    }
+
+    #[test]
+    fn constant_time_eq_basics() {
+        assert!(constant_time_eq(b"", b""));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
