@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Every test: native core tests, wasm-bindgen tests in Node, the Node harness against the local
+# emulator (every host, faults, security), and the demo page in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --browser
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+
+step "native core tests (cargo test)"
+cargo test --quiet
+
+step "build pkg/ and www/pkg/"
+bash scripts/build.sh
+
+step "wasm-bindgen tests in Node"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test --quiet --target wasm32-unknown-unknown --test wasm
+
+step "Node harness against the emulator, and the demo page in headless Chromium"
+node --test --test-concurrency=2 tests/node/ tests/browser/

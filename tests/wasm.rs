@@ -1,0 +1,92 @@
+//! The wasm bindings in a real JS engine (Node, through wasm-bindgen-test-runner): JS values in,
+//! JS values and `Error`s with stable codes out, and the real global `fetch` failing cleanly.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Reflect, JSON};
+use sf_lead_rule::wasm::exports::{build_lead, check_mapping, on_first_login, plan_first_login};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+fn js(json: &str) -> JsValue {
+    JSON::parse(json).unwrap()
+}
+
+fn prop(v: &JsValue, k: &str) -> JsValue {
+    Reflect::get(v, &k.into()).unwrap()
+}
+
+fn text(v: &JsValue) -> String {
+    JSON::stringify(v).unwrap().as_string().unwrap()
+}
+
+#[wasm_bindgen_test]
+fn build_lead_returns_a_plain_object_in_mapping_order() {
+    let lead = build_lead(js(r#"{"given_name":"Zoë","family_name":"Ångström","email":"zoe@example.org"}"#), JsValue::UNDEFINED).unwrap();
+    assert_eq!(
+        text(&lead),
+        r#"{"FirstName":"Zoë","LastName":"Ångström","Email":"zoe@example.org","Company":"Web channel signups","LeadSource":"Web"}"#
+    );
+}
+
+#[wasm_bindgen_test]
+fn errors_are_js_errors_with_code_field_and_position() {
+    let err = build_lead(js(r#"{"name":"x"}"#), js(r#"{"mapping":{"LastName":"name |"}}"#)).unwrap_err();
+    assert!(err.is_instance_of::<js_sys::Error>());
+    assert_eq!(prop(&err, "code").as_string().unwrap(), "MAPPING_INVALID");
+    assert_eq!(prop(&err, "field").as_string().unwrap(), "LastName");
+    assert!(prop(&err, "position").as_f64().is_some());
+    let err = build_lead(js(r#"{"name":"x"}"#), js(r#"{"mapping":{"LastName":"name"}}"#)).unwrap_err();
+    assert_eq!(prop(&err, "code").as_string().unwrap(), "MISSING_REQUIRED_FIELD");
+    assert_eq!(prop(&err, "field").as_string().unwrap(), "Company");
+    let err = build_lead(js("42"), JsValue::UNDEFINED).unwrap_err();
+    assert_eq!(prop(&err, "code").as_string().unwrap(), "PROFILE_INVALID");
+    let ok = check_mapping(js(r#"{"LastName":"name"}"#));
+    assert!(ok.is_null());
+    let bad = check_mapping(js(r#"{"LastName":"nam e"}"#));
+    assert_eq!(prop(&bad, "code").as_string().unwrap(), "MAPPING_INVALID");
+}
+
+#[wasm_bindgen_test]
+fn circular_input_is_refused_not_a_panic() {
+    let o = js_sys::Object::new();
+    Reflect::set(&o, &"self".into(), &o).unwrap();
+    let err = build_lead(o.into(), JsValue::UNDEFINED).unwrap_err();
+    assert_eq!(prop(&err, "code").as_string().unwrap(), "PROFILE_INVALID");
+}
+
+#[wasm_bindgen_test]
+fn plan_masks_every_secret() {
+    let plan = plan_first_login(
+        js(r#"{"user":{"user_id":"auth0|1","email":"a@b.co","name":"A B"}}"#),
+        js(r#"{"clientId":"cid","clientSecret":"very-secret-value","username":"u@x.co","password":"pw-secret-value","slackWebhookUrl":"https://hooks.slack.com/services/T/B/hooksecret"}"#),
+    )
+    .unwrap();
+    let t = text(&plan);
+    assert_eq!(prop(&plan, "action").as_string().unwrap(), "create");
+    for s in ["very-secret-value", "pw-secret-value", "hooksecret"] {
+        assert!(!t.contains(s), "{s} leaked in {t}");
+    }
+    assert!(t.contains("Bearer ***"));
+}
+
+#[wasm_bindgen_test]
+async fn bad_configuration_rejects_with_a_code() {
+    let err = on_first_login(js(r#"{"email":"a@b.co"}"#), js(r#"{"clientId":"x"}"#)).await.unwrap_err();
+    assert_eq!(prop(&err, "code").as_string().unwrap(), "CONFIG_MISSING");
+    assert_eq!(prop(&err, "field").as_string().unwrap(), "clientSecret");
+}
+
+#[wasm_bindgen_test]
+async fn unreachable_salesforce_resolves_to_a_failed_outcome() {
+    // Port 9 on loopback: nothing listens, the real fetch fails, the promise still resolves.
+    let outcome = on_first_login(
+        js(r#"{"email":"a@b.co","name":"A B"}"#),
+        js(r#"{"clientId":"x","clientSecret":"s3cr3t-value","loginUrl":"http://127.0.0.1:9","maxRetries":0}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(prop(&outcome, "status").as_string().unwrap(), "failed");
+    let error = prop(&outcome, "error");
+    assert_eq!(prop(&error, "code").as_string().unwrap(), "NETWORK_ERROR");
+    assert!(!text(&outcome).contains("s3cr3t-value"));
+}
