@@ -84,6 +84,8 @@ pub struct Config {
     pub allowed_instance_hosts: Vec<String>,
     pub notify_on_success: bool,
     pub notify_on_failure: bool,
+    /// Clerk's Svix signing secret (`whsec_…`), or the `Authorization` value Ory/Okta hooks send.
+    pub webhook_secret: Option<Secret>,
 }
 
 /// Host secret names → config keys. Both the template's names and ours are accepted.
@@ -113,6 +115,9 @@ const SECRET_ALIASES: &[(&str, &str)] = &[
     ("SALESFORCE_ALLOWED_INSTANCE_HOSTS", "allowedInstanceHosts"),
     ("SF_LEAD_DEADLINE_MS", "deadlineMs"),
     ("SLACK_WEBHOOK_URL", "slackWebhookUrl"),
+    ("CLERK_WEBHOOK_SECRET", "webhookSecret"),
+    ("ORY_WEBHOOK_API_KEY", "webhookSecret"),
+    ("OKTA_WEBHOOK_AUTHORIZATION", "webhookSecret"),
     ("MY_SLACK_WEBHOOK_URL", "slackWebhookUrl"),
 ];
 
@@ -122,7 +127,7 @@ pub const KEYS: &[&str] = &[
     "password", "securityToken", "privateKey", "refreshToken", "accessToken", "instanceUrl",
     "slackWebhookUrl", "externalIdField", "externalIdSource", "dedupeByEmail", "recreateDeleted",
     "autoAssign", "deadlineMs", "requestTimeoutMs", "maxRetries", "tokenTtlMs", "allowedInstanceHosts",
-    "notifyOnSuccess", "notifyOnFailure",
+    "notifyOnSuccess", "notifyOnFailure", "webhookSecret",
 ];
 
 /// Turn host secrets (`SALESFORCE_CLIENT_ID`, `MY_SLACK_WEBHOOK_URL`, …) into config keys, laid
@@ -276,6 +281,7 @@ impl Config {
             allowed_instance_hosts,
             notify_on_success: r.boolean("notifyOnSuccess", true)?,
             notify_on_failure: r.boolean("notifyOnFailure", true)?,
+            webhook_secret: r.secret("webhookSecret")?,
         })
     }
 
@@ -303,6 +309,7 @@ impl Config {
             TokenGrant::AccessToken { access_token, .. } => out.push(access_token),
         }
         out.extend(self.slack_webhook_url.iter());
+        out.extend(self.webhook_secret.iter());
         out
     }
 }

@@ -194,7 +194,9 @@ impl FirstLoginFlow {
             FirstLoginSignal::AlreadyRecorded { lead_id: Some(_) } if self.config.recreate_deleted => None,
             FirstLoginSignal::AlreadyRecorded { .. } => Some("user is already recorded in Salesforce (app_metadata.recordedAsLead)"),
             FirstLoginSignal::ReturningUser => Some("not a first login"),
-            _ => None,
+            // Creating on every event we cannot classify would make a Lead per login.
+            FirstLoginSignal::Unknown => Some("the host event does not say this is a first login or sign-up"),
+            FirstLoginSignal::FirstLogin => None,
         };
         if let Some(reason) = skip {
             self.result = Some(self.outcome(Status::Skipped, reason.to_string(), None, None));

@@ -29,6 +29,10 @@ export interface Config {
   mapping?: MappingSource;
   /** Which host's event shape `event` has; default "generic" (a profile or an Auth0-style `{user}`). */
   host?: HostName;
+  /** Host secrets by their environment names (`SALESFORCE_CLIENT_ID`, …), e.g. `process.env`. */
+  secrets?: Record<string, string | undefined>;
+  /** Clerk's Svix secret (`whsec_…`), or the Authorization header value Ory/Okta hooks must send. */
+  webhookSecret?: string;
   loginUrl?: string;
   apiVersion?: string;
   grant?: "password" | "client_credentials" | "jwt_bearer" | "refresh_token" | "access_token";
@@ -114,6 +118,19 @@ pub fn with_base(overrides: Map<String, Value>) -> Map<String, Value> {
     merged
 }
 
+/// A JS config argument → the host it names and the settings: `configure()` values, then the
+/// object's own keys, then its `secrets` (e.g. `process.env`: `SALESFORCE_CLIENT_ID`, …) on top.
+pub fn load_config(config: &JsValue) -> Result<(Host, Map<String, Value>), RuleError> {
+    let mut cfg = object_from_js(config, "config")?;
+    let secrets = match cfg.remove("secrets") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(RuleError::new(ErrorCode::ConfigInvalid, "secrets must be an object such as process.env").with_field("secrets")),
+    };
+    let (host, cfg) = split_host(with_base(cfg))?;
+    Ok((host, merge_secrets(&cfg, &secrets)))
+}
+
 /// The base config with host secrets (`SALESFORCE_CLIENT_ID`, …) laid over it.
 pub fn with_secrets(secrets: &Map<String, Value>) -> Map<String, Value> {
     BASE_CONFIG.with(|b| merge_secrets(&b.borrow(), secrets))
@@ -147,7 +164,7 @@ pub fn configure(#[wasm_bindgen(unchecked_param_type = "Config")] config: JsValu
 #[wasm_bindgen(js_name = buildLead, unchecked_return_type = "Lead")]
 pub fn build_lead(profile: JsValue, #[wasm_bindgen(unchecked_param_type = "Config | undefined")] config: JsValue) -> Result<JsValue, JsValue> {
     let run = || -> Result<JsValue, RuleError> {
-        let (host, cfg) = split_host(with_base(object_from_js(&config, "config")?))?;
+        let (host, cfg) = load_config(&config)?;
         let (object, mapping) = Config::parse_mapping_only(&cfg)?;
         let event = first_event(host, &profile)?;
         let (record, _) = build_record(object, &mapping, &event.profile)?;
@@ -161,7 +178,7 @@ pub fn build_lead(profile: JsValue, #[wasm_bindgen(unchecked_param_type = "Confi
 #[wasm_bindgen(js_name = planFirstLogin, unchecked_return_type = "Plan")]
 pub fn plan_first_login(event: JsValue, #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<JsValue, JsValue> {
     let run = || -> Result<JsValue, RuleError> {
-        let (host, cfg) = split_host(with_base(object_from_js(&config, "config")?))?;
+        let (host, cfg) = load_config(&config)?;
         let config = Config::parse(&cfg)?;
         let event = first_event(host, &event)?;
         Ok(to_js(&crate::core::plan::plan(config, event, driver::now_ms())?))
@@ -174,7 +191,7 @@ pub fn plan_first_login(event: JsValue, #[wasm_bindgen(unchecked_param_type = "C
 #[wasm_bindgen(js_name = onFirstLogin, unchecked_return_type = "Promise<Outcome>")]
 pub async fn on_first_login(event: JsValue, #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<JsValue, JsValue> {
     let (config, event) = (|| -> Result<_, RuleError> {
-        let (host, cfg) = split_host(with_base(object_from_js(&config, "config")?))?;
+        let (host, cfg) = load_config(&config)?;
         Ok((Config::parse(&cfg)?, first_event(host, &event)?))
     })()
     .map_err(|e| to_js_error(&e))?;

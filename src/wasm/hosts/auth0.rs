@@ -1,10 +1,10 @@
-//! Host entry points: each adapts one identity platform's calling convention (arguments, secrets,
-//! where the "recorded" marker lives, how to answer) to `driver::run_first_login`. They never throw
-//! and never block a login past the configured deadline.
+//! Auth0: the Actions post-login handler (`api.user.setAppMetadata`, `api.cache`) and the legacy
+//! Rule signature (`configuration`, `auth0.users.updateAppMetadata`, `callback`).
 
+use super::{console_error, js_failure, log_config_error, log_outcome, LEAD_ID_KEY, MARKER};
 use crate::core::config::Config;
 use crate::core::error::RuleError;
-use crate::core::flow::{CachedToken, Outcome, Status};
+use crate::core::flow::CachedToken;
 use crate::core::profile::{normalise, Host};
 use crate::core::secret::Secret;
 use crate::wasm::bindings::{call_method, from_js, get, object_from_js, to_js};
@@ -14,49 +14,6 @@ use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_namespace = console, js_name = log)]
-    fn console_log(s: &str);
-    #[wasm_bindgen(js_namespace = console, js_name = error)]
-    fn console_error(s: &str);
-}
-
-/// The marker keys written to the user's app metadata once Salesforce confirmed.
-pub const MARKER: &str = "recordedAsLead";
-pub const LEAD_ID_KEY: &str = "salesforceLeadId";
-
-/// One log line per login, with no secret: outcome, id, error code and message (already scrubbed).
-pub fn log_outcome(outcome: &Outcome) {
-    let line = match (&outcome.status, &outcome.error) {
-        (Status::Failed, Some(e)) => format!("sf-lead-rule: {} not created: {}: {}", outcome.object.name(), e.code, e.message),
-        _ => format!(
-            "sf-lead-rule: {:?} {}{} ({} requests, token {}, slack {})",
-            outcome.status,
-            outcome.object.name(),
-            outcome.lead_id.as_deref().map(|i| format!(" {i}")).unwrap_or_default(),
-            outcome.requests,
-            outcome.token,
-            outcome.slack.status
-        )
-        .to_lowercase(),
-    };
-    if outcome.status == Status::Failed {
-        console_error(&line);
-    } else {
-        console_log(&line);
-    }
-}
-
-pub fn log_config_error(host: &str, e: &RuleError) {
-    console_error(&format!("sf-lead-rule ({host}): configuration error {}: {} — the login continues", e.code, e.message));
-}
-
-/// A failed outcome for errors found before any request (bad config, unreadable event).
-fn js_failure(e: &RuleError) -> JsValue {
-    to_js(&json!({ "status": "failed", "reason": "not attempted", "error": e, "warnings": [], "requests": 0 }))
-}
 
 /// Auth0 `api.cache`: string values with a lifetime; entries may vanish early.
 struct Auth0Cache(JsValue);

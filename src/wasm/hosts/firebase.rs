@@ -1,0 +1,36 @@
+//! Firebase Authentication blocking functions (`beforeUserCreated`, `beforeUserSignedIn`).
+//! Resolves to what the blocking function should return: `{ customClaims }` carrying the marker
+//! once Salesforce confirmed, else `undefined`. Never rejects: sign-up is never blocked.
+
+use super::{event_json, host_config, js_failure_logged, marker, run_event};
+use crate::core::profile::Host;
+use crate::wasm::bindings::to_js;
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+
+/// `exports.beforecreated = beforeUserCreated((event) => sf.onFirebaseAuthEvent(event, { secrets: process.env }));`
+/// Firebase allows 7 s per blocking function: keep `deadlineMs` (default 5000) below that.
+#[wasm_bindgen(js_name = onFirebaseAuthEvent, unchecked_return_type = "Promise<{ customClaims: Record<string, unknown> } | undefined>")]
+pub async fn on_firebase_auth_event(event: JsValue, #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> JsValue {
+    let run = async {
+        let config = host_config(&config)?;
+        let json = event_json(&event)?;
+        let outcomes = run_event(Host::Firebase, &json, config).await?;
+        Ok::<_, crate::core::error::RuleError>((json, outcomes))
+    };
+    match run.await {
+        Ok((json, outcomes)) => match outcomes.first().and_then(marker) {
+            Some(m) => {
+                // Keep the claims the user already has; add the marker.
+                let mut claims = json.pointer("/data/customClaims").and_then(Value::as_object).cloned().unwrap_or_default();
+                claims.extend(m);
+                to_js(&serde_json::json!({ "customClaims": claims }))
+            }
+            None => JsValue::UNDEFINED,
+        },
+        Err(e) => {
+            js_failure_logged("firebase", &e);
+            JsValue::UNDEFINED
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Host entry points: each adapts one identity platform's calling convention (arguments, secrets,
+//! where the "recorded" marker lives, how to answer) to `driver::run_first_login`. One file per
+//! host family. They never throw and never block a login past the configured deadline.
+
+pub mod auth0;
+pub mod cognito;
+pub mod firebase;
+pub mod webhook;
+
+use crate::core::config::Config;
+use crate::core::error::RuleError;
+use crate::core::flow::{Outcome, Status};
+use crate::core::profile::{normalise, Host};
+use crate::wasm::bindings::{from_js, to_js};
+use crate::wasm::driver;
+use crate::wasm::exports::load_config;
+use serde_json::{json, Value};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = log)]
+    pub fn console_log(s: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    pub fn console_error(s: &str);
+}
+
+/// The marker keys written to the user's app metadata once Salesforce confirmed.
+pub const MARKER: &str = "recordedAsLead";
+pub const LEAD_ID_KEY: &str = "salesforceLeadId";
+
+/// One log line per login, with no secret: outcome, id, error code and message (already scrubbed).
+pub fn log_outcome(outcome: &Outcome) {
+    let line = match (&outcome.status, &outcome.error) {
+        (Status::Failed, Some(e)) => format!("sf-lead-rule: {} not created: {}: {}", outcome.object.name(), e.code, e.message),
+        _ => format!(
+            "sf-lead-rule: {:?} {}{} ({} requests, token {}, slack {})",
+            outcome.status,
+            outcome.object.name(),
+            outcome.lead_id.as_deref().map(|i| format!(" {i}")).unwrap_or_default(),
+            outcome.requests,
+            outcome.token,
+            outcome.slack.status
+        )
+        .to_lowercase(),
+    };
+    if outcome.status == Status::Failed {
+        console_error(&line);
+    } else {
+        console_log(&line);
+    }
+}
+
+pub fn log_config_error(host: &str, e: &RuleError) {
+    console_error(&format!("sf-lead-rule ({host}): configuration error {}: {} — the login continues", e.code, e.message));
+}
+
+/// A failed outcome for errors found before any request (bad config, unreadable event).
+pub fn js_failure(e: &RuleError) -> JsValue {
+    to_js(&json!({ "status": "failed", "reason": "not attempted", "error": e, "warnings": [], "requests": 0 }))
+}
+
+
+/// Settings for a host whose entry point takes `(event, config)`: `configure()` values, the config
+/// object, its `secrets` (e.g. `process.env`) on top.
+pub fn host_config(config: &JsValue) -> Result<Config, RuleError> {
+    let (_, cfg) = load_config(config)?;
+    Config::parse(&cfg)
+}
+
+/// Normalise `event` as `host` and run a first login for each user in it, one after another.
+pub async fn run_event(host: Host, event: &Value, config: Config) -> Result<Vec<Outcome>, RuleError> {
+    let mut outcomes = Vec::new();
+    for e in normalise(host, event)? {
+        let outcome = driver::run_first_login(config.clone(), e, None).await;
+        log_outcome(&outcome);
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// `app_metadata`-style marker to hand back to hosts that store it themselves.
+pub fn marker(outcome: &Outcome) -> Option<serde_json::Map<String, Value>> {
+    let id = outcome.lead_id.as_ref().filter(|_| outcome.confirmed())?;
+    let mut m = serde_json::Map::new();
+    m.insert(MARKER.into(), Value::Bool(true));
+    m.insert(LEAD_ID_KEY.into(), Value::String(id.clone()));
+    Some(m)
+}
+
+/// The host's event as JSON, or the reason it cannot be read.
+pub fn event_json(event: &JsValue) -> Result<Value, RuleError> {
+    from_js(event, "event")
+}
+
+/// Log a failure that happened before any request (bad config, unreadable event).
+pub fn js_failure_logged(host: &str, e: &RuleError) -> JsValue {
+    log_config_error(host, e);
+    js_failure(e)
+}
