@@ -1,0 +1,166 @@
+// Every non-Auth0 host's entry point with its documented sample event (tests/fixtures/) against
+// the emulator: the exact Lead, the Slack message, the host-specific answer, and the host's own
+// first-login signal (returning users send nothing).
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { startEmulator } from "../emulator/server.mjs";
+import { loadPackage, fixture, fixtureText, assertNoSecrets, captureConsole } from "./harness.mjs";
+
+const sf = loadPackage();
+let emu;
+
+before(async () => {
+  emu = await startEmulator();
+});
+after(() => emu.stop());
+beforeEach(() => {
+  emu.reset({ sessions: true });
+  emu.clearFaults();
+  sf.clearTokenCache();
+});
+
+/** Settings the way a serverless host passes them: its environment. */
+function env(extra = {}) {
+  return {
+    secrets: {
+      SALESFORCE_CLIENT_ID: "emu-client-id",
+      SALESFORCE_CLIENT_SECRET: "emu-client-secret",
+      SALESFORCE_LOGIN_URL: emu.url,
+      SLACK_WEBHOOK_URL: emu.slackWebhookUrl,
+      PATH: "/usr/bin",
+      ...extra,
+    },
+  };
+}
+
+function onlyLead(expected) {
+  const creates = emu.state.requests.filter((r) => r.path === "/services/data/v66.0/sobjects/Lead/");
+  assert.equal(creates.length, 1, "exactly one create request");
+  assert.equal(creates[0].body, JSON.stringify(expected));
+  assert.equal(emu.state.records.Lead.length, 1);
+  assert.equal(emu.state.slackMessages.length, 1);
+  assertNoSecrets([emu.state.slackMessages]);
+  return emu.state.records.Lead[0].Id;
+}
+
+function silent() {
+  assert.deepEqual(emu.state.requests, []);
+}
+
+test("Ory registration.after web hook: Lead created, marker returned in metadata_public", async () => {
+  const body = fixtureText("ory-registration-after.json");
+  const { result: r } = await captureConsole(() => sf.handleWebhook("ory", { method: "POST", headers: { "content-type": "application/json" }, body }, env()));
+  const id = onlyLead({ FirstName: "Lena", LastName: "Fischer", Email: "lena.fischer@example.com", Company: "Fischer Analytics GmbH", LeadSource: "Web" });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers["content-type"], "application/json");
+  assert.deepEqual(JSON.parse(r.body), { identity: { metadata_public: { recordedAsLead: true, salesforceLeadId: id } } });
+});
+
+test("Ory settings.after with the marker: nothing sent, 204", async () => {
+  const body = fixtureText("ory-settings-after.json");
+  const r = await sf.handleWebhook("ory", { method: "POST", headers: {}, body }, env());
+  assert.equal(r.status, 204);
+  silent();
+});
+
+test("Ory with webhookSecret: a wrong Authorization header is refused", async () => {
+  const body = fixtureText("ory-registration-after.json");
+  const r = await sf.handleWebhook("ory", { method: "POST", headers: { authorization: "Bearer nope" }, body }, env({ ORY_WEBHOOK_API_KEY: "Bearer ory-hook-key" }));
+  assert.equal(r.status, 401);
+  assert.equal(JSON.parse(r.body).error.code, "SIGNATURE_INVALID");
+  assertNoSecrets(r, ["ory-hook-key"]);
+  silent();
+  const ok = await sf.handleWebhook("ory", { method: "POST", headers: { authorization: "Bearer ory-hook-key" }, body }, env({ ORY_WEBHOOK_API_KEY: "Bearer ory-hook-key" }));
+  assert.equal(ok.status, 200);
+});
+
+test("Firebase beforeUserCreated: Lead created, marker returned as custom claims", async () => {
+  const { result } = await captureConsole(() => sf.onFirebaseAuthEvent(fixture("firebase-before-user-created.json"), env()));
+  const id = onlyLead({ FirstName: "Kenji", LastName: "Watanabe", Email: "kenji.watanabe@example.com", Company: "Web channel signups", LeadSource: "Web" });
+  assert.deepEqual(result, { customClaims: { recordedAsLead: true, salesforceLeadId: id } });
+});
+
+test("Firebase beforeUserSignedIn of an existing user: nothing sent", async () => {
+  const { result } = await captureConsole(() => sf.onFirebaseAuthEvent(fixture("firebase-before-user-signed-in.json"), env()));
+  assert.equal(result, undefined);
+  silent();
+});
+
+test("Cognito PostConfirmation: Lead created, the event is returned", async () => {
+  const event = fixture("cognito-post-confirmation.json");
+  const { result } = await captureConsole(() => sf.onCognitoTrigger(event, env()));
+  assert.equal(result, event, "Cognito needs its event object back");
+  onlyLead({ FirstName: "Olivia", LastName: "Brown", Email: "olivia.brown@example.com", Company: "Brown & Partners Ltd", LeadSource: "Web", Phone: "+447700900123" });
+  assert.match(emu.state.slackMessages[0].text, /from Brown &amp; Partners Ltd/);
+});
+
+test("Cognito PostAuthentication: nothing sent; bad config still returns the event", async () => {
+  const event = fixture("cognito-post-authentication.json");
+  assert.equal(await sf.onCognitoTrigger(event, env()), event);
+  silent();
+  const { result, lines } = await captureConsole(() => sf.onCognitoTrigger(fixture("cognito-post-confirmation.json"), { secrets: {} }));
+  assert.equal(result.triggerSource, "PostConfirmation_ConfirmSignUp");
+  assert.match(lines[0], /CONFIG_MISSING/);
+  silent();
+});
+
+/** Sign the Clerk fixture now, as Svix would deliver it. */
+function clerkDelivery(body = fixtureText("clerk-user-created.json")) {
+  const h = fixture("clerk-user-created.headers.json");
+  const ts = String(Math.floor(Date.now() / 1000));
+  const key = Buffer.from(h._secret.replace(/^whsec_/, ""), "base64");
+  const sig = createHmac("sha256", key).update(`${h["svix-id"]}.${ts}.${body}`).digest("base64");
+  return { secret: h._secret, request: { method: "POST", headers: { "svix-id": h["svix-id"], "svix-timestamp": ts, "svix-signature": `v1,${sig}` }, body } };
+}
+
+test("Clerk user.created with a valid Svix signature: Lead created from the primary email", async () => {
+  const { secret, request } = clerkDelivery();
+  const { result: r } = await captureConsole(() => sf.handleWebhook("clerk", request, env({ CLERK_WEBHOOK_SECRET: secret })));
+  const id = onlyLead({ FirstName: "Dana", LastName: "Brooks", Email: "dana.brooks@example.com", Company: "Northwind Traders", LeadSource: "Web" });
+  assert.equal(r.status, 200);
+  assert.deepEqual(JSON.parse(r.body), { outcomes: [{ status: "created", leadId: id, error: null }] });
+  assertNoSecrets(r, [secret]);
+});
+
+test("Clerk: a tampered body, a stale timestamp or no secret is refused before any request", async () => {
+  const { secret, request } = clerkDelivery();
+  const tampered = { ...request, body: request.body.replace("Dana", "Dona") };
+  let r = await sf.handleWebhook("clerk", tampered, env({ CLERK_WEBHOOK_SECRET: secret }));
+  assert.equal(r.status, 401);
+  assert.equal(JSON.parse(r.body).error.code, "SIGNATURE_INVALID");
+  const stale = fixture("clerk-user-created.headers.json"); // signed long ago
+  r = await sf.handleWebhook("clerk", { method: "POST", headers: stale, body: request.body }, env({ CLERK_WEBHOOK_SECRET: secret }));
+  assert.equal(r.status, 401);
+  const { result } = await captureConsole(() => sf.handleWebhook("clerk", request, env()));
+  assert.equal(result.status, 401);
+  assert.match(JSON.parse(result.body).error.message, /CLERK_WEBHOOK_SECRET/);
+  silent();
+});
+
+test("Okta: one-time verification GET is answered with the challenge", async () => {
+  const { headers } = fixture("okta-verification-request.json");
+  const r = await sf.handleWebhook("okta", { method: "GET", headers, body: "" }, env());
+  assert.equal(r.status, 200);
+  assert.deepEqual(JSON.parse(r.body), { verification: headers["x-okta-verification-challenge"] });
+  silent();
+});
+
+test("Okta user.lifecycle.create event hook: one Lead for the created user, none for the other event", async () => {
+  const body = fixtureText("okta-user-lifecycle-create.json");
+  const { result: r } = await captureConsole(() => sf.handleWebhook("okta", { method: "POST", headers: { authorization: "okta-shared" }, body }, env({ OKTA_WEBHOOK_AUTHORIZATION: "okta-shared" })));
+  const id = onlyLead({ FirstName: "Priya", LastName: "Sharma", Email: "priya.sharma@example.com", Company: "Web channel signups", LeadSource: "Web" });
+  assert.equal(r.status, 200);
+  assert.deepEqual(JSON.parse(r.body), { outcomes: [{ status: "created", leadId: id, error: null }] });
+  const refused = await sf.handleWebhook("okta", { method: "POST", headers: { authorization: "wrong" }, body }, env({ OKTA_WEBHOOK_AUTHORIZATION: "okta-shared" }));
+  assert.equal(refused.status, 401);
+});
+
+test("onFirstLogin with host: 'okta' inline hook and plain profiles", async () => {
+  const outcome = await sf.onFirstLogin(fixture("okta-registration-inline-hook.json"), { host: "okta", ...env() });
+  assert.equal(outcome.status, "created");
+  const plain = await sf.onFirstLogin({ user_id: "x|1", email: "plain@example.com", name: "Plain Person" }, env());
+  assert.equal(plain.status, "created");
+  assert.deepEqual(plain.record, { FirstName: "Plain", LastName: "Person", Email: "plain@example.com", Company: "Web channel signups", LeadSource: "Web" });
+  await assert.rejects(() => sf.onFirstLogin({}, { host: "myspace" }), (e) => e.code === "CONFIG_INVALID" && e.field === "host");
+});
