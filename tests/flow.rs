@@ -144,7 +144,7 @@ fn warm_token_costs_one_salesforce_round_trip() {
 fn stale_or_foreign_cached_token_is_not_used() {
     let mut old = cached();
     old.obtained_at_ms = 0; // older than tokenTtlMs
-    let mut flow = new_flow(config(json!({})), jane(), Some(old));
+    let mut flow = new_flow(config(json!({"tokenTtlMs": 60_000})), jane(), Some(old));
     let (reqs, _, _) = drive(&mut flow, vec![token_ok(), created("00Q1"), slack_ok()]);
     assert_eq!(reqs[0].purpose, Purpose::Token);
     let mut foreign = cached();

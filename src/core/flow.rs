@@ -467,6 +467,10 @@ impl FirstLoginFlow {
     fn refresh_session(&mut self) -> Step {
         let renewable = !matches!(self.config.grant, TokenGrant::AccessToken { .. });
         if self.refreshed || !renewable {
+            if renewable {
+                // The token we just got was refused too: do not keep it for the next login.
+                self.token_update = TokenUpdate::Forget;
+            }
             return self.fail(
                 RuleError::new(ErrorCode::SessionExpired, "Salesforce rejected the session (INVALID_SESSION_ID) even after getting a new token")
                     .with_remote("INVALID_SESSION_ID", 401),
