@@ -7,16 +7,15 @@ cd "$(dirname "$0")/.."
 cargo build --quiet --release --target wasm32-unknown-unknown
 WASM=target/wasm32-unknown-unknown/release/sf_lead_rule.wasm
 
-optimise() {
-  if command -v wasm-opt >/dev/null; then
-    wasm-opt -Oz --strip-debug --strip-producers "$1" -o "$1.opt" && mv "$1.opt" "$1"
-  fi
-}
+# wasm-opt runs before wasm-bindgen: Debian's binaryen (108) predates the externref tables that
+# wasm-bindgen's output uses and would corrupt them; on the plain cargo output it is safe.
+if command -v wasm-opt >/dev/null; then
+  wasm-opt -Oz --strip-debug --strip-producers "$WASM" -o target/sf_lead_rule.opt.wasm
+  WASM=target/sf_lead_rule.opt.wasm
+fi
 
 wasm-bindgen --target nodejs --out-dir pkg --out-name sf_lead_rule "$WASM"
-optimise pkg/sf_lead_rule_bg.wasm
 wasm-bindgen --target web --out-dir www/pkg --out-name sf_lead_rule "$WASM"
-optimise www/pkg/sf_lead_rule_bg.wasm
 node scripts/single-file.mjs
 rm -f pkg/.gitignore www/pkg/.gitignore
 echo "built pkg/ ($(wc -c < pkg/sf_lead_rule_bg.wasm) bytes of wasm) and www/pkg/" >&2

@@ -15,18 +15,20 @@ use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
-    #[wasm_bindgen(js_name = fetch)]
-    fn fetch_with_request(r: &web_sys::Request) -> js_sys::Promise;
+    // `catch` on every import that can throw: an exception thrown through a wasm future would
+    // leave its Promise pending forever, and a login hook must always finish.
+    #[wasm_bindgen(catch, js_name = fetch)]
+    fn fetch_with_request(r: &web_sys::Request) -> Result<js_sys::Promise, JsValue>;
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(cb: &js_sys::Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(id: &JsValue);
 
     type SubtleCrypto;
-    #[wasm_bindgen(method, js_name = importKey)]
-    fn import_key(this: &SubtleCrypto, format: &str, key: &js_sys::Uint8Array, alg: &JsValue, extractable: bool, usages: &js_sys::Array) -> js_sys::Promise;
-    #[wasm_bindgen(method)]
-    fn sign(this: &SubtleCrypto, alg: &JsValue, key: &JsValue, data: &js_sys::Uint8Array) -> js_sys::Promise;
+    #[wasm_bindgen(catch, method, js_name = importKey)]
+    fn import_key(this: &SubtleCrypto, format: &str, key: &js_sys::Uint8Array, alg: &JsValue, extractable: bool, usages: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(catch, method)]
+    fn sign(this: &SubtleCrypto, alg: &JsValue, key: &JsValue, data: &js_sys::Uint8Array) -> Result<js_sys::Promise, JsValue>;
 }
 
 thread_local! {
@@ -143,7 +145,7 @@ pub async fn send(req: &HttpRequest, timeout_ms: u64) -> Input {
 }
 
 async fn fetch_and_read(request: &web_sys::Request) -> Result<HttpResponse, JsValue> {
-    let resp: web_sys::Response = JsFuture::from(fetch_with_request(request)).await?.dyn_into()?;
+    let resp: web_sys::Response = JsFuture::from(fetch_with_request(request)?).await?.dyn_into()?;
     let body = JsFuture::from(resp.text()?).await?.as_string().unwrap_or_default();
     let mut out = HttpResponse::new(resp.status(), body);
     for name in ["retry-after", "sforce-limit-info", "content-type"] {
@@ -186,12 +188,12 @@ pub async fn sign_rs256(pem: &Secret, data: &[u8]) -> Result<Vec<u8>, String> {
     let subtle = subtle()?;
     let usages: js_sys::Array = std::iter::once(JsValue::from_str("sign")).collect();
     let algorithm = alg("RSASSA-PKCS1-v1_5");
-    let key = JsFuture::from(subtle.import_key("pkcs8", &js_sys::Uint8Array::from(der.as_slice()), &algorithm, false, &usages))
+    let imported = subtle.import_key("pkcs8", &js_sys::Uint8Array::from(der.as_slice()), &algorithm, false, &usages);
+    let key = JsFuture::from(imported.map_err(|e| describe_js_error(&e))?)
         .await
         .map_err(|_| "the private key is not an RSA PKCS#8 key WebCrypto accepts".to_string())?;
-    let sig = JsFuture::from(subtle.sign(&algorithm, &key, &js_sys::Uint8Array::from(data)))
-        .await
-        .map_err(|e| describe_js_error(&e))?;
+    let signing = subtle.sign(&algorithm, &key, &js_sys::Uint8Array::from(data)).map_err(|e| describe_js_error(&e))?;
+    let sig = JsFuture::from(signing).await.map_err(|e| describe_js_error(&e))?;
     Ok(js_sys::Uint8Array::new(&sig).to_vec())
 }
 
@@ -200,11 +202,9 @@ pub async fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, String> {
     let subtle = subtle()?;
     let usages: js_sys::Array = std::iter::once(JsValue::from_str("sign")).collect();
     let algorithm = alg("HMAC");
-    let key = JsFuture::from(subtle.import_key("raw", &js_sys::Uint8Array::from(key), &algorithm, false, &usages))
-        .await
-        .map_err(|e| describe_js_error(&e))?;
-    let sig = JsFuture::from(subtle.sign(&algorithm, &key, &js_sys::Uint8Array::from(data)))
-        .await
-        .map_err(|e| describe_js_error(&e))?;
+    let imported = subtle.import_key("raw", &js_sys::Uint8Array::from(key), &algorithm, false, &usages);
+    let key = JsFuture::from(imported.map_err(|e| describe_js_error(&e))?).await.map_err(|e| describe_js_error(&e))?;
+    let signing = subtle.sign(&algorithm, &key, &js_sys::Uint8Array::from(data)).map_err(|e| describe_js_error(&e))?;
+    let sig = JsFuture::from(signing).await.map_err(|e| describe_js_error(&e))?;
     Ok(js_sys::Uint8Array::new(&sig).to_vec())
 }

@@ -62,7 +62,7 @@ test("first login creates exactly one Lead, one Slack message and marks the user
     { text: `New Salesforce Lead: *Ana Pereira* (ana.pereira@example.com) from Acme Corp — <${outcome.recordUrl}|open in Salesforce>` },
   ]);
   assert.deepEqual(api.calls.setAppMetadata, [["recordedAsLead", true], ["salesforceLeadId", outcome.leadId]]);
-  assert.deepEqual(lines, [`sf-lead-rule: created lead ${outcome.leadId.toLowerCase()} (3 requests, token new, slack sent)`]);
+  assert.deepEqual(lines, [`sf-lead-rule: created Lead ${outcome.leadId} (3 requests, token new, slack sent)`]);
   assertNoSecrets([outcome, lines, emu.state.slackMessages]);
 });
 

@@ -77,7 +77,7 @@ test("Ory with webhookSecret: a wrong Authorization header is refused", async ()
 
 test("Firebase beforeUserCreated: Lead created, marker returned as custom claims", async () => {
   const { result } = await captureConsole(() => sf.onFirebaseAuthEvent(fixture("firebase-before-user-created.json"), env()));
-  const id = onlyLead({ FirstName: "Kenji", LastName: "Watanabe", Email: "kenji.watanabe@example.com", Company: "Web channel signups", LeadSource: "Web" });
+  const id = onlyLead({ FirstName: "Kenji", LastName: "Watanabe", Email: "kenji.watanabe@example.com", Company: "Web channel signups", LeadSource: "Web", Phone: "+14155550123" });
   assert.deepEqual(result, { customClaims: { recordedAsLead: true, salesforceLeadId: id } });
 });
 
@@ -117,7 +117,7 @@ function clerkDelivery(body = fixtureText("clerk-user-created.json")) {
 test("Clerk user.created with a valid Svix signature: Lead created from the primary email", async () => {
   const { secret, request } = clerkDelivery();
   const { result: r } = await captureConsole(() => sf.handleWebhook("clerk", request, env({ CLERK_WEBHOOK_SECRET: secret })));
-  const id = onlyLead({ FirstName: "Dana", LastName: "Brooks", Email: "dana.brooks@example.com", Company: "Northwind Traders", LeadSource: "Web" });
+  const id = onlyLead({ FirstName: "Dana", LastName: "Brooks", Email: "dana.brooks@example.com", Company: "Northwind Traders", LeadSource: "Web", Phone: "+15555550199" });
   assert.equal(r.status, 200);
   assert.deepEqual(JSON.parse(r.body), { outcomes: [{ status: "created", leadId: id, error: null }] });
   assertNoSecrets(r, [secret]);

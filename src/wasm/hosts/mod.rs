@@ -34,20 +34,28 @@ pub fn log_outcome(outcome: &Outcome) {
     let line = match (&outcome.status, &outcome.error) {
         (Status::Failed, Some(e)) => format!("sf-lead-rule: {} not created: {}: {}", outcome.object.name(), e.code, e.message),
         _ => format!(
-            "sf-lead-rule: {:?} {}{} ({} requests, token {}, slack {})",
-            outcome.status,
+            "sf-lead-rule: {} {}{} ({} requests, token {}, slack {})",
+            status_word(outcome.status),
             outcome.object.name(),
             outcome.lead_id.as_deref().map(|i| format!(" {i}")).unwrap_or_default(),
             outcome.requests,
             outcome.token,
             outcome.slack.status
-        )
-        .to_lowercase(),
+        ),
     };
     if outcome.status == Status::Failed {
         console_error(&line);
     } else {
         console_log(&line);
+    }
+}
+
+fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Created => "created",
+        Status::Duplicate => "duplicate",
+        Status::Skipped => "skipped",
+        Status::Failed => "failed",
     }
 }
 

@@ -34,7 +34,10 @@ fn header(headers: &JsValue, name: &str) -> Option<String> {
         return Some(s);
     }
     // Node joins repeated headers into arrays for some names; take the first.
-    js_sys::Array::try_from(v).ok().and_then(|a| a.get(0).as_string())
+    if js_sys::Array::is_array(&v) {
+        return js_sys::Array::from(&v).get(0).as_string();
+    }
+    None
 }
 
 fn respond(status: u16, body: Option<Value>) -> JsValue {
