@@ -15,7 +15,7 @@ bash scripts/build.sh
 
 step "wasm-bindgen tests in Node"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test --quiet --target wasm32-unknown-unknown --test wasm
+  cargo test --target wasm32-unknown-unknown --test wasm
 
 step "Node harness against the emulator, and the demo page in headless Chromium"
 node --test --test-concurrency=2 tests/node/ tests/browser/
