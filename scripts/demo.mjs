@@ -2,10 +2,8 @@
 // real first login through the Auth0 Action entry point of the built package, and show what
 // Salesforce and Slack received. Then log the same user in again to show it is not recorded twice.
 // `--serve` keeps the emulator running and serves the demo page (www/) on another port.
-import { createServer } from "node:http";
-import { readFile } from "node:fs/promises";
-import { extname } from "node:path";
 import { startEmulator } from "../tests/emulator/server.mjs";
+import { startDemoServer } from "./demo-server.mjs";
 import { loadPackage, fixture, auth0Api, emulatorSecrets } from "../tests/node/harness.mjs";
 
 const serve = process.argv.includes("--serve");
@@ -41,29 +39,13 @@ if (!serve) {
   process.exit(ok ? 0 : 1);
 }
 
-// --serve: the demo page, with a same-origin route that runs a first login against the emulator.
-const www = new URL("../www/", import.meta.url);
-const types = { ".html": "text/html", ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".css": "text/css", ".json": "application/json", ".png": "image/png" };
-const page = createServer(async (req, res) => {
-  const path = new URL(req.url, "http://x").pathname;
-  if (path === "/emulator.json") {
-    res.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
-    return res.end(JSON.stringify({ url: emu.url, slackWebhookUrl: emu.slackWebhookUrl, clientId: "emu-client-id", clientSecret: "emu-client-secret" }));
-  }
-  const file = new URL("." + (path === "/" ? "/index.html" : path), www);
-  if (!file.pathname.startsWith(www.pathname)) return res.writeHead(403).end();
-  try {
-    const body = await readFile(file);
-    res.writeHead(200, { "content-type": types[extname(file.pathname)] ?? "application/octet-stream" });
-    res.end(body);
-  } catch {
-    res.writeHead(404).end("not found");
-  }
-});
-const port = Number(process.env.PORT ?? 0);
-page.listen(port, "127.0.0.1", () => {
-  console.log(bold(`\nDemo page: http://127.0.0.1:${page.address().port}/  (Ctrl-C to stop)`));
-});
-const stop = async () => { page.close(); await emu.stop(); process.exit(0); };
+// --serve: the demo page (www/), with /emulator.json telling it where the emulator is.
+const page = await startDemoServer({ emulator: emu, port: Number(process.env.PORT ?? 0) });
+console.log(bold(`\nDemo page: ${page.url}  (Ctrl-C to stop)`));
+const stop = async () => {
+  await page.stop();
+  await emu.stop();
+  process.exit(0);
+};
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
