@@ -68,9 +68,15 @@ fn finish(outcome: Outcome, requests: Vec<HttpRequest>, slack_preview: Option<Va
             };
         }
     }
+    let creating = outcome.status != Status::Skipped;
     Plan {
-        action: if outcome.status == Status::Skipped { "skip" } else { "create" },
-        reason: outcome.reason,
+        action: if creating { "create" } else { "skip" },
+        // The flow's reason describes a simulated success; say what would happen instead.
+        reason: if creating {
+            format!("first login: the {} would be created, then Slack notified", outcome.object.name())
+        } else {
+            outcome.reason
+        },
         lead: outcome.record,
         warnings: outcome.warnings,
         requests,

@@ -220,10 +220,10 @@ describe('REST auth, versions, limits', () => {
   });
 
   test('sessionTtlMs expires tokens', async () => {
-    await withEmu({ sessionTtlMs: 60 }, async (e) => {
+    await withEmu({ sessionTtlMs: 1000 }, async (e) => {
       const t = await getToken(e);
       assert.equal((await api('/query?q=SELECT+Id+FROM+Lead', { e, token: t })).status, 200);
-      await new Promise((r) => setTimeout(r, 90));
+      await new Promise((r) => setTimeout(r, 1100));
       assert.equal((await api('/query?q=SELECT+Id+FROM+Lead', { e, token: t })).status, 401);
     });
   });
