@@ -17,5 +17,16 @@ const single = glue.replace(
   loader,
   `const wasmBytes = require('zlib').brotliDecompressSync(Buffer.from(${JSON.stringify(packed)}, 'base64'));`,
 );
-writeFileSync(new URL("sf_lead_rule.single.js", dir), "// sf-lead-rule single-file build: wasm embedded (brotli + base64).\n" + single);
-console.error(`single-file build: ${single.length} bytes (wasm ${wasm.length} bytes, brotli+base64 ${packed.length})`);
+// Works both as a CommonJS module and pasted into a function body (an Auth0 Rule): the module is
+// built once per process and kept on globalThis, so warm executions skip instantiation.
+const wrapped = `// sf-lead-rule single-file build: wasm embedded (brotli + base64). Paste into a rule, then call sfLeadRule.rule(user, context, callback).
+var sfLeadRule = (typeof globalThis !== "undefined" && globalThis.__sfLeadRule) || (function () {
+var exports = {};
+${single}
+return exports;
+})();
+globalThis.__sfLeadRule = sfLeadRule;
+if (typeof module !== "undefined" && module.exports) module.exports = sfLeadRule;
+`;
+writeFileSync(new URL("sf_lead_rule.single.js", dir), wrapped);
+console.error(`single-file build: ${wrapped.length} bytes (wasm ${wasm.length} bytes, brotli+base64 ${packed.length})`);
