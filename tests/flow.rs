@@ -410,3 +410,75 @@ fn every_fetch_gets_a_timeout_within_the_deadline() {
         s => panic!("{s:?}"),
     }
 }
+
+// ---- regressions found by the end-to-end fault tests (tests/node/faults.test.mjs) ----------
+
+#[test]
+fn http_429_is_retried_even_when_its_body_says_request_limit_exceeded() {
+    // Salesforce's 429 (and the emulator's) carries errorCode REQUEST_LIMIT_EXCEEDED plus a
+    // Retry-After: that is "slow down", not the org's daily limit (403), so it is retried.
+    let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
+    let throttled = Input::Response(
+        HttpResponse::new(429, json!([{"message": "Too many requests.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]).to_string())
+            .with_header("Retry-After", "1"),
+    );
+    let (reqs, sleeps, o) = drive(&mut flow, vec![throttled, created("00Q429"), slack_ok()]);
+    assert_eq!(sleeps, vec![Step::Sleep { ms: 1000 }]);
+    assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::CreateRecord, Purpose::NotifySlack]);
+    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Created, Some("00Q429")));
+}
+
+#[test]
+fn token_endpoint_429_and_unreadable_answers_are_retried() {
+    let mut flow = new_flow(config(json!({})), jane(), None);
+    let throttled = Input::Response(HttpResponse::new(429, "").with_header("Retry-After", "0"));
+    let (reqs, sleeps, o) = drive(&mut flow, vec![throttled, token_ok(), created("00Q1"), slack_ok()]);
+    assert_eq!(sleeps, vec![Step::Sleep { ms: 0 }]);
+    assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::Token, Purpose::CreateRecord, Purpose::NotifySlack]);
+    assert_eq!(o.status, Status::Created);
+
+    let mut flow = new_flow(config(json!({})), jane(), None);
+    let garbled = Input::Response(HttpResponse::new(200, "{not json"));
+    let (reqs, _, o) = drive(&mut flow, vec![garbled, token_ok(), created("00Q1"), slack_ok()]);
+    assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::Token, Purpose::CreateRecord, Purpose::NotifySlack]);
+    assert_eq!(o.status, Status::Created);
+
+    // Refused credentials are final: not retried.
+    let mut flow = new_flow(config(json!({})), jane(), None);
+    let refused = Input::Response(HttpResponse::new(400, r#"{"error":"invalid_client","error_description":"invalid client credentials"}"#));
+    let (reqs, sleeps, o) = drive(&mut flow, vec![refused, slack_ok()]);
+    assert!(sleeps.is_empty());
+    assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::NotifySlack]);
+    assert_eq!(o.error.unwrap().code, ErrorCode::TokenRejected);
+}
+
+#[test]
+fn slack_transport_failures_are_reported_as_slack_failed() {
+    let mut flow = new_flow(config(json!({"maxRetries": 1})), jane(), Some(cached()));
+    let (_, _, o) = drive(&mut flow, vec![created("00Q7"), Input::NetworkError("fetch failed (ECONNRESET)".into()), Input::TimedOut]);
+    assert_eq!((o.status, o.slack.status), (Status::Created, "failed"));
+    let e = o.slack.error.unwrap();
+    assert_eq!(e.code, ErrorCode::SlackFailed);
+    assert!(e.message.contains("Slack did not answer in time"), "{}", e.message);
+}
+
+#[test]
+fn a_new_session_during_the_verifying_lookup_never_resends_the_create_blind() {
+    // The create's fate is unknown; the lookup that would tell hits an expired session. After the
+    // new token the flow must finish the lookup, not post the create again (a second Lead).
+    let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
+    let expired = sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid");
+    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Qlanded"}]}"#));
+    let (reqs, _, o) = drive(&mut flow, vec![Input::TimedOut, expired, token_ok(), found, slack_ok()]);
+    assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::Token, Purpose::FindExisting, Purpose::NotifySlack]);
+    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Created, Some("00Qlanded")));
+
+    // Same when the stored-record check is interrupted: it is asked again, then the create follows.
+    let mut e = jane();
+    e.signal = FirstLoginSignal::AlreadyRecorded { lead_id: Some("00Qgone".into()) };
+    let mut flow = new_flow(config(json!({"recreateDeleted": true})), e, Some(cached()));
+    let gone = sf_error(404, "ENTITY_IS_DELETED", "entity is deleted");
+    let expired = sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid");
+    let (reqs, _, _) = drive(&mut flow, vec![expired, token_ok(), gone, created("00Qnew"), slack_ok()]);
+    assert_eq!(purposes(&reqs), [Purpose::CheckExisting, Purpose::Token, Purpose::CheckExisting, Purpose::CreateRecord, Purpose::NotifySlack]);
+}

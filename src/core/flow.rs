@@ -130,6 +130,8 @@ pub struct FirstLoginFlow {
     token_source: &'static str,
     token_update: TokenUpdate,
     refreshed: bool,
+    /// The call to make once a refreshed token arrives, instead of starting over.
+    resume_after_token: Option<Pending>,
     pending: Pending,
     attempt: u32,
     last_error: Option<RuleError>,
@@ -175,6 +177,7 @@ impl FirstLoginFlow {
             token_source,
             token_update: TokenUpdate::Unchanged,
             refreshed: false,
+            resume_after_token: None,
             pending: Pending::Token,
             attempt: 0,
             last_error: None,
@@ -369,10 +372,12 @@ impl FirstLoginFlow {
                     self.token = Some(token);
                     self.token_source = "new";
                     self.attempt = 0;
-                    self.pending = self.after_token();
+                    self.pending = self.resume_after_token.take().unwrap_or_else(|| self.after_token());
                     self.issue()
                 }
-                Err(e) if e.code == ErrorCode::SalesforceUnavailable => {
+                // 5xx, 429 and unreadable answers (a cut-off body, a proxy's page) are worth
+                // another try: a token request changes nothing on the server.
+                Err(e) if matches!(e.code, ErrorCode::SalesforceUnavailable | ErrorCode::ResponseInvalid) => {
                     let after = sf::retry_after_ms(&resp);
                     self.retry(e, after)
                 }
@@ -477,6 +482,8 @@ impl FirstLoginFlow {
             );
         }
         self.refreshed = true;
+        // Carry on with the call the session failed (a verifying lookup must stay one).
+        self.resume_after_token = Some(self.pending);
         self.token = None;
         self.token_update = TokenUpdate::Forget;
         self.attempt = 0;
@@ -505,8 +512,10 @@ impl FirstLoginFlow {
         Step::Sleep { ms: wait }
     }
 
-    fn give_up(&mut self, error: RuleError) -> Step {
+    fn give_up(&mut self, mut error: RuleError) -> Step {
         if self.pending == Pending::Slack {
+            // Callers read `slack.error.code`: one code for every way Slack can fail.
+            error.code = ErrorCode::SlackFailed;
             self.set_slack("failed", Some(error));
             return self.finish();
         }

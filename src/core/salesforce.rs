@@ -139,7 +139,7 @@ pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<Acce
             }
             _ => "",
         };
-        let kind = if resp.status >= 500 { ErrorCode::SalesforceUnavailable } else { ErrorCode::TokenRejected };
+        let kind = if resp.status >= 500 || resp.status == 429 { ErrorCode::SalesforceUnavailable } else { ErrorCode::TokenRejected };
         let msg = format!("Salesforce refused the token request ({code}: {description}){hint}");
         return Err(RuleError::new(kind, scrub(&msg, &config.secrets())).with_remote(code, resp.status));
     }
@@ -156,7 +156,7 @@ pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<Acce
     }
 }
 
-fn invalid_response(what: &str, status: u16) -> RuleError {
+pub(crate) fn invalid_response(what: &str, status: u16) -> RuleError {
     RuleError::new(ErrorCode::ResponseInvalid, format!("Salesforce answered in an unexpected format: {what}"))
         .with_remote("RESPONSE_INVALID", status)
 }
@@ -198,16 +198,16 @@ pub fn check_instance_url(instance_url: &str, config: &Config) -> Result<()> {
     }
 }
 
-fn data_url(token: &AccessToken, config: &Config, path: &str) -> Text {
+pub(crate) fn data_url(token: &AccessToken, config: &Config, path: &str) -> Text {
     Text::plain(format!("{}/services/data/v{}/{path}", token.instance_url, config.api_version))
 }
 
-fn authorized(req: HttpRequest, token: &AccessToken) -> HttpRequest {
+pub(crate) fn authorized(req: HttpRequest, token: &AccessToken) -> HttpRequest {
     req.header("Authorization", Text::plain("Bearer ").push_secret(token.token.clone()))
         .header("Accept", Text::plain("application/json"))
 }
 
-fn with_sforce_headers(mut req: HttpRequest, config: &Config) -> HttpRequest {
+pub(crate) fn with_sforce_headers(mut req: HttpRequest, config: &Config) -> HttpRequest {
     if let Some(a) = &config.auto_assign {
         req = req.header("Sforce-Auto-Assign", Text::plain(a.clone()));
     }
@@ -349,12 +349,8 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
             if let Some(dup) = errors.iter().find(|e| e.code == "DUPLICATES_DETECTED") {
                 return WriteResult::Existing { id: dup.duplicate_ids.first().cloned(), via: "duplicate rule matched an existing record" };
             }
-            if remote == "REQUEST_LIMIT_EXCEEDED" {
-                return WriteResult::Failed(
-                    RuleError::new(ErrorCode::RateLimited, format!("Salesforce API request limit exceeded: {message}"))
-                        .with_remote(remote, resp.status),
-                );
-            }
+            // 429 is "slow down, retry after": checked before REQUEST_LIMIT_EXCEEDED because a 429
+            // carries that same errorCode; only the 403 (the org's daily limit used up) is final.
             if resp.status == 429 || resp.status >= 500 {
                 let error = RuleError::new(
                     ErrorCode::SalesforceUnavailable,
@@ -362,6 +358,12 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
                 )
                 .with_remote(remote, resp.status);
                 return WriteResult::Retryable { error, retry_after_ms: retry_after_ms(resp) };
+            }
+            if remote == "REQUEST_LIMIT_EXCEEDED" {
+                return WriteResult::Failed(
+                    RuleError::new(ErrorCode::RateLimited, format!("Salesforce API request limit exceeded: {message}"))
+                        .with_remote(remote, resp.status),
+                );
             }
             let mut error = RuleError::new(
                 ErrorCode::SalesforceRejected,
