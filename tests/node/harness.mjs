@@ -78,3 +78,92 @@ export async function captureConsole(fn) {
     Object.assign(console, orig);
   }
 }
+
+/**
+ * Collects everything the rule produced in a test file — outcomes, plans, thrown errors, console
+ * lines, Slack messages — and every secret that was in play (configured ones, the emulator's
+ * private key and every access token it issued), then proves none of the secrets appears anywhere.
+ */
+export function leakScanner() {
+  const items = [];
+  const secrets = new Set(SECRET_VALUES);
+  const original = { log: console.log, error: console.error, warn: console.warn, info: console.info };
+  const scanner = {
+    items,
+    secrets,
+    /** Remember something the rule produced (`label` names it in a failure). */
+    add(label, value) {
+      let text;
+      if (typeof value === "string") text = value;
+      else if (value instanceof Error) text = `${value.name}: ${value.message} ${JSON.stringify({ ...value, message: value.message })}`;
+      else text = JSON.stringify(value) ?? String(value);
+      items.push([label, text]);
+      return value;
+    },
+    /** Add secret values; a PEM key counts whole and line by line (its base64 body). */
+    secret(...values) {
+      for (const v of values.flat()) {
+        if (typeof v !== "string" || v.length < 4) continue;
+        secrets.add(v);
+        if (v.includes("-----BEGIN")) {
+          const body = v.split(/\r?\n/).filter((l) => l && !l.startsWith("-----"));
+          for (const line of body) if (line.length >= 16) secrets.add(line);
+          secrets.add(body.join(""));
+        }
+      }
+    },
+    /** Take the emulator's issued tokens, private key and Slack messages (call before `reset`). */
+    fromEmulator(emu) {
+      scanner.secret(emu.state.tokensIssued.map((t) => t.access_token), emu.privateKeyPem ?? []);
+      for (const m of emu.state.slackMessages) scanner.add("slack message", m);
+    },
+    /** Route console output into the scan (the rule logs one line per login). */
+    captureConsole() {
+      for (const k of Object.keys(original)) console[k] = (...a) => scanner.add(`console.${k}`, a.map(String).join(" "));
+    },
+    restoreConsole() {
+      Object.assign(console, original);
+    },
+    /** Throw on the first secret found in anything collected. */
+    check() {
+      for (const [label, text] of items) {
+        for (const s of secrets) {
+          if (text.includes(s)) throw new Error(`secret leaked into ${label}: …${s.slice(0, 6)}… found in ${text.slice(0, 200)}`);
+        }
+      }
+      return items.length;
+    },
+  };
+  return scanner;
+}
+
+/** Record every URL the rule fetches (the wasm driver calls the global `fetch` at call time). */
+export function spyFetch() {
+  const urls = [];
+  const real = globalThis.fetch;
+  globalThis.fetch = function (input, init) {
+    urls.push(typeof input === "string" ? input : input.url);
+    return real.call(this, input, init);
+  };
+  return { urls, restore: () => { globalThis.fetch = real; } };
+}
+
+/** Run `fn`, returning its result and how long it took (performance.now()). */
+export async function timed(fn) {
+  const start = performance.now();
+  const result = await fn();
+  return { result, ms: performance.now() - start };
+}
+
+/** A loopback port nothing listens on (bound, then closed). */
+export async function closedPort() {
+  const net = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
