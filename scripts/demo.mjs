@@ -20,6 +20,8 @@ console.log(bold("\nFirst login of"), `${event.user.name} <${event.user.email}> 
 const outcome = await sf.onExecutePostLogin(event, api);
 console.log(bold("\nOutcome:"));
 console.log(JSON.stringify(outcome, null, 2));
+console.log(bold("\nRequests the emulator received:"));
+for (const r of emu.state.requests) console.log(`  ${r.method} ${r.path}`);
 console.log(bold("\nLead stored in Salesforce (emulator):"));
 console.log(JSON.stringify(emu.state.records.Lead, null, 2));
 console.log(bold("\nSlack message received:"));
