@@ -16,6 +16,8 @@ pub const DEFAULT_DEADLINE_MS: u64 = 5_000;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 3_000;
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
 pub const DEFAULT_TOKEN_TTL_MS: u64 = 30 * 60 * 1000;
+/// Batch backfill: above this many records, use a Bulk API 2.0 job instead of sObject Collections.
+pub const DEFAULT_BULK_THRESHOLD: u64 = 50_000;
 
 /// How the rule obtains its Salesforce access token.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +88,8 @@ pub struct Config {
     pub notify_on_failure: bool,
     /// Clerk's Svix signing secret (`whsec_…`), or the `Authorization` value Ory/Okta hooks send.
     pub webhook_secret: Option<Secret>,
+    /// Batch backfill in `auto` mode: more records than this go through a Bulk API 2.0 job.
+    pub bulk_threshold: u64,
 }
 
 /// Host secret names → config keys. Both the template's names and ours are accepted.
@@ -114,6 +118,7 @@ const SECRET_ALIASES: &[(&str, &str)] = &[
     ("SALESFORCE_AUTO_ASSIGN", "autoAssign"),
     ("SALESFORCE_ALLOWED_INSTANCE_HOSTS", "allowedInstanceHosts"),
     ("SF_LEAD_DEADLINE_MS", "deadlineMs"),
+    ("SALESFORCE_BULK_THRESHOLD", "bulkThreshold"),
     ("SLACK_WEBHOOK_URL", "slackWebhookUrl"),
     ("CLERK_WEBHOOK_SECRET", "webhookSecret"),
     ("ORY_WEBHOOK_API_KEY", "webhookSecret"),
@@ -127,7 +132,7 @@ pub const KEYS: &[&str] = &[
     "password", "securityToken", "privateKey", "refreshToken", "accessToken", "instanceUrl",
     "slackWebhookUrl", "externalIdField", "externalIdSource", "dedupeByEmail", "recreateDeleted",
     "autoAssign", "deadlineMs", "requestTimeoutMs", "maxRetries", "tokenTtlMs", "allowedInstanceHosts",
-    "notifyOnSuccess", "notifyOnFailure", "webhookSecret",
+    "notifyOnSuccess", "notifyOnFailure", "webhookSecret", "bulkThreshold",
 ];
 
 /// Turn host secrets (`SALESFORCE_CLIENT_ID`, `MY_SLACK_WEBHOOK_URL`, …) into config keys, laid
@@ -282,6 +287,7 @@ impl Config {
             notify_on_success: r.boolean("notifyOnSuccess", true)?,
             notify_on_failure: r.boolean("notifyOnFailure", true)?,
             webhook_secret: r.secret("webhookSecret")?,
+            bulk_threshold: r.number("bulkThreshold", DEFAULT_BULK_THRESHOLD, 0, 1_000_000_000)?,
         })
     }
 

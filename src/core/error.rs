@@ -49,6 +49,9 @@ pub enum ErrorCode {
     AmbiguousMatch,
     /// The Slack webhook refused or failed the message (never affects the record outcome).
     SlackFailed,
+    /// A request that may have created the record got no answer and the record cannot be looked
+    /// up, so it is not sent again (batch backfill).
+    OutcomeUnknown,
 }
 
 impl ErrorCode {
@@ -74,6 +77,7 @@ impl ErrorCode {
             DeadlineExceeded => "DEADLINE_EXCEEDED",
             AmbiguousMatch => "AMBIGUOUS_MATCH",
             SlackFailed => "SLACK_FAILED",
+            OutcomeUnknown => "OUTCOME_UNKNOWN",
         }
     }
 

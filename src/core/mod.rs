@@ -14,3 +14,8 @@ pub mod slack;
 pub mod base64;
 pub mod plan;
 pub mod webhook;
+pub mod batch;
+pub mod batch_api;
+pub mod csv;
+pub mod retry;
+pub mod session;

@@ -86,7 +86,7 @@ fn finish(outcome: Outcome, requests: Vec<HttpRequest>, slack_preview: Option<Va
 
 /// The instance URL a token response would carry: the login host itself for a My Domain or the
 /// local emulator, otherwise a placeholder My Domain.
-fn planned_instance_url(config: &Config) -> String {
+pub fn planned_instance_url(config: &Config) -> String {
     if let TokenGrant::AccessToken { instance_url, .. } = &config.grant {
         return instance_url.clone();
     }

@@ -1,0 +1,513 @@
+//! Salesforce's many-record APIs on the wire: sObject Collections (`composite/sobjects`), the
+//! SOQL lookups that verify what a lost answer did, and Bulk API 2.0 ingest jobs (create, upload
+//! CSV, close, poll, results). Builds requests and reads answers; never sends anything.
+
+use crate::core::config::Config;
+use crate::core::csv;
+use crate::core::error::{ErrorCode, Result, RuleError};
+use crate::core::http::{percent_encode, HttpRequest, HttpResponse, Purpose, Text};
+use crate::core::record::RecordPayload;
+use crate::core::salesforce::{self as sf, AccessToken};
+use crate::core::secret::scrub;
+use serde_json::{Map, Value};
+
+/// sObject Collections takes at most this many records per request.
+pub const COLLECTION_LIMIT: usize = 200;
+
+/// How Salesforce answered a request, before its body is read for records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// 2xx: read the body.
+    Ok,
+    /// 401 / `INVALID_SESSION_ID`: get a new token and send the same request again.
+    SessionInvalid,
+    /// 403 `REQUEST_LIMIT_EXCEEDED`: the org's API allowance is used up; stop, resume later.
+    LimitExceeded(RuleError),
+    /// 429 or 5xx: wait (`Retry-After` when given) and send it again.
+    Retry { error: RuleError, retry_after_ms: Option<u64> },
+    /// Any other refusal of the request as a whole.
+    Refused(RuleError),
+}
+
+pub fn classify(resp: &HttpResponse, config: &Config) -> Answer {
+    if (200..300).contains(&resp.status) {
+        return Answer::Ok;
+    }
+    let errors = sf::parse_api_errors(&resp.body);
+    let first = errors.first();
+    let remote = first.map(|e| e.code.clone()).unwrap_or_else(|| format!("HTTP_{}", resp.status));
+    let message = first.map(|e| scrub(&e.message, &config.secrets())).unwrap_or_default();
+    let said = if message.is_empty() { String::new() } else { format!(": {message}") };
+    if resp.status == 401 || remote == "INVALID_SESSION_ID" {
+        return Answer::SessionInvalid;
+    }
+    // A 429 carries REQUEST_LIMIT_EXCEEDED too, but means "slow down": only the 403 is final.
+    if resp.status == 429 || resp.status >= 500 {
+        let error = RuleError::new(
+            ErrorCode::SalesforceUnavailable,
+            format!("Salesforce is unavailable (HTTP {}){said}", resp.status),
+        )
+        .with_remote(remote, resp.status);
+        return Answer::Retry { error, retry_after_ms: sf::retry_after_ms(resp) };
+    }
+    if remote == "REQUEST_LIMIT_EXCEEDED" {
+        return Answer::LimitExceeded(
+            RuleError::new(ErrorCode::RateLimited, format!("Salesforce API request limit exceeded{said}"))
+                .with_remote(remote, resp.status),
+        );
+    }
+    Answer::Refused(
+        RuleError::new(
+            ErrorCode::SalesforceRejected,
+            format!("Salesforce refused the request (HTTP {}){said}", resp.status),
+        )
+        .with_remote(remote, resp.status),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// sObject Collections
+
+/// `POST …/composite/sobjects` creating `records` (at most [`COLLECTION_LIMIT`]), `allOrNone:
+/// false` so one bad record never holds back the others. Field order follows the mapping.
+pub fn collection_request(token: &AccessToken, config: &Config, records: &[&RecordPayload]) -> HttpRequest {
+    let object = config.object.name();
+    let items: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let mut m = Map::new();
+            m.insert("attributes".into(), serde_json::json!({ "type": object }));
+            for (k, v) in &r.fields {
+                m.insert(k.clone(), Value::String(v.clone()));
+            }
+            Value::Object(m)
+        })
+        .collect();
+    let body = serde_json::json!({ "allOrNone": false, "records": items }).to_string();
+    let req = HttpRequest::new(Purpose::CreateCollection, "POST", sf::data_url(token, config, "composite/sobjects"));
+    sf::with_sforce_headers(sf::authorized(req, token), config).body("application/json", Text::plain(body))
+}
+
+/// What Salesforce did with one record of a collection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordResult {
+    Created {
+        id: String,
+    },
+    /// A duplicate rule (`DUPLICATES_DETECTED`) or a unique field (`DUPLICATE_VALUE`) points at an
+    /// existing record; `id` when Salesforce named it.
+    Duplicate {
+        id: Option<String>,
+    },
+    Failed(RuleError),
+}
+
+/// One result per record, in request order: `[{id, success, errors: [{statusCode, message,
+/// fields}]}]`. A body that is not such an array, or has the wrong length, is `RESPONSE_INVALID`.
+pub fn parse_collection_results(resp: &HttpResponse, config: &Config, expected: usize) -> Result<Vec<RecordResult>> {
+    let items = match serde_json::from_str::<Value>(&resp.body) {
+        Ok(Value::Array(items)) if items.len() == expected => items,
+        Ok(Value::Array(items)) => {
+            return Err(sf::invalid_response(&format!("{} results for {expected} records", items.len()), resp.status))
+        }
+        _ => return Err(sf::invalid_response("collection results are not a JSON array", resp.status)),
+    };
+    let object = config.object.name();
+    let secrets = config.secrets();
+    Ok(items
+        .iter()
+        .map(|item| {
+            let id = item.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
+            if item.get("success").and_then(Value::as_bool) == Some(true) {
+                return match id {
+                    Some(id) => RecordResult::Created { id },
+                    None => RecordResult::Failed(sf::invalid_response("a successful result has no id", resp.status)),
+                };
+            }
+            let errors = item.get("errors").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            let code_of = |e: &Value| {
+                e.get("statusCode")
+                    .or_else(|| e.get("errorCode"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("UNKNOWN_ERROR")
+                    .to_string()
+            };
+            if let Some(dup) =
+                errors.iter().find(|e| matches!(code_of(e).as_str(), "DUPLICATES_DETECTED" | "DUPLICATE_VALUE"))
+            {
+                let named = duplicate_ids(dup)
+                    .into_iter()
+                    .next()
+                    .or_else(|| id_in_message(dup.get("message").and_then(Value::as_str).unwrap_or("")));
+                return RecordResult::Duplicate { id: named };
+            }
+            let first = errors.first();
+            let code = first.map(code_of).unwrap_or_else(|| "UNKNOWN_ERROR".into());
+            let message = first
+                .and_then(|e| e.get("message"))
+                .and_then(Value::as_str)
+                .map(|m| scrub(m, &secrets))
+                .unwrap_or_default();
+            let mut error = RuleError::new(
+                ErrorCode::SalesforceRejected,
+                if message.is_empty() {
+                    format!("Salesforce refused the {object}")
+                } else {
+                    format!("Salesforce refused the {object}: {message}")
+                },
+            )
+            .with_remote(code, resp.status);
+            if let Some(f) = first
+                .and_then(|e| e.get("fields"))
+                .and_then(Value::as_array)
+                .and_then(|a| a.first())
+                .and_then(Value::as_str)
+            {
+                error = error.with_field(f);
+            }
+            RecordResult::Failed(error)
+        })
+        .collect())
+}
+
+fn duplicate_ids(e: &Value) -> Vec<String> {
+    let results = e.pointer("/duplicateResult/matchResults").and_then(Value::as_array);
+    results
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r.get("matchRecords").and_then(Value::as_array).into_iter().flatten())
+        .filter_map(|m| m.pointer("/record/Id").and_then(Value::as_str).map(String::from))
+        .collect()
+}
+
+/// `duplicate value found: F duplicates value on record with id: 00Q…` names the record.
+fn id_in_message(message: &str) -> Option<String> {
+    let (_, rest) = message.rsplit_once("with id: ")?;
+    let id: String = rest.chars().take_while(char::is_ascii_alphanumeric).collect();
+    (id.len() == 15 || id.len() == 18).then_some(id)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookups
+
+/// `SELECT Id, {field} FROM {object} WHERE {field} IN (…)`, values as escaped SOQL literals.
+pub fn lookup_request(token: &AccessToken, config: &Config, field: &str, values: &[&str]) -> HttpRequest {
+    let list = values.iter().map(|v| sf::soql_literal(v)).collect::<Vec<_>>().join(",");
+    let soql = format!("SELECT Id, {field} FROM {} WHERE {field} IN ({list})", config.object.name());
+    let url = sf::data_url(token, config, &format!("query?q={}", percent_encode(&soql)));
+    sf::authorized(HttpRequest::new(Purpose::FindExisting, "GET", url), token)
+}
+
+/// Length of the percent-encoded literal `value` adds to a lookup URL (for keeping URLs short).
+pub fn lookup_cost(value: &str) -> usize {
+    percent_encode(&sf::soql_literal(value)).len() + 3
+}
+
+/// `(field value, Id)` of each record a lookup found.
+pub fn parse_lookup(resp: &HttpResponse, field: &str) -> Result<Vec<(String, String)>> {
+    let v: Value = serde_json::from_str(&resp.body)
+        .map_err(|_| sf::invalid_response("query response is not JSON", resp.status))?;
+    let records = v
+        .get("records")
+        .and_then(Value::as_array)
+        .ok_or_else(|| sf::invalid_response("query response has no records", resp.status))?;
+    Ok(records
+        .iter()
+        .filter_map(|r| {
+            let obj = r.as_object()?;
+            let id = obj.get("Id").and_then(Value::as_str)?;
+            let value = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(field)).and_then(|(_, v)| v.as_str())?;
+            Some((value.to_string(), id.to_string()))
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bulk API 2.0 ingest
+
+fn jobs_url(token: &AccessToken, config: &Config, rest: &str) -> Text {
+    sf::data_url(token, config, &format!("jobs/ingest{rest}"))
+}
+
+fn bulk(token: &AccessToken, method: &'static str, url: Text) -> HttpRequest {
+    sf::authorized(HttpRequest::new(Purpose::BulkJob, method, url), token)
+}
+
+/// `POST …/jobs/ingest`: an insert job for CSV with LF line endings.
+pub fn create_job_request(token: &AccessToken, config: &Config) -> HttpRequest {
+    let body = serde_json::json!({"object": config.object.name(), "operation": "insert", "contentType": "CSV", "lineEnding": "LF"});
+    sf::with_sforce_headers(bulk(token, "POST", jobs_url(token, config, "")), config)
+        .body("application/json", Text::plain(body.to_string()))
+}
+
+/// `PUT …/jobs/ingest/{id}/batches` with the whole CSV (one upload per job).
+pub fn upload_request(token: &AccessToken, config: &Config, job_id: &str, csv: String) -> HttpRequest {
+    let url = jobs_url(token, config, &format!("/{}/batches", percent_encode(job_id)));
+    bulk(token, "PUT", url).body("text/csv", Text::plain(csv))
+}
+
+/// `PATCH …/jobs/ingest/{id}` to `UploadComplete` (close) or `Aborted`.
+pub fn set_job_state_request(token: &AccessToken, config: &Config, job_id: &str, state: &str) -> HttpRequest {
+    let url = jobs_url(token, config, &format!("/{}", percent_encode(job_id)));
+    bulk(token, "PATCH", url).body("application/json", Text::plain(serde_json::json!({ "state": state }).to_string()))
+}
+
+/// `GET …/jobs/ingest/{id}`: the job's state.
+pub fn job_info_request(token: &AccessToken, config: &Config, job_id: &str) -> HttpRequest {
+    bulk(token, "GET", jobs_url(token, config, &format!("/{}", percent_encode(job_id))))
+}
+
+/// Which result file of a finished job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultKind {
+    Successful,
+    Failed,
+}
+
+/// `GET …/jobs/ingest/{id}/successfulResults/` or `failedResults/` (CSV).
+pub fn results_request(token: &AccessToken, config: &Config, job_id: &str, kind: ResultKind) -> HttpRequest {
+    let which = match kind {
+        ResultKind::Successful => "successfulResults",
+        ResultKind::Failed => "failedResults",
+    };
+    let url = jobs_url(token, config, &format!("/{}/{which}/", percent_encode(job_id)));
+    let mut req = HttpRequest::new(Purpose::BulkJob, "GET", url)
+        .header("Authorization", Text::plain("Bearer ").push_secret(token.token.clone()));
+    req = req.header("Accept", Text::plain("text/csv"));
+    req
+}
+
+/// The parts of a job's info the backfill acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobInfo {
+    pub id: String,
+    /// `Open`, `UploadComplete`, `InProgress`, `JobComplete`, `Failed` or `Aborted`.
+    pub state: String,
+    pub error_message: Option<String>,
+}
+
+impl JobInfo {
+    pub fn finished(&self) -> bool {
+        matches!(self.state.as_str(), "JobComplete" | "Failed" | "Aborted")
+    }
+}
+
+pub fn parse_job_info(resp: &HttpResponse) -> Result<JobInfo> {
+    let v: Value =
+        serde_json::from_str(&resp.body).map_err(|_| sf::invalid_response("job info is not JSON", resp.status))?;
+    let text = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
+    match (text("id"), text("state")) {
+        (Some(id), Some(state)) => Ok(JobInfo { id, state, error_message: text("errorMessage") }),
+        _ => Err(sf::invalid_response("job info has no id or state", resp.status)),
+    }
+}
+
+/// One row of a result file: Salesforce's own columns, then the uploaded columns by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultRow {
+    /// `sf__Id` (empty for most failed rows).
+    pub id: String,
+    /// `sf__Created` of a successful row.
+    pub created: bool,
+    /// `sf__Error` of a failed row: `CODE:message:fields --`.
+    pub error: Option<String>,
+    /// The uploaded cells, by column name, in the file's column order.
+    pub columns: Vec<(String, String)>,
+}
+
+/// Read a `successfulResults/` or `failedResults/` CSV. An empty body is no rows.
+pub fn parse_result_rows(resp: &HttpResponse) -> Result<Vec<ResultRow>> {
+    let rows = csv::parse(&resp.body)
+        .map_err(|e| sf::invalid_response(&format!("result CSV line {}: {}", e.line, e.message), resp.status))?;
+    let Some((header, rows)) = rows.split_first() else { return Ok(Vec::new()) };
+    let find = |name: &str| header.iter().position(|h| h == name);
+    let (id_col, created_col, error_col) = (find("sf__Id"), find("sf__Created"), find("sf__Error"));
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let at = |i: Option<usize>| i.and_then(|i| row.get(i)).cloned();
+            ResultRow {
+                id: at(id_col).unwrap_or_default(),
+                created: at(created_col).is_some_and(|c| c.eq_ignore_ascii_case("true")),
+                error: at(error_col),
+                columns: header
+                    .iter()
+                    .zip(row.iter())
+                    .filter(|(h, _)| !h.starts_with("sf__"))
+                    .map(|(h, v)| (h.clone(), v.clone()))
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
+/// `REQUIRED_FIELD_MISSING:Required fields are missing: [Company]:Company --` as an error.
+pub fn bulk_row_error(sf_error: &str, config: &Config) -> RuleError {
+    let text = sf_error.trim().trim_end_matches('-').trim_end();
+    let (code, rest) = text.split_once(':').unwrap_or((text, ""));
+    let (message, fields) = match rest.rsplit_once(':') {
+        Some((m, f)) if !f.contains(' ') || f.trim().is_empty() => (m, f.trim()),
+        _ => (rest, ""),
+    };
+    let message = scrub(message.trim(), &config.secrets());
+    let code = if code.trim().is_empty() { "UNKNOWN_ERROR" } else { code.trim() };
+    let mut e = RuleError::new(
+        ErrorCode::SalesforceRejected,
+        format!("Salesforce refused the {}: {message}", config.object.name()),
+    )
+    .with_remote(code, 200);
+    if let Some(f) = fields.split(',').map(str::trim).find(|f| !f.is_empty()) {
+        e = e.with_field(f);
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config() -> Config {
+        Config::parse(json!({"clientId":"cid","clientSecret":"s3cret-value"}).as_object().unwrap()).unwrap()
+    }
+    fn token() -> AccessToken {
+        AccessToken {
+            token: crate::core::secret::Secret::new("tok!"),
+            instance_url: "https://a.my.salesforce.com".into(),
+        }
+    }
+
+    #[test]
+    fn collection_request_keeps_order_and_masks_the_token() {
+        let p = RecordPayload { fields: vec![("LastName".into(), "Doe".into()), ("Company".into(), "Acme".into())] };
+        let r = collection_request(&token(), &config(), &[&p]);
+        assert_eq!(r.url.expose(), "https://a.my.salesforce.com/services/data/v66.0/composite/sobjects");
+        assert_eq!(
+            r.body.as_ref().unwrap().expose(),
+            r#"{"allOrNone":false,"records":[{"attributes":{"type":"Lead"},"LastName":"Doe","Company":"Acme"}]}"#
+        );
+        assert_eq!(serde_json::to_value(&r).unwrap()["headers"]["Authorization"], "Bearer ***");
+    }
+
+    #[test]
+    fn collection_results_per_record() {
+        let body = json!([
+            {"id": "00Q1", "success": true, "errors": []},
+            {"success": false, "errors": [{"statusCode": "DUPLICATES_DETECTED", "message": "dup", "fields": [],
+                "duplicateResult": {"matchResults": [{"matchRecords": [{"record": {"Id": "00Qold"}}]}]}}]},
+            {"success": false, "errors": [{"statusCode": "DUPLICATE_VALUE", "message": "duplicate value found: Auth0_User_Id__c duplicates value on record with id: 00Q5e0000000001AAA", "fields": []}]},
+            {"success": false, "errors": [{"statusCode": "STRING_TOO_LONG", "message": "Signup Source: data value too large", "fields": ["Signup_Source__c"]}]},
+            {"success": false, "errors": [{"statusCode": "DUPLICATES_DETECTED", "message": "dup", "fields": []}]},
+        ]);
+        let r = parse_collection_results(&HttpResponse::new(200, body.to_string()), &config(), 5).unwrap();
+        assert_eq!(r[0], RecordResult::Created { id: "00Q1".into() });
+        assert_eq!(r[1], RecordResult::Duplicate { id: Some("00Qold".into()) });
+        assert_eq!(r[2], RecordResult::Duplicate { id: Some("00Q5e0000000001AAA".into()) });
+        match &r[3] {
+            RecordResult::Failed(e) => {
+                assert_eq!(
+                    (e.remote_code.as_deref(), e.field.as_deref()),
+                    (Some("STRING_TOO_LONG"), Some("Signup_Source__c"))
+                );
+                assert_eq!(e.message, "Salesforce refused the Lead: Signup Source: data value too large");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(r[4], RecordResult::Duplicate { id: None });
+        let short = parse_collection_results(&HttpResponse::new(200, "[]"), &config(), 1).unwrap_err();
+        assert_eq!(short.code, ErrorCode::ResponseInvalid);
+    }
+
+    #[test]
+    fn answers_are_classified() {
+        let c = config();
+        assert_eq!(classify(&HttpResponse::new(200, "[]"), &c), Answer::Ok);
+        assert_eq!(
+            classify(&HttpResponse::new(401, r#"[{"errorCode":"INVALID_SESSION_ID","message":"x"}]"#), &c),
+            Answer::SessionInvalid
+        );
+        let limit = HttpResponse::new(
+            403,
+            r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"TotalRequests Limit exceeded."}]"#,
+        );
+        assert!(matches!(classify(&limit, &c), Answer::LimitExceeded(e) if e.code == ErrorCode::RateLimited));
+        let slow = HttpResponse::new(429, r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"slow"}]"#)
+            .with_header("Retry-After", "2");
+        assert!(matches!(classify(&slow, &c), Answer::Retry { retry_after_ms: Some(2000), .. }));
+        assert!(
+            matches!(classify(&HttpResponse::new(404, "[]"), &c), Answer::Refused(e) if e.remote_code.as_deref() == Some("HTTP_404"))
+        );
+    }
+
+    #[test]
+    fn lookup_escapes_values() {
+        let r = lookup_request(&token(), &config(), "Email", &["o'brien@x.com", "a@b.co"]);
+        let url = r.url.expose();
+        let q = url.split_once("q=").unwrap().1;
+        assert_eq!(q, percent_encode(r"SELECT Id, Email FROM Lead WHERE Email IN ('o\'brien@x.com','a@b.co')"));
+        let found = parse_lookup(
+            &HttpResponse::new(200, r#"{"records":[{"attributes":{},"Id":"00Q1","Email":"A@B.co"}]}"#),
+            "email",
+        )
+        .unwrap();
+        assert_eq!(found, vec![("A@B.co".to_string(), "00Q1".to_string())]);
+    }
+
+    #[test]
+    fn bulk_requests_and_results() {
+        let (t, c) = (token(), config());
+        let create = create_job_request(&t, &c);
+        assert_eq!(
+            (create.method, create.url.expose()),
+            ("POST", "https://a.my.salesforce.com/services/data/v66.0/jobs/ingest".to_string())
+        );
+        assert_eq!(
+            create.body.unwrap().expose(),
+            r#"{"object":"Lead","operation":"insert","contentType":"CSV","lineEnding":"LF"}"#
+        );
+        let up = upload_request(&t, &c, "7501", "LastName\nDoe\n".into());
+        assert_eq!(
+            (up.method, up.url.expose()),
+            ("PUT", "https://a.my.salesforce.com/services/data/v66.0/jobs/ingest/7501/batches".to_string())
+        );
+        assert!(up.headers.iter().any(|(k, v)| k == "Content-Type" && v.expose() == "text/csv"));
+        let close = set_job_state_request(&t, &c, "7501", "UploadComplete");
+        assert_eq!(
+            (close.method, close.body.unwrap().expose()),
+            ("PATCH", r#"{"state":"UploadComplete"}"#.to_string())
+        );
+        assert_eq!(
+            results_request(&t, &c, "7501", ResultKind::Failed).url.expose(),
+            "https://a.my.salesforce.com/services/data/v66.0/jobs/ingest/7501/failedResults/"
+        );
+
+        let ok = HttpResponse::new(
+            200,
+            "\"sf__Id\",\"sf__Created\",\"LastName\",\"Company\"\n\"00Q1\",\"true\",\"Doe\",\"Acme, Inc.\"\n",
+        );
+        assert_eq!(
+            parse_result_rows(&ok).unwrap(),
+            vec![ResultRow {
+                id: "00Q1".into(),
+                created: true,
+                error: None,
+                columns: vec![("LastName".into(), "Doe".into()), ("Company".into(), "Acme, Inc.".into())]
+            }]
+        );
+        let e = bulk_row_error("REQUIRED_FIELD_MISSING:Required fields are missing: [Company]:Company --", &c);
+        assert_eq!((e.remote_code.as_deref(), e.field.as_deref()), (Some("REQUIRED_FIELD_MISSING"), Some("Company")));
+        assert_eq!(e.message, "Salesforce refused the Lead: Required fields are missing: [Company]");
+        let e = bulk_row_error(
+            "STRING_TOO_LONG:Signup Source: data value too large: xxx (max length=255):Signup_Source__c--",
+            &c,
+        );
+        assert_eq!((e.remote_code.as_deref(), e.field.as_deref()), (Some("STRING_TOO_LONG"), Some("Signup_Source__c")));
+        let info = parse_job_info(&HttpResponse::new(
+            200,
+            r#"{"id":"7501","state":"Failed","errorMessage":"InvalidBatch : Field name not found : Foo"}"#,
+        ))
+        .unwrap();
+        assert!(info.finished());
+        assert_eq!(info.error_message.as_deref(), Some("InvalidBatch : Field name not found : Foo"));
+    }
+}

@@ -1,0 +1,97 @@
+//! Getting a Salesforce session for a state machine: which cached token is still usable, and the
+//! first step towards a new one (a JWT to sign, or the token request itself). Builds on the wire
+//! format in `salesforce`; never sends anything and never reads a clock.
+
+use crate::core::config::{Config, TokenGrant};
+use crate::core::flow::{cache_identity, CachedToken};
+use crate::core::http::HttpRequest;
+use crate::core::salesforce::{self as sf, AccessToken};
+use crate::core::secret::Secret;
+
+/// The token to start with: the configured one (`access_token` grant), or a cached token of the
+/// same identity that is younger than `tokenTtlMs` and points at an allowed instance.
+pub fn initial_token(config: &Config, cached: Option<CachedToken>, now_ms: u64) -> Option<AccessToken> {
+    if let TokenGrant::AccessToken { access_token, instance_url } = &config.grant {
+        return Some(AccessToken { token: access_token.clone(), instance_url: instance_url.clone() });
+    }
+    let identity = cache_identity(config);
+    cached
+        .filter(|c| c.identity == identity && now_ms.saturating_sub(c.obtained_at_ms) < config.token_ttl_ms)
+        .filter(|c| sf::check_instance_url(&c.instance_url, config).is_ok())
+        .map(|c| AccessToken { token: c.token, instance_url: c.instance_url })
+}
+
+/// What to do to obtain a new token.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenStart {
+    /// JWT bearer: sign `input` (RS256) with `key`, then call [`signed_token_request`].
+    Sign { input: String, key: Secret },
+    /// Send this token request.
+    Send(HttpRequest),
+    /// The grant cannot be renewed (a pre-issued access token).
+    NotRenewable,
+}
+
+pub fn start_token(config: &Config, now_ms: u64) -> TokenStart {
+    if let (Some(input), TokenGrant::JwtBearer { private_key, .. }) =
+        (sf::jwt_signing_input(config, now_ms / 1000), &config.grant)
+    {
+        return TokenStart::Sign { input, key: private_key.clone() };
+    }
+    match sf::token_request(config, None) {
+        Some(request) => TokenStart::Send(request),
+        None => TokenStart::NotRenewable,
+    }
+}
+
+/// The JWT bearer token request once the signing input is signed.
+pub fn signed_token_request(config: &Config, signing_input: &str, signature: &[u8]) -> Option<HttpRequest> {
+    sf::token_request(config, Some(sf::jwt_assertion(signing_input, signature)))
+}
+
+/// The cache entry for a token just obtained.
+pub fn cache_entry(config: &Config, token: &AccessToken, now_ms: u64) -> CachedToken {
+    CachedToken {
+        identity: cache_identity(config),
+        token: token.token.clone(),
+        instance_url: token.instance_url.clone(),
+        obtained_at_ms: now_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config(v: serde_json::Value) -> Config {
+        Config::parse(v.as_object().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn cached_token_must_match_identity_age_and_instance() {
+        let c = config(json!({"clientId":"cid","clientSecret":"s","loginUrl":"https://acme.my.salesforce.com"}));
+        let fresh = cache_entry(
+            &c,
+            &AccessToken { token: Secret::new("t"), instance_url: "https://acme.my.salesforce.com".into() },
+            1_000,
+        );
+        assert!(initial_token(&c, Some(fresh.clone()), 2_000).is_some());
+        assert!(initial_token(&c, Some(fresh.clone()), 1_000 + c.token_ttl_ms).is_none());
+        let other = CachedToken { identity: "someone else".into(), ..fresh.clone() };
+        assert!(initial_token(&c, Some(other), 2_000).is_none());
+        let evil = CachedToken { instance_url: "https://evil.example.net".into(), ..fresh };
+        assert!(initial_token(&c, Some(evil), 2_000).is_none());
+    }
+
+    #[test]
+    fn token_start_per_grant() {
+        let c = config(json!({"clientId":"cid","clientSecret":"s"}));
+        assert!(
+            matches!(start_token(&c, 0), TokenStart::Send(r) if r.body.as_ref().unwrap().masked().contains("client_secret=***"))
+        );
+        let c = config(json!({"accessToken":"tok","instanceUrl":"https://acme.my.salesforce.com"}));
+        assert_eq!(start_token(&c, 0), TokenStart::NotRenewable);
+        assert!(initial_token(&c, None, 0).is_some());
+    }
+}
