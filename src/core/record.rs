@@ -129,16 +129,22 @@ pub fn build_record(object: SObject, mapping: &Mapping, profile: &Value) -> Resu
     Ok((payload, warnings))
 }
 
-/// The shape Salesforce accepts: something@domain.tld, no spaces.
+/// The shape Salesforce accepts: local@domain.tld, one `@`, none of the characters its validation
+/// refuses (`"(),:;<>[]\`, spaces, control characters), and at most 80 characters — Email is
+/// never shortened, since a cut address is someone else's.
 pub fn looks_like_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else { return false };
     !local.is_empty()
+        && s.chars().count() <= 80
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !s.contains(char::is_whitespace)
-        && !domain.contains(['@', '<', '>', ',', ';'])
+        && !domain.contains("..")
+        && !domain.contains('@')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || EMAIL_REFUSED.contains(c))
 }
+
+const EMAIL_REFUSED: &str = "\"(),:;<>[]\\";
 
 #[cfg(test)]
 mod tests {
@@ -184,5 +190,34 @@ mod tests {
         assert_eq!(p.get("Email"), None);
         assert_eq!(w[0].code, "INVALID_EMAIL_DROPPED");
         assert!(looks_like_email("o'brien@x.co"));
+    }
+
+    #[test]
+    fn emails_salesforce_refuses_are_dropped_never_cut() {
+        for ok in ["o'brien@example.com", "a.b+tag@sub.example.co.uk", "x'OR'1'='1@example.com", "é@exämple.com"] {
+            assert!(looks_like_email(ok), "{ok}");
+        }
+        for bad in [
+            "x' OR Name != '@example.com",
+            "x'OR(Name!='')OR'@example.com",
+            "a\"b@example.com",
+            "a@b@example.com",
+            "a:b@example.com",
+            "a@example..com",
+            "a@[127.0.0.1]",
+            "a\\b@example.com",
+            "tab\t@example.com",
+            "@example.com",
+            "a@example",
+        ] {
+            assert!(!looks_like_email(bad), "{bad}");
+        }
+        // 81 characters: dropped (with a warning), not shortened into another address.
+        let long = format!("{}@example.com", "a".repeat(69));
+        assert_eq!(long.len(), 81);
+        let m = mapping(json!({"LastName": "name", "Company": "'C'", "Email": "email"}));
+        let (p, w) = build_record(SObject::Lead, &m, &json!({"name": "Doe", "email": long})).unwrap();
+        assert_eq!(p.get("Email"), None);
+        assert_eq!(w.iter().map(|w| w.code).collect::<Vec<_>>(), ["INVALID_EMAIL_DROPPED"]);
     }
 }
