@@ -398,9 +398,15 @@ fn pre_issued_access_token_is_used_as_is_and_never_refreshed() {
 
 #[test]
 fn every_fetch_gets_a_timeout_within_the_deadline() {
-    let mut flow = new_flow(config(json!({"deadlineMs": 1000, "requestTimeoutMs": 3000})), jane(), None);
+    let mut flow = new_flow(config(json!({"deadlineMs": 1000, "requestTimeoutMs": 3000, "slackWebhookUrl": null})), jane(), None);
     match flow.start() {
         Step::Send { timeout_ms, .. } => assert_eq!(timeout_ms, 1000),
+        s => panic!("{s:?}"),
+    }
+    // With Slack configured, Salesforce gets the deadline minus a fifth kept for the alert.
+    let mut flow = new_flow(config(json!({"deadlineMs": 1000, "requestTimeoutMs": 3000})), jane(), None);
+    match flow.start() {
+        Step::Send { timeout_ms, .. } => assert_eq!(timeout_ms, 800),
         s => panic!("{s:?}"),
     }
     // Past the deadline nothing more is sent for Salesforce.
@@ -481,4 +487,39 @@ fn a_new_session_during_the_verifying_lookup_never_resends_the_create_blind() {
     let expired = sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid");
     let (reqs, _, _) = drive(&mut flow, vec![expired, token_ok(), gone, created("00Qnew"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CheckExisting, Purpose::Token, Purpose::CheckExisting, Purpose::CreateRecord, Purpose::NotifySlack]);
+}
+
+#[test]
+fn a_hanging_salesforce_leaves_time_for_the_alert() {
+    // Every Salesforce call times out: the alert still gets its slice of the deadline.
+    let cfg = config(json!({"deadlineMs": 1500, "requestTimeoutMs": 300, "maxRetries": 5}));
+    let mut flow = new_flow(cfg, jane(), None);
+    let mut now = 1_000_000;
+    let mut step = flow.start();
+    let slack_timeout = loop {
+        step = match step {
+            Step::Send { request, timeout_ms } if request.purpose == Purpose::NotifySlack => break timeout_ms,
+            Step::Send { timeout_ms, .. } => {
+                now += timeout_ms;
+                assert!(now <= 1_000_000 + 1200, "Salesforce ran into the alert's reserve at {now}");
+                flow.resume(Input::TimedOut, now)
+            }
+            Step::Sleep { ms } => {
+                now += ms;
+                flow.resume(Input::Woke, now)
+            }
+            s => panic!("{s:?}"),
+        };
+    };
+    assert!(slack_timeout >= 300, "Slack got {slack_timeout} ms");
+}
+
+#[test]
+fn a_create_the_lookup_proved_lost_is_resent_without_a_second_pause() {
+    let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
+    let none = Input::Response(HttpResponse::new(200, r#"{"totalSize":0,"done":true,"records":[]}"#));
+    let (reqs, pauses, o) = drive(&mut flow, vec![Input::TimedOut, none, created("00Q4"), slack_ok()]);
+    assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::CreateRecord, Purpose::NotifySlack]);
+    assert_eq!(pauses.len(), 1, "one backoff, before the lookup: {pauses:?}");
+    assert_eq!(o.status, Status::Created);
 }

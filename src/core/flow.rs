@@ -339,13 +339,23 @@ impl FirstLoginFlow {
         if let Err(e) = request.check_headers() {
             return self.give_up(e);
         }
-        let remaining = self.deadline_at.saturating_sub(self.now);
+        let remaining = self.phase_deadline().saturating_sub(self.now);
         if remaining == 0 {
             let e = self.deadline_error();
             return self.give_up(e);
         }
         self.requests += 1;
         Step::Send { request, timeout_ms: remaining.min(self.config.request_timeout_ms) }
+    }
+
+    /// When the current phase must be over. Salesforce calls leave a slice of the deadline for
+    /// the Slack message: the alert matters most when Salesforce hangs and eats the rest.
+    fn phase_deadline(&self) -> u64 {
+        if self.pending == Pending::Slack || self.config.slack_webhook_url.is_none() {
+            return self.deadline_at;
+        }
+        let reserve = self.config.request_timeout_ms.min(self.config.deadline_ms / 5);
+        self.deadline_at.saturating_sub(reserve)
     }
 
     fn deadline_error(&self) -> RuleError {
@@ -404,10 +414,10 @@ impl FirstLoginFlow {
                 LookupResult::Found(id) if verify => self.created(id),
                 LookupResult::Found(id) => self.existing(Some(id), "a record with this email already exists"),
                 LookupResult::NotFound if verify => {
-                    // The earlier create did not land: safe to send it again, within the retry budget.
-                    let e = self.last_error.clone().unwrap_or_else(|| RuleError::new(ErrorCode::NetworkError, "create failed"));
+                    // The earlier create did not land: safe to send it again now (the pause before
+                    // the lookup already counted as this attempt's backoff).
                     self.pending = Pending::Write;
-                    self.retry(e, None)
+                    self.issue()
                 }
                 LookupResult::NotFound => self.next_call(Pending::Write),
                 other => self.on_lookup_problem(other),
@@ -502,10 +512,11 @@ impl FirstLoginFlow {
         let wait = retry_after_ms.unwrap_or(backoff / 2 + jitter);
         self.attempt += 1;
         // Leave room for the request itself after the pause.
-        if self.now.saturating_add(wait).saturating_add(50) >= self.deadline_at {
+        if self.now.saturating_add(wait).saturating_add(50) >= self.phase_deadline() {
             let mut e = error;
-            if retry_after_ms.is_some() {
-                e.message.push_str(&format!("; Retry-After {wait} ms does not fit in deadlineMs"));
+            match retry_after_ms {
+                Some(_) => e.message.push_str(&format!("; Retry-After {wait} ms does not fit in deadlineMs")),
+                None => e.message.push_str("; no time left within deadlineMs to try again"),
             }
             return self.give_up(e);
         }
