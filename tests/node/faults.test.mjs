@@ -9,8 +9,13 @@ import { startEmulator } from "../emulator/server.mjs";
 import { loadPackage, fixture, auth0Api, emulatorSecrets, leakScanner, timed, closedPort } from "./harness.mjs";
 
 const sf = loadPackage();
-const DEADLINE_MS = 1500;
-const SETTINGS = { deadlineMs: DEADLINE_MS, requestTimeoutMs: 300, maxRetries: 2 };
+const SETTINGS = { deadlineMs: 1000, requestTimeoutMs: 200, maxRetries: 2 };
+let settings = SETTINGS;
+/** Settings for this test on top of SETTINGS (the hook's own bound follows `deadlineMs`). */
+function configure(over = {}) {
+  settings = { ...SETTINGS, ...over };
+  sf.configure(settings);
+}
 const CREATE = "/services/data/v66.0/sobjects/Lead/";
 const TOKEN = "/services/oauth2/token";
 const QUERY = "/services/data/v66.0/query";
@@ -30,7 +35,7 @@ after(async () => {
 beforeEach(() => {
   emu.reset({ sessions: true });
   sf.clearTokenCache();
-  sf.configure(SETTINGS);
+  configure();
 });
 afterEach(() => {
   leaks.fromEmulator(emu);
@@ -45,7 +50,8 @@ function actionEvent(secrets = {}, user = {}) {
 }
 
 /** One login through the Action: the outcome, the api record, and how long the hook took. */
-async function login(event = actionEvent(), api = auth0Api(), deadline = DEADLINE_MS) {
+async function login(event = actionEvent(), api = auth0Api()) {
+  const deadline = settings.deadlineMs;
   const { result: outcome, ms } = await timed(() => sf.onExecutePostLogin(event, api));
   leaks.add("outcome", outcome);
   assert.ok(outcome && typeof outcome === "object", "the hook resolves to an outcome");
@@ -78,22 +84,22 @@ function assertFailed(outcome, api, code) {
 // ---- slow / hang / refused ------------------------------------------------------------------
 
 test("slow create (delay beyond requestTimeoutMs, once): timed out, looked up by email, sent again — one Lead", async () => {
-  emu.setFaults({ kind: "delay", target: "create", ms: 700, times: 1 });
+  emu.setFaults({ kind: "delay", target: "create", ms: 500, times: 1 });
   const { outcome, api } = await login();
   assertCreated(outcome, api);
   assert.deepEqual(emu.state.requests.map((r) => r.path), [TOKEN, CREATE, QUERY, CREATE, "/slack/services/T000/B000/emuSlackHook"]);
-  await sleep(500); // let the abandoned request's delay run out: it must not land as a second Lead
+  await sleep(400); // let the abandoned request's delay run out: it must not land as a second Lead
   assert.equal(leads(), 1);
 });
 
 test("slow Salesforce throughout (every create slower than requestTimeoutMs): failed, no Lead, within the deadline", async () => {
-  emu.setFaults({ kind: "delay", target: "create", ms: 700 });
+  emu.setFaults({ kind: "delay", target: "create", ms: 500 });
   const { outcome, api } = await login();
   assert.equal(outcome.status, "failed");
   assert.ok(["NETWORK_ERROR", "DEADLINE_EXCEEDED"].includes(outcome.error.code), outcome.error.code);
   assert.equal(leads(), 0);
   assert.deepEqual(api.calls.setAppMetadata, []);
-  await sleep(800);
+  await sleep(500);
   assert.equal(leads(), 0, "no abandoned create landed later");
 });
 
@@ -156,6 +162,7 @@ test("status500 persistent: SALESFORCE_UNAVAILABLE after 1 + maxRetries creates,
 });
 
 test("rateLimit429 with a Retry-After that fits in the deadline: waits, retries, one Lead", async () => {
+  configure({ deadlineMs: 2000 });
   emu.setFaults({ kind: "rateLimit429", target: "create", retryAfter: 1, times: 1 });
   const { outcome, api, ms } = await login();
   assertCreated(outcome, api);
@@ -176,7 +183,7 @@ test("rateLimit429 with a Retry-After beyond the deadline: fails fast, one creat
   assertFailed(outcome, api, "SALESFORCE_UNAVAILABLE");
   assert.equal(hits(CREATE), 1);
   assert.match(outcome.error.message, /Retry-After 30000 ms does not fit in deadlineMs/);
-  assert.ok(ms < DEADLINE_MS / 2, `failed fast (${ms.toFixed(0)} ms), without waiting`);
+  assert.ok(ms < settings.deadlineMs / 2, `failed fast (${ms.toFixed(0)} ms), without waiting`);
 });
 
 test("requestLimit (REQUEST_LIMIT_EXCEEDED): RATE_LIMITED, exactly one create attempt, not retried", async () => {

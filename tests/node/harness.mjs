@@ -106,9 +106,10 @@ export function leakScanner() {
         if (typeof v !== "string" || v.length < 4) continue;
         secrets.add(v);
         if (v.includes("-----BEGIN")) {
-          const body = v.split(/\r?\n/).filter((l) => l && !l.startsWith("-----"));
+          // Real newlines, or the literal "\n" a secret store may have flattened them to.
+          const body = v.split(/\r?\n|\\n/).filter((l) => l && !l.startsWith("-----"));
           for (const line of body) if (line.length >= 16) secrets.add(line);
-          secrets.add(body.join(""));
+          if (body.join("").length >= 16) secrets.add(body.join(""));
         }
       }
     },
