@@ -278,7 +278,7 @@ impl Config {
             external_id_source: r.string("externalIdSource")?.unwrap_or_else(|| "user_id".to_string()),
             dedupe_by_email: r.boolean("dedupeByEmail", false)?,
             recreate_deleted: r.boolean("recreateDeleted", false)?,
-            auto_assign: r.string("autoAssign")?,
+            auto_assign: r.string("autoAssign")?.map(|v| header_value("autoAssign", v)).transpose()?,
             deadline_ms: r.number("deadlineMs", DEFAULT_DEADLINE_MS, 100, 120_000)?,
             request_timeout_ms: r.number("requestTimeoutMs", DEFAULT_REQUEST_TIMEOUT_MS, 50, 120_000)?,
             max_retries: r.number("maxRetries", DEFAULT_MAX_RETRIES as u64, 0, 10)? as u32,
@@ -402,7 +402,7 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
             let why = "when using a pre-issued access token";
             let instance_url = r.required("instanceUrl", why)?;
             TokenGrant::AccessToken {
-                access_token: r.required_secret("accessToken", why)?,
+                access_token: Secret::new(header_value("accessToken", r.required("accessToken", why)?)?),
                 instance_url: check_url("instanceUrl", instance_url.trim_end_matches('/'))?,
             }
         }
@@ -413,6 +413,16 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
             ))
         }
     })
+}
+
+/// A configured value that goes into an HTTP header: CR/LF would let it add headers of its own,
+/// so it is refused when the configuration is read, before anything is sent.
+fn header_value(key: &str, value: String) -> Result<String> {
+    if value.contains(['\r', '\n', '\0']) {
+        return Err(RuleError::new(ErrorCode::HeaderInvalid, format!("{key} must not contain line breaks (it is sent as an HTTP header)"))
+            .with_field(key));
+    }
+    Ok(value)
 }
 
 fn parse_api_version(v: &str) -> Result<String> {
@@ -529,6 +539,17 @@ mod tests {
         assert_eq!(e.code, ErrorCode::ConfigInvalid);
         let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","slackWebhookUrl":"http://hooks.slack.com/services/SECRET"}))).unwrap_err();
         assert!(!e.message.contains("SECRET"));
+    }
+
+    #[test]
+    fn header_values_with_line_breaks_are_refused_before_anything_is_sent() {
+        let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","autoAssign":"TRUE\r\nX-Evil: 1"}))).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::HeaderInvalid, Some("autoAssign")));
+        let e = Config::parse(&obj(json!({"accessToken":"00D!tok\nX-Evil: 1","instanceUrl":"https://a.my.salesforce.com"}))).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::HeaderInvalid, Some("accessToken")));
+        assert!(!e.message.contains("tok"));
+        let c = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","autoAssign":" 01Q000000000001 \n"}))).unwrap();
+        assert_eq!(c.auto_assign.as_deref(), Some("01Q000000000001"));
     }
 
     #[test]
