@@ -133,7 +133,7 @@ fn cached() -> CachedToken {
 #[test]
 fn warm_token_costs_one_salesforce_round_trip() {
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
-    let (reqs, _, o) = drive(&mut flow, vec![created("00Q1"), slack_ok()]);
+    let (reqs, _, o) = drive(&mut flow, vec![created("00Q000000000000001"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::NotifySlack]);
     assert_eq!(reqs[0].headers[0].1.expose(), "Bearer 00Dtok!cached");
     assert_eq!((o.status, o.token, o.requests), (Status::Created, "cached", 2));
@@ -145,19 +145,19 @@ fn stale_or_foreign_cached_token_is_not_used() {
     let mut old = cached();
     old.obtained_at_ms = 0; // older than tokenTtlMs
     let mut flow = new_flow(config(json!({"tokenTtlMs": 60_000})), jane(), Some(old));
-    let (reqs, _, _) = drive(&mut flow, vec![token_ok(), created("00Q1"), slack_ok()]);
+    let (reqs, _, _) = drive(&mut flow, vec![token_ok(), created("00Q000000000000001"), slack_ok()]);
     assert_eq!(reqs[0].purpose, Purpose::Token);
     let mut foreign = cached();
     foreign.identity = "client_credentials:other@https://x".into();
     let mut flow = new_flow(config(json!({})), jane(), Some(foreign));
-    let (reqs, _, _) = drive(&mut flow, vec![token_ok(), created("00Q1"), slack_ok()]);
+    let (reqs, _, _) = drive(&mut flow, vec![token_ok(), created("00Q000000000000001"), slack_ok()]);
     assert_eq!(reqs[0].purpose, Purpose::Token);
 }
 
 #[test]
 fn already_recorded_user_is_skipped_without_any_request() {
     let mut e = jane();
-    e.signal = FirstLoginSignal::AlreadyRecorded { lead_id: Some("00Qold".into()) };
+    e.signal = FirstLoginSignal::AlreadyRecorded { lead_id: Some("00Q000000000000old".into()) };
     let mut flow = new_flow(config(json!({})), e, None);
     let (reqs, _, o) = drive(&mut flow, vec![]);
     assert!(reqs.is_empty());
@@ -194,7 +194,7 @@ fn wrong_credentials_fail_with_an_alert_and_no_secret() {
 fn expired_session_gets_one_new_token_then_retries() {
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
     let expired = sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid");
-    let (reqs, _, o) = drive(&mut flow, vec![expired, token_ok(), created("00Q2"), slack_ok()]);
+    let (reqs, _, o) = drive(&mut flow, vec![expired, token_ok(), created("00Q000000000000002"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::Token, Purpose::CreateRecord, Purpose::NotifySlack]);
     assert_eq!(reqs[2].headers[0].1.expose(), "Bearer 00Dtok!fresh");
     assert_eq!((o.status, o.token), (Status::Created, "new"));
@@ -215,7 +215,7 @@ fn session_rejected_twice_is_session_expired() {
 fn server_unavailable_is_retried_with_backoff() {
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
     let busy = sf_error(503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable");
-    let (reqs, sleeps, o) = drive(&mut flow, vec![busy, created("00Q3"), slack_ok()]);
+    let (reqs, sleeps, o) = drive(&mut flow, vec![busy, created("00Q000000000000003"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::CreateRecord, Purpose::NotifySlack]);
     match &sleeps[..] {
         [Step::Sleep { ms }] => assert!((125..=250).contains(ms), "first backoff {ms}"),
@@ -257,10 +257,10 @@ fn request_limit_exceeded_is_not_retried() {
 #[test]
 fn duplicate_rule_marks_recorded_with_the_existing_id_and_no_alert() {
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
-    let dup = Input::Response(HttpResponse::new(400, json!([{"duplicateResult": {"matchResults": [{"matchRecords": [{"record": {"attributes": {"type": "Lead"}, "Id": "00Qexisting"}}]}]}, "errorCode": "DUPLICATES_DETECTED", "message": "You're creating a duplicate record."}]).to_string()));
+    let dup = Input::Response(HttpResponse::new(400, json!([{"duplicateResult": {"matchResults": [{"matchRecords": [{"record": {"attributes": {"type": "Lead"}, "Id": "00Q0000000existing"}}]}]}, "errorCode": "DUPLICATES_DETECTED", "message": "You're creating a duplicate record."}]).to_string()));
     let (reqs, _, o) = drive(&mut flow, vec![dup]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord]);
-    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Duplicate, Some("00Qexisting")));
+    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Duplicate, Some("00Q0000000existing")));
     assert!(o.confirmed());
     assert_eq!(o.slack.status, "not_needed");
 }
@@ -269,20 +269,20 @@ fn duplicate_rule_marks_recorded_with_the_existing_id_and_no_alert() {
 fn lost_create_is_looked_up_before_it_is_sent_again() {
     // The POST may have landed: the flow asks Salesforce by email instead of posting blind.
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
-    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Qlanded"}]}"#));
+    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q000000000landed"}]}"#));
     let (reqs, _, o) = drive(&mut flow, vec![Input::TimedOut, found, slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::NotifySlack]);
     assert_eq!(
         reqs[1].url.expose(),
         "https://acme.my.salesforce.com/services/data/v66.0/query?q=SELECT%20Id%20FROM%20Lead%20WHERE%20Email%20%3D%20%27jane%40acme.com%27%20LIMIT%201"
     );
-    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Created, Some("00Qlanded")));
+    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Created, Some("00Q000000000landed")));
 
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
     let none = Input::Response(HttpResponse::new(200, r#"{"totalSize":0,"done":true,"records":[]}"#));
-    let (reqs, _, o) = drive(&mut flow, vec![Input::NetworkError("fetch failed (ECONNRESET)".into()), none, created("00Q4"), slack_ok()]);
+    let (reqs, _, o) = drive(&mut flow, vec![Input::NetworkError("fetch failed (ECONNRESET)".into()), none, created("00Q000000000000004"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::CreateRecord, Purpose::NotifySlack]);
-    assert_eq!(o.lead_id.as_deref(), Some("00Q4"));
+    assert_eq!(o.lead_id.as_deref(), Some("00Q000000000000004"));
 }
 
 #[test]
@@ -299,28 +299,28 @@ fn lost_create_without_email_is_not_sent_twice() {
 #[test]
 fn upsert_by_external_id_is_retried_safely() {
     let mut flow = new_flow(config(json!({"externalIdField": "Auth0_User_Id__c"})), jane(), Some(cached()));
-    let upserted = Input::Response(HttpResponse::new(201, r#"{"id":"00Q5","success":true,"errors":[],"created":true}"#));
+    let upserted = Input::Response(HttpResponse::new(201, r#"{"id":"00Q000000000000005","success":true,"errors":[],"created":true}"#));
     let (reqs, _, o) = drive(&mut flow, vec![Input::TimedOut, upserted, slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::UpsertRecord, Purpose::UpsertRecord, Purpose::NotifySlack]);
     assert_eq!(reqs[0].method, "PATCH");
     assert_eq!(reqs[0].url.expose(), "https://acme.my.salesforce.com/services/data/v66.0/sobjects/Lead/Auth0_User_Id__c/auth0%7C42");
-    assert_eq!(o.lead_id.as_deref(), Some("00Q5"));
+    assert_eq!(o.lead_id.as_deref(), Some("00Q000000000000005"));
     // An upsert that matched an existing record is a duplicate, not a new Lead.
     let mut flow = new_flow(config(json!({"externalIdField": "Auth0_User_Id__c"})), jane(), Some(cached()));
-    let updated = Input::Response(HttpResponse::new(200, r#"{"id":"00Q6","success":true,"errors":[],"created":false}"#));
+    let updated = Input::Response(HttpResponse::new(200, r#"{"id":"00Q000000000000006","success":true,"errors":[],"created":false}"#));
     let (_, _, o) = drive(&mut flow, vec![updated]);
-    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Duplicate, Some("00Q6")));
+    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Duplicate, Some("00Q000000000000006")));
 }
 
 #[test]
 fn slack_failure_never_changes_the_record_outcome() {
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
-    let (_, _, o) = drive(&mut flow, vec![created("00Q7"), Input::Response(HttpResponse::new(404, "no_service"))]);
+    let (_, _, o) = drive(&mut flow, vec![created("00Q000000000000007"), Input::Response(HttpResponse::new(404, "no_service"))]);
     assert_eq!(o.status, Status::Created);
     assert_eq!(o.slack.status, "failed");
     assert_eq!(o.slack.error.as_ref().unwrap().remote_code.as_deref(), Some("no_service"));
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
-    let (reqs, _, o) = drive(&mut flow, vec![created("00Q8"), Input::NetworkError("refused".into()), slack_ok()]);
+    let (reqs, _, o) = drive(&mut flow, vec![created("00Q000000000000008"), Input::NetworkError("refused".into()), slack_ok()]);
     assert_eq!(reqs.len(), 3);
     assert_eq!((o.status, o.slack.status), (Status::Created, "sent"));
 }
@@ -340,7 +340,7 @@ fn jwt_bearer_signs_then_posts_the_assertion() {
     let key = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----";
     let cfg = config(json!({"privateKey": key, "username": "int@acme.com"}));
     let mut flow = new_flow(cfg, jane(), None);
-    let (reqs, others, o) = drive(&mut flow, vec![token_ok(), created("00Q9"), slack_ok()]);
+    let (reqs, others, o) = drive(&mut flow, vec![token_ok(), created("00Q000000000000009"), slack_ok()]);
     let Step::Sign { input, .. } = &others[0] else { panic!() };
     let claims = input.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(&sf_lead_rule::core::base64::decode(claims).unwrap()).unwrap();
@@ -354,24 +354,24 @@ fn jwt_bearer_signs_then_posts_the_assertion() {
 #[test]
 fn dedupe_by_email_finds_the_existing_record() {
     let mut flow = new_flow(config(json!({"dedupeByEmail": true})), jane(), Some(cached()));
-    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Qseen"}]}"#));
+    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q00000000000seen"}]}"#));
     let (reqs, _, o) = drive(&mut flow, vec![found]);
     assert_eq!(purposes(&reqs), [Purpose::FindExisting]);
-    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Duplicate, Some("00Qseen")));
+    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Duplicate, Some("00Q00000000000seen")));
 }
 
 #[test]
 fn deleted_record_is_recreated_when_configured() {
     let mut e = jane();
-    e.signal = FirstLoginSignal::AlreadyRecorded { lead_id: Some("00Qgone".into()) };
+    e.signal = FirstLoginSignal::AlreadyRecorded { lead_id: Some("00Q00000000000gone".into()) };
     let mut flow = new_flow(config(json!({"recreateDeleted": true})), e.clone(), Some(cached()));
     let deleted = sf_error(404, "ENTITY_IS_DELETED", "entity is deleted");
-    let (reqs, _, o) = drive(&mut flow, vec![deleted, created("00Qnew"), slack_ok()]);
+    let (reqs, _, o) = drive(&mut flow, vec![deleted, created("00Q000000000000new"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CheckExisting, Purpose::CreateRecord, Purpose::NotifySlack]);
-    assert_eq!(reqs[0].url.expose(), "https://acme.my.salesforce.com/services/data/v66.0/sobjects/Lead/00Qgone?fields=Id");
-    assert_eq!(o.lead_id.as_deref(), Some("00Qnew"));
+    assert_eq!(reqs[0].url.expose(), "https://acme.my.salesforce.com/services/data/v66.0/sobjects/Lead/00Q00000000000gone?fields=Id");
+    assert_eq!(o.lead_id.as_deref(), Some("00Q000000000000new"));
     let mut flow = new_flow(config(json!({"recreateDeleted": true})), e, Some(cached()));
-    let exists = Input::Response(HttpResponse::new(200, r#"{"Id":"00Qgone"}"#));
+    let exists = Input::Response(HttpResponse::new(200, r#"{"Id":"00Q00000000000gone"}"#));
     let (_, _, o) = drive(&mut flow, vec![exists]);
     assert_eq!(o.status, Status::Skipped);
 }
@@ -428,24 +428,24 @@ fn http_429_is_retried_even_when_its_body_says_request_limit_exceeded() {
         HttpResponse::new(429, json!([{"message": "Too many requests.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]).to_string())
             .with_header("Retry-After", "1"),
     );
-    let (reqs, sleeps, o) = drive(&mut flow, vec![throttled, created("00Q429"), slack_ok()]);
+    let (reqs, sleeps, o) = drive(&mut flow, vec![throttled, created("00Q000000000000429"), slack_ok()]);
     assert_eq!(sleeps, vec![Step::Sleep { ms: 1000 }]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::CreateRecord, Purpose::NotifySlack]);
-    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Created, Some("00Q429")));
+    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Created, Some("00Q000000000000429")));
 }
 
 #[test]
 fn token_endpoint_429_and_unreadable_answers_are_retried() {
     let mut flow = new_flow(config(json!({})), jane(), None);
     let throttled = Input::Response(HttpResponse::new(429, "").with_header("Retry-After", "0"));
-    let (reqs, sleeps, o) = drive(&mut flow, vec![throttled, token_ok(), created("00Q1"), slack_ok()]);
+    let (reqs, sleeps, o) = drive(&mut flow, vec![throttled, token_ok(), created("00Q000000000000001"), slack_ok()]);
     assert_eq!(sleeps, vec![Step::Sleep { ms: 0 }]);
     assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::Token, Purpose::CreateRecord, Purpose::NotifySlack]);
     assert_eq!(o.status, Status::Created);
 
     let mut flow = new_flow(config(json!({})), jane(), None);
     let garbled = Input::Response(HttpResponse::new(200, "{not json"));
-    let (reqs, _, o) = drive(&mut flow, vec![garbled, token_ok(), created("00Q1"), slack_ok()]);
+    let (reqs, _, o) = drive(&mut flow, vec![garbled, token_ok(), created("00Q000000000000001"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::Token, Purpose::CreateRecord, Purpose::NotifySlack]);
     assert_eq!(o.status, Status::Created);
 
@@ -461,7 +461,7 @@ fn token_endpoint_429_and_unreadable_answers_are_retried() {
 #[test]
 fn slack_transport_failures_are_reported_as_slack_failed() {
     let mut flow = new_flow(config(json!({"maxRetries": 1})), jane(), Some(cached()));
-    let (_, _, o) = drive(&mut flow, vec![created("00Q7"), Input::NetworkError("fetch failed (ECONNRESET)".into()), Input::TimedOut]);
+    let (_, _, o) = drive(&mut flow, vec![created("00Q000000000000007"), Input::NetworkError("fetch failed (ECONNRESET)".into()), Input::TimedOut]);
     assert_eq!((o.status, o.slack.status), (Status::Created, "failed"));
     let e = o.slack.error.unwrap();
     assert_eq!(e.code, ErrorCode::SlackFailed);
@@ -474,18 +474,18 @@ fn a_new_session_during_the_verifying_lookup_never_resends_the_create_blind() {
     // new token the flow must finish the lookup, not post the create again (a second Lead).
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
     let expired = sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid");
-    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Qlanded"}]}"#));
+    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q000000000landed"}]}"#));
     let (reqs, _, o) = drive(&mut flow, vec![Input::TimedOut, expired, token_ok(), found, slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::Token, Purpose::FindExisting, Purpose::NotifySlack]);
-    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Created, Some("00Qlanded")));
+    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Created, Some("00Q000000000landed")));
 
     // Same when the stored-record check is interrupted: it is asked again, then the create follows.
     let mut e = jane();
-    e.signal = FirstLoginSignal::AlreadyRecorded { lead_id: Some("00Qgone".into()) };
+    e.signal = FirstLoginSignal::AlreadyRecorded { lead_id: Some("00Q00000000000gone".into()) };
     let mut flow = new_flow(config(json!({"recreateDeleted": true})), e, Some(cached()));
     let gone = sf_error(404, "ENTITY_IS_DELETED", "entity is deleted");
     let expired = sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid");
-    let (reqs, _, _) = drive(&mut flow, vec![expired, token_ok(), gone, created("00Qnew"), slack_ok()]);
+    let (reqs, _, _) = drive(&mut flow, vec![expired, token_ok(), gone, created("00Q000000000000new"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CheckExisting, Purpose::Token, Purpose::CheckExisting, Purpose::CreateRecord, Purpose::NotifySlack]);
 }
 
@@ -518,8 +518,45 @@ fn a_hanging_salesforce_leaves_time_for_the_alert() {
 fn a_create_the_lookup_proved_lost_is_resent_without_a_second_pause() {
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
     let none = Input::Response(HttpResponse::new(200, r#"{"totalSize":0,"done":true,"records":[]}"#));
-    let (reqs, pauses, o) = drive(&mut flow, vec![Input::TimedOut, none, created("00Q4"), slack_ok()]);
+    let (reqs, pauses, o) = drive(&mut flow, vec![Input::TimedOut, none, created("00Q000000000000004"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::CreateRecord, Purpose::NotifySlack]);
     assert_eq!(pauses.len(), 1, "one backoff, before the lookup: {pauses:?}");
     assert_eq!(o.status, Status::Created);
+}
+
+#[test]
+fn answers_that_echo_secrets_never_put_them_in_the_outcome_or_the_alert() {
+    // A misbehaving endpoint (a proxy, a fake login URL) echoes what it was sent: in error codes,
+    // messages, fields and even in the "id". None of it may reach the outcome or Slack.
+    let cfg = config(json!({"username": "u@acme.com", "password": "pass-word-9"}));
+    let mut flow = new_flow(cfg.clone(), jane(), None);
+    let echo = json!({"error": "client-secret-1", "error_description": "pass-word-9 slacksecret"}).to_string();
+    let (reqs, _, o) = drive(&mut flow, vec![Input::Response(HttpResponse::new(400, echo)), slack_ok()]);
+    let e = o.error.clone().unwrap();
+    assert_eq!((e.code, e.remote_code.as_deref()), (ErrorCode::TokenRejected, Some("***")));
+    let text = all_text(&reqs, &o);
+    assert!(!text.contains("client-secret-1") && !text.contains("pass-word-9") && !text.contains("slacksecret"), "{text}");
+
+    let mut flow = new_flow(config(json!({})), jane(), None);
+    let bearer = "Bearer 00Dtok!fresh";
+    let answers = vec![
+        token_ok(),
+        Input::Response(HttpResponse::new(201, json!({"id": bearer}).to_string())), // not a record id: fate unknown
+        Input::Response(HttpResponse::new(200, json!({"records": [{"Id": "00Dtok!fresh"}]}).to_string())),
+        Input::Response(HttpResponse::new(404, "no_service slacksecret")),
+    ];
+    let (reqs, _, o) = drive(&mut flow, answers);
+    assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::CreateRecord, Purpose::FindExisting, Purpose::NotifySlack]);
+    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Failed, None));
+    let text = all_text(&reqs, &o);
+    assert!(!text.contains("00Dtok!fresh") && !text.contains("slacksecret"), "{text}");
+
+    // An error message that quotes the access token in use.
+    let mut flow = new_flow(config(json!({})), jane(), None);
+    let answers = vec![token_ok(), sf_error(400, "INVALID_FIELD", "bad value near 00Dtok!fresh"), slack_ok()];
+    let (reqs, _, o) = drive(&mut flow, answers);
+    assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::CreateRecord, Purpose::NotifySlack]);
+    assert_eq!(o.error.as_ref().unwrap().message, "Salesforce refused the Lead: bad value near ***");
+    let text = all_text(&reqs, &o);
+    assert!(!text.contains("00Dtok!fresh") && !text.contains("slacksecret"), "{text}");
 }

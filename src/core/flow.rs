@@ -8,7 +8,7 @@ use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::profile::{FirstLoginSignal, HostEvent};
 use crate::core::record::{build_record, RecordPayload, SObject, Warning};
 use crate::core::salesforce::{self as sf, AccessToken, LookupResult, WriteResult};
-use crate::core::secret::Secret;
+use crate::core::secret::{scrub, Secret};
 use crate::core::slack::{self, SlackResult};
 use serde::Serialize;
 use serde_json::Value;
@@ -255,7 +255,7 @@ impl FirstLoginFlow {
             Input::Response(resp) => self.on_response(resp),
             Input::NetworkError(msg) => self.on_transport_error(RuleError::new(
                 ErrorCode::NetworkError,
-                format!("network error talking to {}: {}", self.target_name(), crate::core::secret::scrub(&msg, &self.config.secrets())),
+                format!("network error talking to {}: {}", self.target_name(), scrub(&msg, &self.config.secrets())),
             )),
             Input::TimedOut => self.on_transport_error(RuleError::new(
                 ErrorCode::NetworkError,
@@ -577,6 +577,7 @@ impl FirstLoginFlow {
     }
 
     fn fail_later(&mut self, error: RuleError) {
+        let error = self.scrub_error(error);
         let mut outcome = self.outcome(Status::Failed, format!("{} not created", self.config.object.name()), None, None);
         if self.config.notify_on_failure {
             let who = ["email", "user_id"].iter().find_map(|k| json_path(&self.profile, k)).unwrap_or_else(|| "an unknown user".into());
@@ -596,7 +597,20 @@ impl FirstLoginFlow {
         self.finish()
     }
 
+    /// Errors may carry text from a remote answer (message, error code, field): mask any
+    /// configured secret an answer echoed back before it reaches an outcome or Slack.
+    fn scrub_error(&self, mut e: RuleError) -> RuleError {
+        let mut secrets = self.config.secrets();
+        // The access token in use is a secret too, though no one configured it.
+        secrets.extend(self.token.as_ref().map(|t| &t.token));
+        e.message = scrub(&e.message, &secrets);
+        e.remote_code = e.remote_code.map(|c| scrub(&c, &secrets));
+        e.field = e.field.map(|f| scrub(&f, &secrets));
+        e
+    }
+
     fn set_slack(&mut self, status: &'static str, error: Option<RuleError>) {
+        let error = error.map(|e| self.scrub_error(e));
         if let Some(o) = self.result.as_mut() {
             o.slack = SlackOutcome { status, error };
         }
@@ -610,6 +624,7 @@ impl FirstLoginFlow {
         };
         outcome.requests = self.requests;
         outcome.token = self.token_source;
+        outcome.error = outcome.error.map(|e| self.scrub_error(e));
         if outcome.slack.status == "failed" && outcome.slack.error.is_none() {
             // Slack was due but the deadline ran out before it could be sent.
             outcome.slack.error = Some(RuleError::new(ErrorCode::SlackFailed, "Slack was not notified: no time left within deadlineMs"));

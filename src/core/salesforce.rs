@@ -307,12 +307,18 @@ fn duplicate_ids(e: &Value) -> Vec<String> {
     let results = e.pointer("/duplicateResult/matchResults").and_then(Value::as_array);
     for r in results.into_iter().flatten() {
         for m in r.get("matchRecords").and_then(Value::as_array).into_iter().flatten() {
-            if let Some(id) = m.pointer("/record/Id").and_then(Value::as_str) {
+            if let Some(id) = m.pointer("/record/Id").and_then(Value::as_str).filter(|id| is_record_id(id)) {
                 ids.push(id.to_string());
             }
         }
     }
     ids
+}
+
+/// A Salesforce record id: 15 or 18 ASCII letters and digits. Ids from responses are checked
+/// before they are stored as the user's marker, linked, or sent to Slack.
+pub fn is_record_id(id: &str) -> bool {
+    matches!(id.len(), 15 | 18) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// `Retry-After` in seconds (the form Salesforce and Slack use) as milliseconds.
@@ -326,11 +332,11 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
     match resp.status {
         200 | 201 => {
             let v: Option<Value> = serde_json::from_str(&resp.body).ok();
-            let id = v.as_ref().and_then(|v| v.get("id")).and_then(Value::as_str).map(String::from);
+            let id = v.as_ref().and_then(|v| v.get("id")).and_then(Value::as_str).filter(|id| is_record_id(id)).map(String::from);
             match (id, v.as_ref().and_then(|v| v.get("created")).and_then(Value::as_bool)) {
                 (Some(id), Some(false)) => WriteResult::Existing { id: Some(id), via: "upsert matched an existing record" },
                 (Some(id), _) => WriteResult::Created { id },
-                (None, _) => WriteResult::Unknown { error: invalid_response("create response has no id", resp.status) },
+                (None, _) => WriteResult::Unknown { error: invalid_response("create response has no record id", resp.status) },
             }
         }
         204 => WriteResult::Existing { id: None, via: "upsert matched an existing record" },
@@ -392,13 +398,11 @@ pub fn parse_lookup_response(resp: &HttpResponse, config: &Config) -> LookupResu
     match resp.status {
         200 => {
             let v: Option<Value> = serde_json::from_str(&resp.body).ok();
-            let id = v.as_ref().and_then(|v| {
-                v.get("Id").or_else(|| v.pointer("/records/0/Id")).and_then(Value::as_str).map(String::from)
-            });
-            match (id, v) {
-                (Some(id), _) => LookupResult::Found(id),
-                (None, Some(_)) => LookupResult::NotFound,
-                (None, None) => LookupResult::Failed(invalid_response("query response is not JSON", 200)),
+            let Some(v) = v else { return LookupResult::Failed(invalid_response("query response is not JSON", 200)) };
+            match v.get("Id").or_else(|| v.pointer("/records/0/Id")) {
+                None => LookupResult::NotFound,
+                Some(Value::String(id)) if is_record_id(id) => LookupResult::Found(id.clone()),
+                Some(_) => LookupResult::Failed(invalid_response("lookup answer has an Id that is not a record id", 200)),
             }
         }
         404 => LookupResult::NotFound,
@@ -473,8 +477,8 @@ mod tests {
     #[test]
     fn write_responses() {
         let c = config(json!({"clientId":"cid","clientSecret":"s"}));
-        let created = HttpResponse::new(201, r#"{"id":"00Q1","success":true,"errors":[]}"#);
-        assert_eq!(parse_write_response(&created, &c), WriteResult::Created { id: "00Q1".into() });
+        let created = HttpResponse::new(201, r#"{"id":"00Q000000000001AAA","success":true,"errors":[]}"#);
+        assert_eq!(parse_write_response(&created, &c), WriteResult::Created { id: "00Q000000000001AAA".into() });
         let expired = HttpResponse::new(401, r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#);
         assert_eq!(parse_write_response(&expired, &c), WriteResult::SessionInvalid);
         let missing = HttpResponse::new(400, r#"[{"message":"Required fields are missing: [Company]","errorCode":"REQUIRED_FIELD_MISSING","fields":["Company"]}]"#);
@@ -491,8 +495,8 @@ mod tests {
         assert!(matches!(parse_write_response(&limit, &c), WriteResult::Failed(e) if e.code == ErrorCode::RateLimited));
         let busy = HttpResponse::new(503, "[]").with_header("Retry-After", "2");
         assert!(matches!(parse_write_response(&busy, &c), WriteResult::Retryable { retry_after_ms: Some(2000), .. }));
-        let dup = HttpResponse::new(400, r#"[{"duplicateResult":{"matchResults":[{"matchRecords":[{"record":{"Id":"00Qdup"}}]}]},"errorCode":"DUPLICATES_DETECTED","message":"dup"}]"#);
-        assert_eq!(parse_write_response(&dup, &c), WriteResult::Existing { id: Some("00Qdup".into()), via: "duplicate rule matched an existing record" });
+        let dup = HttpResponse::new(400, r#"[{"duplicateResult":{"matchResults":[{"matchRecords":[{"record":{"Id":"00Q000000000dupAAA"}}]}]},"errorCode":"DUPLICATES_DETECTED","message":"dup"}]"#);
+        assert_eq!(parse_write_response(&dup, &c), WriteResult::Existing { id: Some("00Q000000000dupAAA".into()), via: "duplicate rule matched an existing record" });
         assert!(matches!(parse_write_response(&HttpResponse::new(201, "{\"id\": \"00Q"), &c), WriteResult::Unknown { .. }));
     }
 

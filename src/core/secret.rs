@@ -53,8 +53,23 @@ pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
         if s.0.len() >= 4 && out.contains(s.0.as_str()) {
             out = out.replace(s.0.as_str(), MASK);
         }
+        // A secret URL (a Slack webhook) is a credential because of its last path segment: an
+        // answer that echoes only the path must not give that part away either.
+        if let Some(token) = url_token(&s.0) {
+            if out.contains(token) {
+                out = out.replace(token, MASK);
+            }
+        }
     }
     out
+}
+
+/// The last path segment of a URL, when it is long enough to be a token (Slack's are 24).
+fn url_token(s: &str) -> Option<&str> {
+    let (_, rest) = s.split_once("://")?;
+    let path = rest.split(['?', '#']).next()?;
+    let (_, last) = path.trim_end_matches('/').rsplit_once('/')?;
+    (last.len() >= 8).then_some(last)
 }
 
 #[cfg(test)]
@@ -75,5 +90,9 @@ mod tests {
         let s = Secret::new("tok-123456");
         assert_eq!(scrub("bad token tok-123456 given", &[&s]), "bad token *** given");
         assert_eq!(scrub("abc", &[&Secret::new("ab")]), "abc");
+        let hook = Secret::new("https://hooks.slack.com/services/T000/B000/XyZ123secretToken");
+        assert_eq!(scrub("no_service /services/T000/B000/XyZ123secretToken", &[&hook]), "no_service /services/T000/B000/***");
+        assert_eq!(scrub("https://hooks.slack.com/services/T000/B000/XyZ123secretToken", &[&hook]), "***");
+        assert_eq!(scrub("short tok", &[&Secret::new("https://x.example.com/a/tok")]), "short tok");
     }
 }
