@@ -50,8 +50,15 @@ pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
     let mut out = text.to_string();
     for s in secrets {
         // Very short values would mask ordinary words; they are not credentials worth the noise.
-        if s.0.len() >= 4 && out.contains(s.0.as_str()) {
-            out = out.replace(s.0.as_str(), MASK);
+        if s.0.len() < 4 {
+            continue;
+        }
+        // An echo may quote the value as it was sent: raw, form-encoded (token requests) or
+        // percent-encoded (URLs).
+        for form in [s.0.clone(), crate::core::http::form_encode(&s.0), crate::core::http::percent_encode(&s.0)] {
+            if out.contains(form.as_str()) {
+                out = out.replace(form.as_str(), MASK);
+            }
         }
         // A secret URL (a Slack webhook) is a credential because of its last path segment: an
         // answer that echoes only the path must not give that part away either.
@@ -90,6 +97,9 @@ mod tests {
         let s = Secret::new("tok-123456");
         assert_eq!(scrub("bad token tok-123456 given", &[&s]), "bad token *** given");
         assert_eq!(scrub("abc", &[&Secret::new("ab")]), "abc");
+        let pw = Secret::new("p@ss w0rd&more!");
+        assert_eq!(scrub("password=p%40ss+w0rd%26more%21&x=1", &[&pw]), "password=***&x=1");
+        assert_eq!(scrub("/p%40ss%20w0rd%26more%21", &[&pw]), "/***");
         let hook = Secret::new("https://hooks.slack.com/services/T000/B000/XyZ123secretToken");
         assert_eq!(scrub("no_service /services/T000/B000/XyZ123secretToken", &[&hook]), "no_service /services/T000/B000/***");
         assert_eq!(scrub("https://hooks.slack.com/services/T000/B000/XyZ123secretToken", &[&hook]), "***");
