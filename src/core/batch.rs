@@ -26,7 +26,7 @@ use crate::core::secret::{scrub, Secret};
 use crate::core::session::{self, TokenStart};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 /// The `format` of resume states this version writes and reads.
 pub const STATE_FORMAT: &str = "sf-lead-rule/backfill@1";
@@ -225,7 +225,7 @@ pub struct ResumeState {
     pub object: String,
     pub instance_url: Option<String>,
     pub bulk_job: Option<(String, JobPhase)>,
-    pub users: BTreeMap<String, Entry>,
+    pub users: HashMap<String, Entry>,
 }
 
 impl ResumeState {
@@ -239,7 +239,11 @@ impl ResumeState {
         if let Some((id, phase)) = &self.bulk_job {
             m.insert("bulkJob".into(), json!({"id": id, "phase": phase.name()}));
         }
-        m.insert("users".into(), Value::Object(self.users.iter().map(|(k, e)| (k.clone(), e.to_json())).collect()));
+        // Sorted by user key, so the same state is always the same text.
+        let mut keys: Vec<&String> = self.users.keys().collect();
+        keys.sort_unstable();
+        let users = keys.into_iter().filter_map(|k| Some((k.clone(), self.users.get(k)?.to_json()))).collect();
+        m.insert("users".into(), Value::Object(users));
         Value::Object(m)
     }
 
@@ -275,7 +279,7 @@ impl ResumeState {
                 Some((id.to_string(), phase))
             }
         };
-        let mut users = BTreeMap::new();
+        let mut users = HashMap::new();
         for (key, e) in v.get("users").and_then(Value::as_object).ok_or_else(|| bad("has no users object"))? {
             let entry = Entry::from_json(e).ok_or_else(|| bad(&format!("has an unreadable entry for user {key}")))?;
             users.insert(key.clone(), entry);
@@ -468,8 +472,8 @@ pub struct Backfill {
 }
 
 impl Backfill {
-    /// Prepare a run: take every input item's users (from [`users_of`]), build their records, and sort them against `state` (done → skipped, `sending` → looked up first).
-    /// Fails only for a state that cannot be used (`CONFIG_INVALID`, field `state`).
+    /// Prepare a run: take every input item's users (from [`users_of`]), build their records,
+    /// and sort them against `state` (done → skipped, `sending` → looked up first). Fails only for a state that cannot be used (`CONFIG_INVALID`, field `state`).
     pub fn new(
         config: Config,
         items: Vec<InputItem>,
@@ -659,6 +663,15 @@ impl Backfill {
 
     pub fn start(&mut self) -> Step {
         self.next()
+    }
+
+    /// Stop before performing the step in hand (the driver could not persist the state, say).
+    /// Users it would have sent stay `sending`, so a rerun looks them up before sending.
+    pub fn interrupt(&mut self, error: RuleError) {
+        if self.stopped.is_none() {
+            self.stopped = Some(error);
+        }
+        self.finish();
     }
 
     /// Feed the result of the last step, get the next.
@@ -880,24 +893,19 @@ impl Backfill {
     }
 
     /// A result row's identity: the external id when configured, else a fingerprint of its
-    /// non-empty cells by column name (column order and empty cells do not matter).
+    /// non-empty cells by column name (column order and empty cells do not matter: the cells'
+    /// own fingerprints are summed).
     fn row_key(&self, cells: &[(&str, &str)]) -> String {
         if let Some(field) = &self.config.external_id_field {
             if let Some((_, v)) = cells.iter().find(|(c, v)| c == field && !v.trim().is_empty()) {
-                return format!("x{:016x}", fnv1a(v.trim().as_bytes()));
+                return format!("x{:016x}", fnv1a(&[v.trim().as_bytes()]));
             }
         }
-        let mut sorted: Vec<(&str, &str)> =
-            cells.iter().map(|(c, v)| (*c, v.trim())).filter(|(_, v)| !v.is_empty()).collect();
-        sorted.sort();
-        let mut bytes = Vec::new();
-        for (c, v) in sorted {
-            bytes.extend_from_slice(c.as_bytes());
-            bytes.push(0);
-            bytes.extend_from_slice(v.as_bytes());
-            bytes.push(1);
-        }
-        format!("r{:016x}", fnv1a(&bytes))
+        let sum = cells
+            .iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .fold(0u64, |acc, (c, v)| acc.wrapping_add(fnv1a(&[c.as_bytes(), b"\0", v.trim().as_bytes()])));
+        format!("r{sum:016x}")
     }
 
     /// Build and emit the request for `self.op`.
@@ -1053,9 +1061,10 @@ impl Backfill {
             Op::Lookup { users, field, verify } => match api::parse_lookup(&resp, &field) {
                 Ok(found) => {
                     let by_value: HashMap<String, String> =
-                        found.into_iter().map(|(v, id)| (v.to_lowercase(), id)).collect();
+                        found.into_iter().map(|(v, id)| (v.to_ascii_lowercase(), id)).collect();
                     for i in users {
-                        let value = self.users[i].lookup.as_ref().map(|(_, v)| v.to_lowercase()).unwrap_or_default();
+                        let value =
+                            self.users[i].lookup.as_ref().map(|(_, v)| v.to_ascii_lowercase()).unwrap_or_default();
                         match (by_value.get(&value).cloned(), verify) {
                             (Some(id), true) => {
                                 self.settle(i, RunOutcome::Created(id.clone()), Some(Entry::Created { lead_id: id }))
@@ -1546,10 +1555,11 @@ fn is_duplicate_code(code: Option<&str>) -> bool {
     matches!(code, Some("DUPLICATES_DETECTED" | "DUPLICATE_VALUE"))
 }
 
-/// FNV-1a, 64 bits: a stable fingerprint (not a defence against anyone; rows are our own data).
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a, 64 bits, over the parts in turn: a stable fingerprint (not a defence against anyone;
+/// rows are our own data).
+fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
+    for b in parts.iter().flat_map(|p| p.iter()) {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
