@@ -11,17 +11,19 @@ use wasm_bindgen::prelude::*;
 /// A JS value as JSON. `undefined`/`null` become `Value::Null`. Over `MAX_PROFILE_BYTES`,
 /// circular, or otherwise not JSON-serialisable input is `PROFILE_INVALID`.
 pub fn from_js(v: &JsValue, what: &str) -> Result<Value, RuleError> {
+    from_js_within(v, what, MAX_PROFILE_BYTES)
+}
+
+/// [`from_js`] with another size limit (a resume state grows with the number of users).
+pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, RuleError> {
     if v.is_undefined() || v.is_null() {
         return Ok(Value::Null);
     }
     let text = js_sys::JSON::stringify(v)
         .map_err(|_| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} cannot be read as JSON (circular or not serialisable)")))?;
     let text: String = text.into();
-    if text.len() > MAX_PROFILE_BYTES {
-        return Err(RuleError::new(
-            ErrorCode::ProfileInvalid,
-            format!("{what} is {} bytes; the limit is {MAX_PROFILE_BYTES} bytes", text.len()),
-        ));
+    if text.len() > limit {
+        return Err(RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is {} bytes; the limit is {limit} bytes", text.len())));
     }
     serde_json::from_str(&text).map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is not valid JSON: {e}")))
 }

@@ -50,9 +50,7 @@ pub trait HostTokenCache {
 pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Option<&dyn HostTokenCache>) -> Outcome {
     let identity = cache_identity(&config);
     let ttl = config.token_ttl_ms;
-    let cached = TOKENS
-        .with(|t| t.borrow().get(&identity).cloned())
-        .or_else(|| host_cache.and_then(|c| c.load(&identity)));
+    let cached = cached_token(&identity, host_cache);
     let seed = (js_sys::Math::random() * 9.0e15) as u64;
     let mut flow = FirstLoginFlow::new(config, event, cached, now_ms(), seed);
     let mut step = flow.start();
@@ -76,22 +74,32 @@ pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Optio
             }
         };
     };
-    match flow.token_update() {
+    update_token_cache(&identity, flow.token_update(), ttl, host_cache);
+    outcome
+}
+
+/// The token cached for `identity`: module memory first, then the host's cache.
+pub fn cached_token(identity: &str, host_cache: Option<&dyn HostTokenCache>) -> Option<CachedToken> {
+    TOKENS.with(|t| t.borrow().get(identity).cloned()).or_else(|| host_cache.and_then(|c| c.load(identity)))
+}
+
+/// Apply what a state machine decided about its token to module memory and the host's cache.
+pub fn update_token_cache(identity: &str, update: &TokenUpdate, ttl_ms: u64, host_cache: Option<&dyn HostTokenCache>) {
+    match update {
         TokenUpdate::Unchanged => {}
         TokenUpdate::Store(t) => {
-            TOKENS.with(|c| c.borrow_mut().insert(identity.clone(), t.clone()));
+            TOKENS.with(|c| c.borrow_mut().insert(identity.to_string(), t.clone()));
             if let Some(h) = host_cache {
-                h.store(t, ttl);
+                h.store(t, ttl_ms);
             }
         }
         TokenUpdate::Forget => {
-            TOKENS.with(|c| c.borrow_mut().remove(&identity));
+            TOKENS.with(|c| c.borrow_mut().remove(identity));
             if let Some(h) = host_cache {
-                h.forget(&identity);
+                h.forget(identity);
             }
         }
     }
-    outcome
 }
 
 pub fn clear_token_cache() {

@@ -58,6 +58,8 @@ export interface Config {
   allowedInstanceHosts?: string[] | string;
   notifyOnSuccess?: boolean;
   notifyOnFailure?: boolean;
+  /** createLeads in "auto" mode: above this many records use a Bulk API 2.0 job (default 50000). */
+  bulkThreshold?: number;
 }
 export interface RuleErrorInfo {
   code: string;
