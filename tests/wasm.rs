@@ -90,3 +90,13 @@ async fn unreachable_salesforce_resolves_to_a_failed_outcome() {
     assert_eq!(prop(&error, "code").as_string().unwrap(), "NETWORK_ERROR");
     assert!(!text(&outcome).contains("s3cr3t-value"));
 }
+
+#[wasm_bindgen_test]
+fn case_filters_follow_unicode_through_the_js_engine() {
+    let lead = build_lead(
+        js(r#"{"email":"x@example.com","family_name":"ÅNGSTRÖM","given_name":"zoë","nickname":"straße"}"#),
+        js(r#"{"mapping":{"LastName":"family_name | lower","FirstName":"given_name | capitalize","Title":"nickname | upper","Company":"'C'"}}"#),
+    )
+    .unwrap();
+    assert_eq!(text(&lead), r#"{"LastName":"ångström","FirstName":"Zoë","Title":"STRASSE","Company":"C"}"#);
+}

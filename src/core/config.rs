@@ -88,6 +88,9 @@ pub struct Config {
     pub notify_on_failure: bool,
     /// Clerk's Svix signing secret (`whsec_…`), or the `Authorization` value Ory/Okta hooks send.
     pub webhook_secret: Option<Secret>,
+    /// Every credential given, whether the chosen grant uses it or not: all are masked in text
+    /// that came from outside (hosts often keep every SALESFORCE_* secret set).
+    pub other_secrets: Vec<Secret>,
     /// Batch backfill in `auto` mode: more records than this go through a Bulk API 2.0 job.
     pub bulk_threshold: u64,
 }
@@ -125,6 +128,9 @@ const SECRET_ALIASES: &[(&str, &str)] = &[
     ("OKTA_WEBHOOK_AUTHORIZATION", "webhookSecret"),
     ("MY_SLACK_WEBHOOK_URL", "slackWebhookUrl"),
 ];
+
+/// Keys whose values are credentials.
+const SECRET_KEYS: &[&str] = &["clientSecret", "password", "securityToken", "privateKey", "refreshToken", "accessToken"];
 
 /// Every key `Config::parse` understands; anything else is refused so typos surface.
 pub const KEYS: &[&str] = &[
@@ -198,15 +204,17 @@ impl Reader<'_> {
         }
     }
     fn number(&self, key: &str, default: u64, min: u64, max: u64) -> Result<u64> {
+        // Whole numbers only: secrets arrive as strings, and integer parsing keeps the float
+        // parser (about 15 kB of wasm) out of the build.
         let n = match self.0.get(key) {
             None | Some(Value::Null) => return Ok(default),
-            Some(Value::Number(n)) => n.as_f64(),
-            Some(Value::String(s)) => s.trim().parse::<f64>().ok(),
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
             Some(_) => None,
         };
         match n {
-            Some(n) if n.is_finite() && n >= min as f64 && n <= max as f64 => Ok(n as u64),
-            _ => Err(invalid(key, &format!("must be a number from {min} to {max}"))),
+            Some(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(invalid(key, &format!("must be a whole number from {min} to {max}"))),
         }
     }
 }
@@ -287,6 +295,7 @@ impl Config {
             notify_on_success: r.boolean("notifyOnSuccess", true)?,
             notify_on_failure: r.boolean("notifyOnFailure", true)?,
             webhook_secret: r.secret("webhookSecret")?,
+            other_secrets: SECRET_KEYS.iter().filter_map(|k| r.secret(k).ok().flatten()).collect(),
             bulk_threshold: r.number("bulkThreshold", DEFAULT_BULK_THRESHOLD, 0, 1_000_000_000)?,
         })
     }
@@ -316,6 +325,7 @@ impl Config {
         }
         out.extend(self.slack_webhook_url.iter());
         out.extend(self.webhook_secret.iter());
+        out.extend(self.other_secrets.iter());
         out
     }
 }

@@ -371,12 +371,12 @@ impl Filter {
         }
         let text = value?;
         match self {
-            Filter::Lower => Some(text.to_lowercase()),
-            Filter::Upper => Some(text.to_uppercase()),
+            Filter::Lower => Some(case::lower(&text)),
+            Filter::Upper => Some(case::upper(&text)),
             Filter::Trim => Some(text.trim().to_string()),
             Filter::Capitalize => {
                 let mut chars = text.chars();
-                chars.next().map(|first| first.to_uppercase().chain(chars).collect())
+                chars.next().map(|first| case::upper(first.encode_utf8(&mut [0; 4])) + chars.as_str())
             }
             Filter::FirstWord => text.split_whitespace().next().map(str::to_string),
             Filter::LastWord | Filter::NameLast => text.split_whitespace().next_back().map(str::to_string),
@@ -932,11 +932,32 @@ fn unknown_filter(name: &str, at: usize) -> Problem {
     Problem { at, message }
 }
 
+/// Unicode case mapping. In wasm the JS engine's own (`toLowerCase`/`toUpperCase`, the same
+/// Unicode rules) is used, so the binary does not carry Rust's case tables (about 30 kB).
+mod case {
+    #[cfg(target_arch = "wasm32")]
+    pub fn lower(s: &str) -> String {
+        js_sys::JsString::from(s).to_lower_case().into()
+    }
+    #[cfg(target_arch = "wasm32")]
+    pub fn upper(s: &str) -> String {
+        js_sys::JsString::from(s).to_upper_case().into()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn lower(s: &str) -> String {
+        s.to_lowercase()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn upper(s: &str) -> String {
+        s.to_uppercase()
+    }
+}
+
 /// The known filter a misspelt name most likely meant: same letters ignoring case and `_`/`-`,
 /// one a prefix of the other (`lowercase` → `lower`), or at most two edits away.
 fn suggest_filter(name: &str) -> Option<&'static str> {
     let normal =
-        |s: &str| -> String { s.chars().filter(|c| !matches!(c, '_' | '-')).flat_map(char::to_lowercase).collect() };
+        |s: &str| -> String { s.chars().filter(|c| !matches!(c, '_' | '-')).map(|c| c.to_ascii_lowercase()).collect() };
     let wanted = normal(name);
     if wanted.is_empty() || wanted.chars().count() > 32 {
         return None;

@@ -323,7 +323,8 @@ pub fn is_record_id(id: &str) -> bool {
 
 /// `Retry-After` in seconds (the form Salesforce and Slack use) as milliseconds.
 pub fn retry_after_ms(resp: &HttpResponse) -> Option<u64> {
-    resp.header("retry-after").and_then(|v| v.trim().parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0).map(|s| (s * 1000.0) as u64)
+    // Seconds, as an integer (RFC 9110 delay-seconds); an HTTP-date or junk is ignored.
+    resp.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(|s| s.saturating_mul(1000))
 }
 
 pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult {
