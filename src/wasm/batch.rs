@@ -83,12 +83,13 @@ export interface BackfillPlan {
 /// request, or a Bulk API 2.0 job above `bulkThreshold`. Resolves to per-user results, the resume
 /// state and counts, also when Salesforce stops it (`stopped`); rejects only for bad
 /// configuration, options or state.
-#[wasm_bindgen(js_name = createLeads, unchecked_return_type = "Promise<BackfillReport | BackfillPlan>")]
+#[wasm_bindgen(js_name = createLeads, unchecked_return_type = "BackfillReport | BackfillPlan")]
 pub async fn create_leads(
     #[wasm_bindgen(unchecked_param_type = "unknown[]")] profiles: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "CreateLeadsOptions | undefined")] options: JsValue,
+    #[wasm_bindgen(unchecked_optional_param_type = "CreateLeadsOptions")] options: Option<JsValue>,
 ) -> Result<JsValue, JsValue> {
+    let options = options.unwrap_or(JsValue::UNDEFINED);
     let prepared = prepare(&profiles, &config, &options).map_err(|e| to_js_error(&e))?;
     let Prepared { machine, identity, planned_instance, token_ttl_ms, dry_run, on_progress, on_state } = prepared;
     if dry_run {
