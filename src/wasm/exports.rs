@@ -190,7 +190,7 @@ pub fn plan_first_login(event: JsValue, #[wasm_bindgen(unchecked_param_type = "C
 
 /// Run a first login: token, create, Slack. Resolves to an `Outcome` (remote failures included);
 /// rejects only for bad configuration or an unreadable event.
-#[wasm_bindgen(js_name = onFirstLogin, unchecked_return_type = "Promise<Outcome>")]
+#[wasm_bindgen(js_name = onFirstLogin, unchecked_return_type = "Outcome")]
 pub async fn on_first_login(event: JsValue, #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<JsValue, JsValue> {
     let (config, event) = (|| -> Result<_, RuleError> {
         let (host, cfg) = load_config(&config)?;

@@ -62,7 +62,7 @@ impl HostTokenCache for Auth0Cache {
 /// `exports.onExecutePostLogin = require("sf-lead-rule").onExecutePostLogin;`
 /// Settings come from `event.secrets` over `configure()`. Marks the user through
 /// `api.user.setAppMetadata` only after Salesforce confirmed. Never throws.
-#[wasm_bindgen(js_name = onExecutePostLogin, unchecked_return_type = "Promise<Outcome>")]
+#[wasm_bindgen(js_name = onExecutePostLogin, unchecked_return_type = "Outcome")]
 pub async fn on_execute_post_login(event: JsValue, api: JsValue) -> JsValue {
     let secrets = object_from_js(&get(&event, "secrets"), "event.secrets").unwrap_or_default();
     let config = match Config::parse(&with_secrets(&secrets)) {

@@ -10,7 +10,7 @@ use wasm_bindgen::prelude::*;
 
 /// `exports.beforecreated = beforeUserCreated((event) => sf.onFirebaseAuthEvent(event, { secrets: process.env }));`
 /// Firebase allows 7 s per blocking function: keep `deadlineMs` (default 5000) below that.
-#[wasm_bindgen(js_name = onFirebaseAuthEvent, unchecked_return_type = "Promise<{ customClaims: Record<string, unknown> } | undefined>")]
+#[wasm_bindgen(js_name = onFirebaseAuthEvent, unchecked_return_type = "{ customClaims: Record<string, unknown> } | undefined")]
 pub async fn on_firebase_auth_event(event: JsValue, #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> JsValue {
     let run = async {
         let config = host_config(&config)?;

@@ -70,7 +70,7 @@ fn same_secret(a: &str, b: &str) -> bool {
 /// Clerk with bad configuration → 500 (Svix retries later, nothing lost); Ory → 200 with
 /// `{"identity":{"metadata_public":…}}` carrying the marker once Salesforce confirmed, else 204,
 /// so registration is never blocked; Clerk/Okta → 200 with the outcomes.
-#[wasm_bindgen(js_name = handleWebhook, unchecked_return_type = "Promise<WebhookResponse>")]
+#[wasm_bindgen(js_name = handleWebhook, unchecked_return_type = "WebhookResponse")]
 pub async fn handle_webhook(
     host: String,
     #[wasm_bindgen(unchecked_param_type = "WebhookRequest")] request: JsValue,

@@ -1,0 +1,33 @@
+// Compiled with `tsc --noEmit --strict` by tests/node/types.test.mjs: the .d.ts of pkg/ must type
+// real uses of every export (and reject a wrong one, see the @ts-expect-error lines).
+import * as sf from "../../pkg/sf_lead_rule";
+
+const config: sf.Config = { clientId: "id", clientSecret: "secret", loginUrl: "https://acme.my.salesforce.com", mapping: "recommended" };
+
+const lead: sf.Lead = sf.buildLead({ email: "a@b.co", name: "A B" }, { mapping: { LastName: "name", Company: "'C'" } });
+const lastName: string | undefined = lead["LastName"];
+
+const plan: sf.Plan = sf.planFirstLogin({ user: { user_id: "auth0|1" } }, config);
+const firstRequest: sf.PlannedRequest | undefined = plan.requests[0];
+const action: "create" | "skip" | "fail" = plan.action;
+
+async function hosts(): Promise<void> {
+  const outcome: sf.Outcome = await sf.onFirstLogin({ email: "a@b.co" }, config);
+  const status: "created" | "duplicate" | "skipped" | "failed" = outcome.status;
+  const code: string | undefined = outcome.error?.code;
+  const viaAction: sf.Outcome = await sf.onExecutePostLogin({}, {});
+  const hook: sf.WebhookResponse = await sf.handleWebhook("clerk", { method: "POST", headers: {}, body: "{}" }, { secrets: {} });
+  const claims = await sf.onFirebaseAuthEvent({}, config);
+  if (claims) {
+    const marker: unknown = claims.customClaims["recordedAsLead"];
+    void marker;
+  }
+  // @ts-expect-error an Outcome is not a Promise<Outcome> once awaited
+  const wrong: Promise<sf.Outcome> = await sf.onFirstLogin({}, config);
+  void [status, code, viaAction, hook, wrong];
+}
+
+// @ts-expect-error unknown config keys are type errors too
+const typo: sf.Config = { clientID: "x" };
+
+void [lastName, firstRequest, action, hosts, typo, sf.checkMapping({ LastName: "name" }), sf.mappingPresets(), sf.version()];
