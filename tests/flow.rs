@@ -560,3 +560,33 @@ fn answers_that_echo_secrets_never_put_them_in_the_outcome_or_the_alert() {
     let text = all_text(&reqs, &o);
     assert!(!text.contains("00Dtok!fresh") && !text.contains("slacksecret"), "{text}");
 }
+
+#[test]
+fn a_stored_id_that_is_not_a_record_id_is_never_looked_up() {
+    let mut e = jane();
+    e.signal = FirstLoginSignal::AlreadyRecorded { lead_id: Some("../../query?q=x".into()) };
+    let (reqs, _, o) = drive(&mut new_flow(config(json!({"recreateDeleted": true})), e, Some(cached())), vec![]);
+    assert!(reqs.is_empty());
+    assert_eq!(o.status, Status::Skipped);
+}
+
+#[test]
+fn an_empty_success_to_the_verifying_lookup_is_not_read_as_not_found() {
+    // Fuzz regression: a 204 to the lookup after a lost create once counted as "no such record",
+    // and the create was sent a second time.
+    let mut flow = new_flow(config(json!({"maxRetries": 2})), jane(), Some(cached()));
+    let (reqs, _, o) = drive(&mut flow, vec![Input::NetworkError("reset".into()), Input::Response(HttpResponse::new(204, "")), slack_ok()]);
+    assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::NotifySlack]);
+    assert_eq!(o.error.unwrap().code, ErrorCode::ResponseInvalid);
+}
+
+#[test]
+fn any_success_status_without_an_id_leaves_the_create_in_doubt() {
+    // Fuzz regression: a 202 whose body read like INVALID_SESSION_ID made the flow post again.
+    let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
+    let odd = Input::Response(HttpResponse::new(202, json!([{"errorCode": "INVALID_SESSION_ID", "message": "?"}]).to_string()));
+    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q000000000landed"}]}"#));
+    let (reqs, _, o) = drive(&mut flow, vec![odd, found, slack_ok()]);
+    assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::NotifySlack]);
+    assert_eq!(o.lead_id.as_deref(), Some("00Q000000000landed"));
+}

@@ -128,6 +128,9 @@ pub struct FirstLoginFlow {
     stored_id: Option<String>,
     token: Option<AccessToken>,
     token_source: &'static str,
+    /// Every access token this flow held or was handed (refused ones too): all are masked in
+    /// text that came from outside.
+    seen_tokens: Vec<Secret>,
     token_update: TokenUpdate,
     refreshed: bool,
     /// The call to make once a refreshed token arrives, instead of starting over.
@@ -173,6 +176,7 @@ impl FirstLoginFlow {
                 FirstLoginSignal::AlreadyRecorded { lead_id } => lead_id.clone(),
                 _ => None,
             },
+            seen_tokens: token.iter().map(|t| t.token.clone()).collect(),
             token,
             token_source,
             token_update: TokenUpdate::Unchanged,
@@ -194,7 +198,9 @@ impl FirstLoginFlow {
 
     fn decide(mut self, signal: FirstLoginSignal) -> Self {
         let skip = match signal {
-            FirstLoginSignal::AlreadyRecorded { lead_id: Some(_) } if self.config.recreate_deleted => None,
+            // Only a well-formed stored id is checked; anything else cannot be looked up, and the
+            // marker alone says the user is recorded.
+            FirstLoginSignal::AlreadyRecorded { lead_id: Some(id) } if self.config.recreate_deleted && sf::is_record_id(&id) => None,
             FirstLoginSignal::AlreadyRecorded { .. } => Some("user is already recorded in Salesforce (app_metadata.recordedAsLead)"),
             FirstLoginSignal::ReturningUser => Some("not a first login"),
             // Creating on every event we cannot classify would make a Lead per login.
@@ -371,7 +377,9 @@ impl FirstLoginFlow {
 
     fn on_response(&mut self, resp: HttpResponse) -> Step {
         match self.pending {
-            Pending::Token => match sf::parse_token_response(&resp, &self.config) {
+            Pending::Token => match sf::parse_token_response(&resp, &self.config).inspect_err(|_| {
+                self.seen_tokens.extend(sf::offered_token(&resp));
+            }) {
                 Ok(token) => {
                     self.token_update = TokenUpdate::Store(CachedToken {
                         identity: cache_identity(&self.config),
@@ -379,6 +387,7 @@ impl FirstLoginFlow {
                         instance_url: token.instance_url.clone(),
                         obtained_at_ms: self.now,
                     });
+                    self.seen_tokens.push(token.token.clone());
                     self.token = Some(token);
                     self.token_source = "new";
                     self.attempt = 0;
@@ -601,8 +610,8 @@ impl FirstLoginFlow {
     /// configured secret an answer echoed back before it reaches an outcome or Slack.
     fn scrub_error(&self, mut e: RuleError) -> RuleError {
         let mut secrets = self.config.secrets();
-        // The access token in use is a secret too, though no one configured it.
-        secrets.extend(self.token.as_ref().map(|t| &t.token));
+        // Access tokens are secrets too, though no one configured them.
+        secrets.extend(self.seen_tokens.iter());
         e.message = scrub(&e.message, &secrets);
         e.remote_code = e.remote_code.map(|c| scrub(&c, &secrets));
         e.field = e.field.map(|f| scrub(&f, &secrets));

@@ -156,6 +156,13 @@ pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<Acce
     }
 }
 
+/// The `access_token` a token answer carries, even one refused for its `instance_url`: it is
+/// still a credential, to be masked wherever an answer might quote it.
+pub fn offered_token(resp: &HttpResponse) -> Option<Secret> {
+    let v: Value = serde_json::from_str(&resp.body).ok()?;
+    v.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty()).map(Secret::new)
+}
+
 pub(crate) fn invalid_response(what: &str, status: u16) -> RuleError {
     RuleError::new(ErrorCode::ResponseInvalid, format!("Salesforce answered in an unexpected format: {what}"))
         .with_remote("RESPONSE_INVALID", status)
@@ -331,7 +338,9 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
     let secrets = config.secrets();
     let object = config.object.name();
     match resp.status {
-        200 | 201 => {
+        204 => WriteResult::Existing { id: None, via: "upsert matched an existing record" },
+        // Any success may have saved the record: without an id its fate is unknown, never an error.
+        200..=299 => {
             let v: Option<Value> = serde_json::from_str(&resp.body).ok();
             let id = v.as_ref().and_then(|v| v.get("id")).and_then(Value::as_str).filter(|id| is_record_id(id)).map(String::from);
             match (id, v.as_ref().and_then(|v| v.get("created")).and_then(Value::as_bool)) {
@@ -340,7 +349,6 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
                 (None, _) => WriteResult::Unknown { error: invalid_response("create response has no record id", resp.status) },
             }
         }
-        204 => WriteResult::Existing { id: None, via: "upsert matched an existing record" },
         300 => WriteResult::Failed(
             RuleError::new(ErrorCode::AmbiguousMatch, format!("several {object} records have this external id; fix the data in Salesforce"))
                 .with_remote("MULTIPLE_CHOICES", 300),
@@ -407,6 +415,9 @@ pub fn parse_lookup_response(resp: &HttpResponse, config: &Config) -> LookupResu
             }
         }
         404 => LookupResult::NotFound,
+        // Any other success is no answer to "is it there?": never read it as "not found", or a
+        // create whose fate is unknown would be sent again.
+        201..=299 => LookupResult::Failed(invalid_response("lookup answered without a result", resp.status)),
         _ => match parse_write_response(resp, config) {
             WriteResult::SessionInvalid => LookupResult::SessionInvalid,
             WriteResult::Retryable { error, retry_after_ms } => LookupResult::Retryable { error, retry_after_ms },
@@ -417,8 +428,9 @@ pub fn parse_lookup_response(resp: &HttpResponse, config: &Config) -> LookupResu
                     LookupResult::Failed(e)
                 }
             }
-            WriteResult::Created { id } | WriteResult::Existing { id: Some(id), .. } => LookupResult::Found(id),
-            WriteResult::Existing { id: None, .. } => LookupResult::NotFound,
+            WriteResult::Created { .. } | WriteResult::Existing { .. } => {
+                LookupResult::Failed(invalid_response("lookup answered without a result", resp.status))
+            }
         },
     }
 }

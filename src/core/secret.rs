@@ -67,8 +67,27 @@ pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
                 out = out.replace(token, MASK);
             }
         }
+        // A PEM key is secret for its base64 body, whole or line by line.
+        for part in pem_body(&s.0) {
+            if out.contains(part.as_str()) {
+                out = out.replace(part.as_str(), MASK);
+            }
+        }
     }
     out
+}
+
+/// The base64 of a PEM block: joined, then each line long enough to be key material.
+fn pem_body(s: &str) -> Vec<String> {
+    if !s.contains("-----BEGIN") {
+        return Vec::new();
+    }
+    let flat = s.replace("\\n", "\n");
+    let lines: Vec<&str> = flat.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("-----")).collect();
+    let mut parts = vec![lines.concat()];
+    parts.extend(lines.iter().map(|l| l.to_string()));
+    parts.retain(|p| p.len() >= 16);
+    parts
 }
 
 /// The last path segment of a URL, when it is long enough to be a token (Slack's are 24).
@@ -100,6 +119,9 @@ mod tests {
         let pw = Secret::new("p@ss w0rd&more!");
         assert_eq!(scrub("password=p%40ss+w0rd%26more%21&x=1", &[&pw]), "password=***&x=1");
         assert_eq!(scrub("/p%40ss%20w0rd%26more%21", &[&pw]), "/***");
+        let key = Secret::new("-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0B\\nAQEFAASCBKcwggSjAgEAAoIB\\n-----END PRIVATE KEY-----");
+        assert_eq!(scrub("bad key MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIB", &[&key]), "bad key ***");
+        assert_eq!(scrub("line AQEFAASCBKcwggSjAgEAAoIB", &[&key]), "line ***");
         let hook = Secret::new("https://hooks.slack.com/services/T000/B000/XyZ123secretToken");
         assert_eq!(scrub("no_service /services/T000/B000/XyZ123secretToken", &[&hook]), "no_service /services/T000/B000/***");
         assert_eq!(scrub("https://hooks.slack.com/services/T000/B000/XyZ123secretToken", &[&hook]), "***");
