@@ -3,10 +3,13 @@
 // is needed next to it; it only uses Node's built-in zlib.
 import { readFileSync, writeFileSync } from "node:fs";
 import { brotliCompressSync, constants } from "node:zlib";
+import { pathToFileURL } from "node:url";
 
+// Input: a wasm-bindgen nodejs build (argument, default pkg/); output: pkg/sf_lead_rule.single.js.
+const src = process.argv[2] ? pathToFileURL(process.argv[2].replace(/\/?$/, "/")) : new URL("../pkg/", import.meta.url);
 const dir = new URL("../pkg/", import.meta.url);
-const glue = readFileSync(new URL("sf_lead_rule.js", dir), "utf8");
-const wasm = readFileSync(new URL("sf_lead_rule_bg.wasm", dir));
+const glue = readFileSync(new URL("sf_lead_rule.js", src), "utf8");
+const wasm = readFileSync(new URL("sf_lead_rule_bg.wasm", src));
 const packed = brotliCompressSync(wasm, {
   params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: wasm.length },
 }).toString("base64");

@@ -2,6 +2,7 @@
 //! core's steps with `fetch`, timers and WebCrypto, `hosts` adapts each identity host's calling
 //! convention. Nothing here decides anything the core could decide.
 
+#[cfg(feature = "batch")]
 pub mod batch;
 pub mod bindings;
 pub mod driver;

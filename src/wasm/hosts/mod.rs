@@ -5,6 +5,7 @@
 pub mod auth0;
 pub mod cognito;
 pub mod firebase;
+#[cfg(feature = "webhooks")]
 pub mod webhook;
 
 use crate::core::config::Config;
