@@ -346,3 +346,18 @@ test("Slack failing on a failure alert does not change the failed outcome", asyn
   assert.equal(outcome.slack.status, "failed");
   assert.deepEqual(api.calls.setAppMetadata, []);
 });
+
+test("legacy Rule with Salesforce hanging: the callback comes within deadlineMs + 500 ms, user unchanged, no marker", async () => {
+  const updates = [];
+  globalThis.configuration = emulatorSecrets(emu); // deadlineMs etc. come from configure()
+  globalThis.auth0 = { users: { updateAppMetadata: async (id, meta) => updates.push([id, meta]) } };
+  emu.setFaults({ kind: "hang", target: "salesforce" });
+  const user = fixture("auth0-rule-user.json");
+  const { result, ms } = await timed(() => new Promise((resolve) => sf.rule(user, fixture("auth0-rule-context.json"), (err, u) => resolve({ err, u }))));
+  assert.ok(ms < settings.deadlineMs + 500, `callback after ${ms.toFixed(0)} ms`);
+  assert.equal(result.err, null);
+  assert.equal(result.u, user);
+  assert.deepEqual(updates, []);
+  assert.equal(leads(), 0);
+  assert.equal(alerts().length, 1, "the alert still went out");
+});
