@@ -7,6 +7,7 @@ use crate::core::error::{ErrorCode, RuleError};
 use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::profile::{FirstLoginSignal, HostEvent};
 use crate::core::record::{build_record, RecordPayload, SObject, Warning};
+use crate::core::retry::{self, Backoff};
 use crate::core::salesforce::{self as sf, AccessToken, LookupResult, WriteResult};
 use crate::core::secret::{scrub, Secret};
 use crate::core::slack::{self, SlackResult};
@@ -141,7 +142,7 @@ pub struct FirstLoginFlow {
     signing_input: Option<String>,
     deadline_at: u64,
     now: u64,
-    rng: u64,
+    backoff: Backoff,
     requests: u32,
     slack_body: Option<String>,
     result: Option<Outcome>,
@@ -187,7 +188,7 @@ impl FirstLoginFlow {
             last_error: None,
             signing_input: None,
             now: now_ms,
-            rng: seed | 1,
+            backoff: Backoff::new(BACKOFF_BASE_MS, BACKOFF_CAP_MS, seed),
             requests: 0,
             slack_body: None,
             result: None,
@@ -516,12 +517,10 @@ impl FirstLoginFlow {
         if self.attempt >= self.config.max_retries {
             return self.give_up(error);
         }
-        let backoff = (BACKOFF_BASE_MS << self.attempt.min(8)).min(BACKOFF_CAP_MS);
-        let jitter = self.next_random() % (backoff / 2 + 1);
-        let wait = retry_after_ms.unwrap_or(backoff / 2 + jitter);
+        let wait = self.backoff.delay(self.attempt, retry_after_ms);
         self.attempt += 1;
         // Leave room for the request itself after the pause.
-        if self.now.saturating_add(wait).saturating_add(50) >= self.phase_deadline() {
+        if !retry::fits(self.now, wait, 50, self.phase_deadline()) {
             let mut e = error;
             match retry_after_ms {
                 Some(_) => e.message.push_str(&format!("; Retry-After {wait} ms does not fit in deadlineMs")),
@@ -540,16 +539,6 @@ impl FirstLoginFlow {
             return self.finish();
         }
         self.fail(error)
-    }
-
-    fn next_random(&mut self) -> u64 {
-        // xorshift64: plenty for jitter, and deterministic under test.
-        let mut x = self.rng;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
     }
 
     fn record_url(&self, id: &str) -> Option<String> {
