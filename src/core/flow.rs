@@ -8,6 +8,7 @@ use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::profile::{FirstLoginSignal, HostEvent};
 use crate::core::record::{build_record, RecordPayload, SObject, Warning};
 use crate::core::retry::{self, Backoff};
+use crate::core::session::{self, TokenStart};
 use crate::core::salesforce::{self as sf, AccessToken, LookupResult, WriteResult};
 use crate::core::secret::{scrub, Secret};
 use crate::core::slack::{self, SlackResult};
@@ -152,16 +153,7 @@ pub struct FirstLoginFlow {
 impl FirstLoginFlow {
     /// Start a flow. `seed` feeds the retry jitter.
     pub fn new(config: Config, event: HostEvent, cached: Option<CachedToken>, now_ms: u64, seed: u64) -> Self {
-        let identity = cache_identity(&config);
-        let token = match &config.grant {
-            TokenGrant::AccessToken { access_token, instance_url } => {
-                Some(AccessToken { token: access_token.clone(), instance_url: instance_url.clone() })
-            }
-            _ => cached
-                .filter(|c| c.identity == identity && now_ms.saturating_sub(c.obtained_at_ms) < config.token_ttl_ms)
-                .filter(|c| sf::check_instance_url(&c.instance_url, &config).is_ok())
-                .map(|c| AccessToken { token: c.token, instance_url: c.instance_url }),
-        };
+        let token = session::initial_token(&config, cached, now_ms);
         let token_source = match (&config.grant, &token) {
             (_, None) => "none",
             (TokenGrant::AccessToken { .. }, _) => "config",
@@ -250,8 +242,8 @@ impl FirstLoginFlow {
         match input {
             Input::Woke => self.issue(),
             Input::Signed(sig) => {
-                let assertion = self.signing_input.take().map(|s| sf::jwt_assertion(&s, &sig));
-                match sf::token_request(&self.config, assertion) {
+                let request = self.signing_input.take().and_then(|s| session::signed_token_request(&self.config, &s, &sig));
+                match request {
                     Some(req) => self.send(req),
                     None => self.fail(RuleError::new(ErrorCode::ConfigInvalid, "JWT assertion could not be built")),
                 }
@@ -310,15 +302,15 @@ impl FirstLoginFlow {
             },
             (Pending::Token, _) | (_, None) => {
                 self.pending = Pending::Token;
-                if let Some(input) = sf::jwt_signing_input(&self.config, self.now / 1000) {
-                    if let TokenGrant::JwtBearer { private_key, .. } = &self.config.grant {
+                match session::start_token(&self.config, self.now) {
+                    TokenStart::Sign { input, key } => {
                         self.signing_input = Some(input.clone());
-                        return Step::Sign { input, key: private_key.clone() };
+                        return Step::Sign { input, key };
                     }
-                }
-                match sf::token_request(&self.config, None) {
-                    Some(r) => r,
-                    None => return self.fail(RuleError::new(ErrorCode::SessionExpired, "the configured access token was rejected")),
+                    TokenStart::Send(r) => r,
+                    TokenStart::NotRenewable => {
+                        return self.fail(RuleError::new(ErrorCode::SessionExpired, "the configured access token was rejected"))
+                    }
                 }
             }
             (Pending::CheckStored, Some(t)) => {
@@ -382,12 +374,7 @@ impl FirstLoginFlow {
                 self.seen_tokens.extend(sf::offered_token(&resp));
             }) {
                 Ok(token) => {
-                    self.token_update = TokenUpdate::Store(CachedToken {
-                        identity: cache_identity(&self.config),
-                        token: token.token.clone(),
-                        instance_url: token.instance_url.clone(),
-                        obtained_at_ms: self.now,
-                    });
+                    self.token_update = TokenUpdate::Store(session::cache_entry(&self.config, &token, self.now));
                     self.seen_tokens.push(token.token.clone());
                     self.token = Some(token);
                     self.token_source = "new";
