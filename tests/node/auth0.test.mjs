@@ -1,22 +1,16 @@
 // Auth0 Actions and legacy Rules entry points of the built package, against the local emulator:
 // exact requests, exact Lead, exact Slack message, the marker only after Salesforce confirmed,
 // never a thrown error, never a secret in anything produced.
-import { test, before, after, beforeEach } from "node:test";
+import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { startEmulator } from "../emulator/server.mjs";
+import { useEmulator } from "./use-emulator.mjs";
 import { loadPackage, fixture, auth0Api, emulatorSecrets, assertNoSecrets, captureConsole } from "./harness.mjs";
 
 const sf = loadPackage();
+const fixtureEmu = useEmulator(sf);
 let emu;
-
-before(async () => {
-  emu = await startEmulator();
-});
-after(() => emu.stop());
 beforeEach(() => {
-  emu.reset({ sessions: true });
-  emu.clearFaults();
-  sf.clearTokenCache();
+  emu = fixtureEmu.emu;
 });
 
 function actionEvent(secrets = {}) {

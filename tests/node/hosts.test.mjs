@@ -1,23 +1,17 @@
 // Every non-Auth0 host's entry point with its documented sample event (tests/fixtures/) against
 // the emulator: the exact Lead, the Slack message, the host-specific answer, and the host's own
 // first-login signal (returning users send nothing).
-import { test, before, after, beforeEach } from "node:test";
+import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { startEmulator } from "../emulator/server.mjs";
+import { useEmulator } from "./use-emulator.mjs";
 import { loadPackage, fixture, fixtureText, assertNoSecrets, captureConsole } from "./harness.mjs";
 
 const sf = loadPackage();
+const fixtureEmu = useEmulator(sf);
 let emu;
-
-before(async () => {
-  emu = await startEmulator();
-});
-after(() => emu.stop());
 beforeEach(() => {
-  emu.reset({ sessions: true });
-  emu.clearFaults();
-  sf.clearTokenCache();
+  emu = fixtureEmu.emu;
 });
 
 /** Settings the way a serverless host passes them: its environment. */
