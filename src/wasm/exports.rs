@@ -1,7 +1,7 @@
 //! The JS API for any host: `buildLead`, `planFirstLogin`, `onFirstLogin`, `configure` and helpers.
 //! Each export converts its arguments, calls the core (or the driver) and converts the result.
 
-use crate::core::config::{merge_secrets, Config};
+use crate::core::config::{merge_secrets, Config, KEYS};
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::mapping::Mapping;
 use crate::core::profile::{host_from_name, normalise, Host, HostEvent};
@@ -124,13 +124,18 @@ pub fn with_base(overrides: Map<String, Value>) -> Map<String, Value> {
 /// object's own keys, then its `secrets` (e.g. `process.env`: `SALESFORCE_CLIENT_ID`, …) on top.
 pub fn load_config(config: &JsValue) -> Result<(Host, Map<String, Value>), RuleError> {
     let mut cfg = object_from_js(config, "config")?;
-    let secrets = match cfg.remove("secrets") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m,
-        Some(_) => return Err(RuleError::new(ErrorCode::ConfigInvalid, "secrets must be an object such as process.env").with_field("secrets")),
-    };
+    let secrets = take_secrets(&mut cfg)?;
     let (host, cfg) = split_host(with_base(cfg))?;
     Ok((host, merge_secrets(&cfg, &secrets)))
+}
+
+/// Remove and return the `secrets` object (e.g. `process.env`) of a config.
+fn take_secrets(cfg: &mut Map<String, Value>) -> Result<Map<String, Value>, RuleError> {
+    match cfg.remove("secrets") {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(RuleError::new(ErrorCode::ConfigInvalid, "secrets must be an object such as process.env").with_field("secrets")),
+    }
 }
 
 /// The base config with host secrets (`SALESFORCE_CLIENT_ID`, …) laid over it.
@@ -153,10 +158,20 @@ fn first_event(host: Host, event: &JsValue) -> Result<HostEvent, RuleError> {
 /// given here too, though host secret stores are the better place. Throws on invalid settings.
 #[wasm_bindgen]
 pub fn configure(#[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<(), JsValue> {
-    let cfg = object_from_js(&config, "config").map_err(|e| to_js_error(&e))?;
-    let (_, checked) = split_host(cfg.clone()).map_err(|e| to_js_error(&e))?;
-    // Validate the parts that do not depend on credentials now, so mistakes surface at load time.
-    Config::parse_mapping_only(&checked).map_err(|e| to_js_error(&e))?;
+    let run = || -> Result<Map<String, Value>, RuleError> {
+        let mut cfg = object_from_js(&config, "config")?;
+        let secrets = take_secrets(&mut cfg)?;
+        let (_, cfg) = split_host(cfg)?;
+        let merged = merge_secrets(&cfg, &secrets);
+        // Check what does not depend on credentials now, so mistakes surface at load time.
+        if let Some(unknown) = merged.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(RuleError::new(ErrorCode::ConfigInvalid, format!("unknown configuration key '{unknown}'"))
+                .with_field(unknown.clone()));
+        }
+        Config::parse_mapping_only(&merged)?;
+        Ok(merged)
+    };
+    let checked = run().map_err(|e| to_js_error(&e))?;
     BASE_CONFIG.with(|b| *b.borrow_mut() = checked);
     Ok(())
 }
