@@ -219,3 +219,11 @@ test("legacy Rule: bad configuration still calls back", async () => {
   assert.match(lines[0], /CONFIG_MISSING/);
   assert.equal(emu.state.requests.length, 0);
 });
+
+test("a database user whose name is the email: LastName from the email, no FirstName", async () => {
+  const event = fixture("auth0-action-database-user.json");
+  event.secrets = emulatorSecrets(emu);
+  const { result } = await captureConsole(() => sf.onExecutePostLogin(event, auth0Api()));
+  assert.equal(result.status, "created");
+  assert.equal(emu.state.requests[1].body, JSON.stringify({ LastName: "sam.taylor", Email: "sam.taylor@example.com", Company: "Web channel signups", LeadSource: "Web" }));
+});
