@@ -98,10 +98,16 @@ fn first_login_sends_exactly_token_create_slack() {
     let (reqs, _, o) = drive(&mut flow, vec![token_ok(), created("00Q000000000001AAA"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::CreateRecord, Purpose::NotifySlack]);
     assert_eq!(reqs[0].url.expose(), "https://acme.my.salesforce.com/services/oauth2/token");
-    assert_eq!(reqs[0].body.as_ref().unwrap().expose(), "grant_type=client_credentials&client_id=cid&client_secret=client-secret-1");
+    assert_eq!(
+        reqs[0].body.as_ref().unwrap().expose(),
+        "grant_type=client_credentials&client_id=cid&client_secret=client-secret-1"
+    );
     assert_eq!(reqs[1].url.expose(), "https://acme.my.salesforce.com/services/data/v66.0/sobjects/Lead/");
     let plan = serde_json::to_value(&reqs[1]).unwrap();
-    assert_eq!(plan["headers"], json!({"Authorization": "Bearer ***", "Accept": "application/json", "Content-Type": "application/json"}));
+    assert_eq!(
+        plan["headers"],
+        json!({"Authorization": "Bearer ***", "Accept": "application/json", "Content-Type": "application/json"})
+    );
     assert_eq!(reqs[1].headers[0].1.expose(), "Bearer 00Dtok!fresh");
     assert_eq!(
         reqs[1].body.as_ref().unwrap().expose(),
@@ -114,7 +120,10 @@ fn first_login_sends_exactly_token_create_slack() {
     );
     assert_eq!(o.status, Status::Created);
     assert_eq!(o.lead_id.as_deref(), Some("00Q000000000001AAA"));
-    assert_eq!(o.record_url.as_deref(), Some("https://acme.my.salesforce.com/lightning/r/Lead/00Q000000000001AAA/view"));
+    assert_eq!(
+        o.record_url.as_deref(),
+        Some("https://acme.my.salesforce.com/lightning/r/Lead/00Q000000000001AAA/view")
+    );
     assert_eq!((o.slack.status, o.token, o.requests), ("sent", "new", 3));
     assert!(o.confirmed());
     match flow.token_update() {
@@ -127,7 +136,12 @@ fn first_login_sends_exactly_token_create_slack() {
 
 fn cached() -> CachedToken {
     let c = config(json!({}));
-    CachedToken { identity: sf_lead_rule::core::flow::cache_identity(&c), token: Secret::new("00Dtok!cached"), instance_url: LOGIN.into(), obtained_at_ms: 999_000 }
+    CachedToken {
+        identity: sf_lead_rule::core::flow::cache_identity(&c),
+        token: Secret::new("00Dtok!cached"),
+        instance_url: LOGIN.into(),
+        obtained_at_ms: 999_000,
+    }
 }
 
 #[test]
@@ -173,13 +187,22 @@ fn already_recorded_user_is_skipped_without_any_request() {
 fn wrong_credentials_fail_with_an_alert_and_no_secret() {
     let cfg = config(json!({"username": "u@acme.com", "password": "pass-word-9", "clientSecret": "client-secret-1"}));
     let mut flow = new_flow(cfg, jane(), None);
-    let rejected = Input::Response(HttpResponse::new(400, r#"{"error":"invalid_grant","error_description":"authentication failure"}"#));
+    let rejected = Input::Response(HttpResponse::new(
+        400,
+        r#"{"error":"invalid_grant","error_description":"authentication failure"}"#,
+    ));
     let (reqs, _, o) = drive(&mut flow, vec![rejected, slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::NotifySlack]);
-    assert_eq!(reqs[0].body.as_ref().unwrap().masked(), "grant_type=password&client_id=cid&client_secret=***&username=u%40acme.com&password=***");
+    assert_eq!(
+        reqs[0].body.as_ref().unwrap().masked(),
+        "grant_type=password&client_id=cid&client_secret=***&username=u%40acme.com&password=***"
+    );
     assert_eq!(o.status, Status::Failed);
     let e = o.error.clone().unwrap();
-    assert_eq!((e.code, e.remote_code.as_deref(), e.status), (ErrorCode::TokenRejected, Some("invalid_grant"), Some(400)));
+    assert_eq!(
+        (e.code, e.remote_code.as_deref(), e.status),
+        (ErrorCode::TokenRejected, Some("invalid_grant"), Some(400))
+    );
     assert!(!o.confirmed());
     let alert: Value = serde_json::from_str(&reqs[1].body.as_ref().unwrap().expose()).unwrap();
     assert_eq!(
@@ -230,7 +253,10 @@ fn retry_after_is_honoured_and_retries_are_bounded() {
     let throttled = || Input::Response(HttpResponse::new(429, "[]").with_header("Retry-After", "1"));
     let (reqs, sleeps, o) = drive(&mut flow, vec![throttled(), throttled(), throttled(), slack_ok()]);
     assert_eq!(sleeps, vec![Step::Sleep { ms: 1000 }, Step::Sleep { ms: 1000 }]);
-    assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::CreateRecord, Purpose::CreateRecord, Purpose::NotifySlack]);
+    assert_eq!(
+        purposes(&reqs),
+        [Purpose::CreateRecord, Purpose::CreateRecord, Purpose::CreateRecord, Purpose::NotifySlack]
+    );
     assert_eq!(o.error.unwrap().code, ErrorCode::SalesforceUnavailable);
 }
 
@@ -269,7 +295,10 @@ fn duplicate_rule_marks_recorded_with_the_existing_id_and_no_alert() {
 fn lost_create_is_looked_up_before_it_is_sent_again() {
     // The POST may have landed: the flow asks Salesforce by email instead of posting blind.
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
-    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q000000000landed"}]}"#));
+    let found = Input::Response(HttpResponse::new(
+        200,
+        r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q000000000landed"}]}"#,
+    ));
     let (reqs, _, o) = drive(&mut flow, vec![Input::TimedOut, found, slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::NotifySlack]);
     assert_eq!(
@@ -280,8 +309,14 @@ fn lost_create_is_looked_up_before_it_is_sent_again() {
 
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
     let none = Input::Response(HttpResponse::new(200, r#"{"totalSize":0,"done":true,"records":[]}"#));
-    let (reqs, _, o) = drive(&mut flow, vec![Input::NetworkError("fetch failed (ECONNRESET)".into()), none, created("00Q000000000000004"), slack_ok()]);
-    assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::CreateRecord, Purpose::NotifySlack]);
+    let (reqs, _, o) = drive(
+        &mut flow,
+        vec![Input::NetworkError("fetch failed (ECONNRESET)".into()), none, created("00Q000000000000004"), slack_ok()],
+    );
+    assert_eq!(
+        purposes(&reqs),
+        [Purpose::CreateRecord, Purpose::FindExisting, Purpose::CreateRecord, Purpose::NotifySlack]
+    );
     assert_eq!(o.lead_id.as_deref(), Some("00Q000000000000004"));
 }
 
@@ -299,15 +334,24 @@ fn lost_create_without_email_is_not_sent_twice() {
 #[test]
 fn upsert_by_external_id_is_retried_safely() {
     let mut flow = new_flow(config(json!({"externalIdField": "Auth0_User_Id__c"})), jane(), Some(cached()));
-    let upserted = Input::Response(HttpResponse::new(201, r#"{"id":"00Q000000000000005","success":true,"errors":[],"created":true}"#));
+    let upserted = Input::Response(HttpResponse::new(
+        201,
+        r#"{"id":"00Q000000000000005","success":true,"errors":[],"created":true}"#,
+    ));
     let (reqs, _, o) = drive(&mut flow, vec![Input::TimedOut, upserted, slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::UpsertRecord, Purpose::UpsertRecord, Purpose::NotifySlack]);
     assert_eq!(reqs[0].method, "PATCH");
-    assert_eq!(reqs[0].url.expose(), "https://acme.my.salesforce.com/services/data/v66.0/sobjects/Lead/Auth0_User_Id__c/auth0%7C42");
+    assert_eq!(
+        reqs[0].url.expose(),
+        "https://acme.my.salesforce.com/services/data/v66.0/sobjects/Lead/Auth0_User_Id__c/auth0%7C42"
+    );
     assert_eq!(o.lead_id.as_deref(), Some("00Q000000000000005"));
     // An upsert that matched an existing record is a duplicate, not a new Lead.
     let mut flow = new_flow(config(json!({"externalIdField": "Auth0_User_Id__c"})), jane(), Some(cached()));
-    let updated = Input::Response(HttpResponse::new(200, r#"{"id":"00Q000000000000006","success":true,"errors":[],"created":false}"#));
+    let updated = Input::Response(HttpResponse::new(
+        200,
+        r#"{"id":"00Q000000000000006","success":true,"errors":[],"created":false}"#,
+    ));
     let (_, _, o) = drive(&mut flow, vec![updated]);
     assert_eq!((o.status, o.lead_id.as_deref()), (Status::Duplicate, Some("00Q000000000000006")));
 }
@@ -315,12 +359,14 @@ fn upsert_by_external_id_is_retried_safely() {
 #[test]
 fn slack_failure_never_changes_the_record_outcome() {
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
-    let (_, _, o) = drive(&mut flow, vec![created("00Q000000000000007"), Input::Response(HttpResponse::new(404, "no_service"))]);
+    let (_, _, o) =
+        drive(&mut flow, vec![created("00Q000000000000007"), Input::Response(HttpResponse::new(404, "no_service"))]);
     assert_eq!(o.status, Status::Created);
     assert_eq!(o.slack.status, "failed");
     assert_eq!(o.slack.error.as_ref().unwrap().remote_code.as_deref(), Some("no_service"));
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
-    let (reqs, _, o) = drive(&mut flow, vec![created("00Q000000000000008"), Input::NetworkError("refused".into()), slack_ok()]);
+    let (reqs, _, o) =
+        drive(&mut flow, vec![created("00Q000000000000008"), Input::NetworkError("refused".into()), slack_ok()]);
     assert_eq!(reqs.len(), 3);
     assert_eq!((o.status, o.slack.status), (Status::Created, "sent"));
 }
@@ -344,9 +390,15 @@ fn jwt_bearer_signs_then_posts_the_assertion() {
     let Step::Sign { input, .. } = &others[0] else { panic!() };
     let claims = input.split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(&sf_lead_rule::core::base64::decode(claims).unwrap()).unwrap();
-    assert_eq!(claims, json!({"iss": "cid", "sub": "int@acme.com", "aud": "https://login.salesforce.com", "exp": 1_000 + 180}));
+    assert_eq!(
+        claims,
+        json!({"iss": "cid", "sub": "int@acme.com", "aud": "https://login.salesforce.com", "exp": 1_000 + 180})
+    );
     let body = reqs[0].body.as_ref().unwrap();
-    assert_eq!(body.expose(), format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={input}.AQID"));
+    assert_eq!(
+        body.expose(),
+        format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={input}.AQID")
+    );
     assert_eq!(body.masked(), "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=***");
     assert_eq!(o.status, Status::Created);
 }
@@ -354,7 +406,10 @@ fn jwt_bearer_signs_then_posts_the_assertion() {
 #[test]
 fn dedupe_by_email_finds_the_existing_record() {
     let mut flow = new_flow(config(json!({"dedupeByEmail": true})), jane(), Some(cached()));
-    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q00000000000seen"}]}"#));
+    let found = Input::Response(HttpResponse::new(
+        200,
+        r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q00000000000seen"}]}"#,
+    ));
     let (reqs, _, o) = drive(&mut flow, vec![found]);
     assert_eq!(purposes(&reqs), [Purpose::FindExisting]);
     assert_eq!((o.status, o.lead_id.as_deref()), (Status::Duplicate, Some("00Q00000000000seen")));
@@ -368,7 +423,10 @@ fn deleted_record_is_recreated_when_configured() {
     let deleted = sf_error(404, "ENTITY_IS_DELETED", "entity is deleted");
     let (reqs, _, o) = drive(&mut flow, vec![deleted, created("00Q000000000000new"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CheckExisting, Purpose::CreateRecord, Purpose::NotifySlack]);
-    assert_eq!(reqs[0].url.expose(), "https://acme.my.salesforce.com/services/data/v66.0/sobjects/Lead/00Q00000000000gone?fields=Id");
+    assert_eq!(
+        reqs[0].url.expose(),
+        "https://acme.my.salesforce.com/services/data/v66.0/sobjects/Lead/00Q00000000000gone?fields=Id"
+    );
     assert_eq!(o.lead_id.as_deref(), Some("00Q000000000000new"));
     let mut flow = new_flow(config(json!({"recreateDeleted": true})), e, Some(cached()));
     let exists = Input::Response(HttpResponse::new(200, r#"{"Id":"00Q00000000000gone"}"#));
@@ -379,7 +437,10 @@ fn deleted_record_is_recreated_when_configured() {
 #[test]
 fn token_for_a_foreign_instance_is_never_used() {
     let mut flow = new_flow(config(json!({})), jane(), None);
-    let evil = Input::Response(HttpResponse::new(200, r#"{"access_token":"00Dtok!x","instance_url":"https://attacker.example.com"}"#));
+    let evil = Input::Response(HttpResponse::new(
+        200,
+        r#"{"access_token":"00Dtok!x","instance_url":"https://attacker.example.com"}"#,
+    ));
     let (reqs, _, o) = drive(&mut flow, vec![evil, slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::NotifySlack]);
     assert_eq!(o.error.unwrap().code, ErrorCode::InstanceUrlNotAllowed);
@@ -390,7 +451,8 @@ fn token_for_a_foreign_instance_is_never_used() {
 fn pre_issued_access_token_is_used_as_is_and_never_refreshed() {
     let cfg = config(json!({"accessToken": "00Dbroker!tok", "instanceUrl": LOGIN}));
     let mut flow = new_flow(cfg, jane(), None);
-    let (reqs, _, o) = drive(&mut flow, vec![sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid"), slack_ok()]);
+    let (reqs, _, o) =
+        drive(&mut flow, vec![sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid"), slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::NotifySlack]);
     assert_eq!(reqs[0].headers[0].1.expose(), "Bearer 00Dbroker!tok");
     assert_eq!((o.error.unwrap().code, o.token), (ErrorCode::SessionExpired, "config"));
@@ -398,7 +460,8 @@ fn pre_issued_access_token_is_used_as_is_and_never_refreshed() {
 
 #[test]
 fn every_fetch_gets_a_timeout_within_the_deadline() {
-    let mut flow = new_flow(config(json!({"deadlineMs": 1000, "requestTimeoutMs": 3000, "slackWebhookUrl": null})), jane(), None);
+    let mut flow =
+        new_flow(config(json!({"deadlineMs": 1000, "requestTimeoutMs": 3000, "slackWebhookUrl": null})), jane(), None);
     match flow.start() {
         Step::Send { timeout_ms, .. } => assert_eq!(timeout_ms, 1000),
         s => panic!("{s:?}"),
@@ -425,8 +488,11 @@ fn http_429_is_retried_even_when_its_body_says_request_limit_exceeded() {
     // Retry-After: that is "slow down", not the org's daily limit (403), so it is retried.
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
     let throttled = Input::Response(
-        HttpResponse::new(429, json!([{"message": "Too many requests.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]).to_string())
-            .with_header("Retry-After", "1"),
+        HttpResponse::new(
+            429,
+            json!([{"message": "Too many requests.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]).to_string(),
+        )
+        .with_header("Retry-After", "1"),
     );
     let (reqs, sleeps, o) = drive(&mut flow, vec![throttled, created("00Q000000000000429"), slack_ok()]);
     assert_eq!(sleeps, vec![Step::Sleep { ms: 1000 }]);
@@ -451,7 +517,10 @@ fn token_endpoint_429_and_unreadable_answers_are_retried() {
 
     // Refused credentials are final: not retried.
     let mut flow = new_flow(config(json!({})), jane(), None);
-    let refused = Input::Response(HttpResponse::new(400, r#"{"error":"invalid_client","error_description":"invalid client credentials"}"#));
+    let refused = Input::Response(HttpResponse::new(
+        400,
+        r#"{"error":"invalid_client","error_description":"invalid client credentials"}"#,
+    ));
     let (reqs, sleeps, o) = drive(&mut flow, vec![refused, slack_ok()]);
     assert!(sleeps.is_empty());
     assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::NotifySlack]);
@@ -461,7 +530,10 @@ fn token_endpoint_429_and_unreadable_answers_are_retried() {
 #[test]
 fn slack_transport_failures_are_reported_as_slack_failed() {
     let mut flow = new_flow(config(json!({"maxRetries": 1})), jane(), Some(cached()));
-    let (_, _, o) = drive(&mut flow, vec![created("00Q000000000000007"), Input::NetworkError("fetch failed (ECONNRESET)".into()), Input::TimedOut]);
+    let (_, _, o) = drive(
+        &mut flow,
+        vec![created("00Q000000000000007"), Input::NetworkError("fetch failed (ECONNRESET)".into()), Input::TimedOut],
+    );
     assert_eq!((o.status, o.slack.status), (Status::Created, "failed"));
     let e = o.slack.error.unwrap();
     assert_eq!(e.code, ErrorCode::SlackFailed);
@@ -474,9 +546,15 @@ fn a_new_session_during_the_verifying_lookup_never_resends_the_create_blind() {
     // new token the flow must finish the lookup, not post the create again (a second Lead).
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
     let expired = sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid");
-    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q000000000landed"}]}"#));
+    let found = Input::Response(HttpResponse::new(
+        200,
+        r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q000000000landed"}]}"#,
+    ));
     let (reqs, _, o) = drive(&mut flow, vec![Input::TimedOut, expired, token_ok(), found, slack_ok()]);
-    assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::Token, Purpose::FindExisting, Purpose::NotifySlack]);
+    assert_eq!(
+        purposes(&reqs),
+        [Purpose::CreateRecord, Purpose::FindExisting, Purpose::Token, Purpose::FindExisting, Purpose::NotifySlack]
+    );
     assert_eq!((o.status, o.lead_id.as_deref()), (Status::Created, Some("00Q000000000landed")));
 
     // Same when the stored-record check is interrupted: it is asked again, then the create follows.
@@ -486,7 +564,10 @@ fn a_new_session_during_the_verifying_lookup_never_resends_the_create_blind() {
     let gone = sf_error(404, "ENTITY_IS_DELETED", "entity is deleted");
     let expired = sf_error(401, "INVALID_SESSION_ID", "Session expired or invalid");
     let (reqs, _, _) = drive(&mut flow, vec![expired, token_ok(), gone, created("00Q000000000000new"), slack_ok()]);
-    assert_eq!(purposes(&reqs), [Purpose::CheckExisting, Purpose::Token, Purpose::CheckExisting, Purpose::CreateRecord, Purpose::NotifySlack]);
+    assert_eq!(
+        purposes(&reqs),
+        [Purpose::CheckExisting, Purpose::Token, Purpose::CheckExisting, Purpose::CreateRecord, Purpose::NotifySlack]
+    );
 }
 
 #[test]
@@ -519,7 +600,10 @@ fn a_create_the_lookup_proved_lost_is_resent_without_a_second_pause() {
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
     let none = Input::Response(HttpResponse::new(200, r#"{"totalSize":0,"done":true,"records":[]}"#));
     let (reqs, pauses, o) = drive(&mut flow, vec![Input::TimedOut, none, created("00Q000000000000004"), slack_ok()]);
-    assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::CreateRecord, Purpose::NotifySlack]);
+    assert_eq!(
+        purposes(&reqs),
+        [Purpose::CreateRecord, Purpose::FindExisting, Purpose::CreateRecord, Purpose::NotifySlack]
+    );
     assert_eq!(pauses.len(), 1, "one backoff, before the lookup: {pauses:?}");
     assert_eq!(o.status, Status::Created);
 }
@@ -535,7 +619,10 @@ fn answers_that_echo_secrets_never_put_them_in_the_outcome_or_the_alert() {
     let e = o.error.clone().unwrap();
     assert_eq!((e.code, e.remote_code.as_deref()), (ErrorCode::TokenRejected, Some("***")));
     let text = all_text(&reqs, &o);
-    assert!(!text.contains("client-secret-1") && !text.contains("pass-word-9") && !text.contains("slacksecret"), "{text}");
+    assert!(
+        !text.contains("client-secret-1") && !text.contains("pass-word-9") && !text.contains("slacksecret"),
+        "{text}"
+    );
 
     let mut flow = new_flow(config(json!({})), jane(), None);
     let bearer = "Bearer 00Dtok!fresh";
@@ -575,7 +662,10 @@ fn an_empty_success_to_the_verifying_lookup_is_not_read_as_not_found() {
     // Fuzz regression: a 204 to the lookup after a lost create once counted as "no such record",
     // and the create was sent a second time.
     let mut flow = new_flow(config(json!({"maxRetries": 2})), jane(), Some(cached()));
-    let (reqs, _, o) = drive(&mut flow, vec![Input::NetworkError("reset".into()), Input::Response(HttpResponse::new(204, "")), slack_ok()]);
+    let (reqs, _, o) = drive(
+        &mut flow,
+        vec![Input::NetworkError("reset".into()), Input::Response(HttpResponse::new(204, "")), slack_ok()],
+    );
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::NotifySlack]);
     assert_eq!(o.error.unwrap().code, ErrorCode::ResponseInvalid);
 }
@@ -584,8 +674,14 @@ fn an_empty_success_to_the_verifying_lookup_is_not_read_as_not_found() {
 fn any_success_status_without_an_id_leaves_the_create_in_doubt() {
     // Fuzz regression: a 202 whose body read like INVALID_SESSION_ID made the flow post again.
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
-    let odd = Input::Response(HttpResponse::new(202, json!([{"errorCode": "INVALID_SESSION_ID", "message": "?"}]).to_string()));
-    let found = Input::Response(HttpResponse::new(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q000000000landed"}]}"#));
+    let odd = Input::Response(HttpResponse::new(
+        202,
+        json!([{"errorCode": "INVALID_SESSION_ID", "message": "?"}]).to_string(),
+    ));
+    let found = Input::Response(HttpResponse::new(
+        200,
+        r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q000000000landed"}]}"#,
+    ));
     let (reqs, _, o) = drive(&mut flow, vec![odd, found, slack_ok()]);
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::NotifySlack]);
     assert_eq!(o.lead_id.as_deref(), Some("00Q000000000landed"));

@@ -12,13 +12,13 @@
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{json, Value};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use sf_lead_rule::core::config::Config;
 use sf_lead_rule::core::flow::{cache_identity, CachedToken, FirstLoginFlow, Input, Status, Step};
 use sf_lead_rule::core::http::{form_encode, HttpRequest, HttpResponse, Purpose};
 use sf_lead_rule::core::profile::{FirstLoginSignal, HostEvent};
 use sf_lead_rule::core::salesforce::is_record_id;
 use sf_lead_rule::core::secret::Secret;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const LOGIN: &str = "https://acme.my.salesforce.com";
 const CLIENT_SECRET: &str = "fz-client-secret-Q7x";
@@ -78,7 +78,21 @@ const CODES: &[&str] = &[
     "unsupported_grant_type",
 ];
 
-const RETRY_AFTERS: &[&str] = &["0", "1", "2", "0.5", "-1", "abc", "1e309", "99999999999999999999", "18446744073709551615", "NaN", "inf", " 3 ", ""];
+const RETRY_AFTERS: &[&str] = &[
+    "0",
+    "1",
+    "2",
+    "0.5",
+    "-1",
+    "abc",
+    "1e309",
+    "99999999999999999999",
+    "18446744073709551615",
+    "NaN",
+    "inf",
+    " 3 ",
+    "",
+];
 
 /// A text fragment that may quote a secret, so scrubbing is exercised too.
 fn text() -> impl Strategy<Value = String> {
@@ -110,13 +124,28 @@ fn user_text() -> impl Strategy<Value = String> {
 #[derive(Debug, Clone)]
 enum Answer {
     /// A success shaped for the request; `variant` picks ids, instance URLs, `created` flags.
-    Ok { variant: u8 },
+    Ok {
+        variant: u8,
+    },
     /// A Salesforce/OAuth-style error.
-    Error { status: u16, code: String, message: String, dup_id: Option<u8>, retry_after: Option<String> },
+    Error {
+        status: u16,
+        code: String,
+        message: String,
+        dup_id: Option<u8>,
+        retry_after: Option<String>,
+    },
     /// A success body cut short.
-    Truncated { variant: u8, cut: usize },
+    Truncated {
+        variant: u8,
+        cut: usize,
+    },
     /// Anything at all.
-    Raw { status: u16, body: String, retry_after: Option<String> },
+    Raw {
+        status: u16,
+        body: String,
+        retry_after: Option<String>,
+    },
     Network(String),
     Timeout,
 }
@@ -152,38 +181,52 @@ struct Scenario {
 }
 
 fn config() -> impl Strategy<Value = Value> {
-    let grant = prop::sample::select(vec!["password", "client_credentials", "jwt_bearer", "refresh_token", "access_token"]);
+    let grant =
+        prop::sample::select(vec!["password", "client_credentials", "jwt_bearer", "refresh_token", "access_token"]);
     (
         grant,
         (any::<bool>(), prop::option::of(Just("Auth0_User_Id__c")), any::<bool>(), any::<bool>()),
         (100u64..20_000, 50u64..5_000, 0u64..=10),
-        (any::<bool>(), any::<bool>(), prop::option::of(prop::sample::select(vec!["TRUE", "FALSE", "01Q000000000001"]))),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            prop::option::of(prop::sample::select(vec!["TRUE", "FALSE", "01Q000000000001"])),
+        ),
         prop::sample::select(vec!["recommended", "auth0-template"]),
         prop::option::of(prop::sample::select(vec!["evil.example.net", ".example.net"])),
     )
-        .prop_map(|(grant, (dedupe, ext, recreate, slack), (deadline, timeout, retries), (on_ok, on_fail, assign), mapping, allow)| {
-            let mut c = json!({
-                "loginUrl": LOGIN, "grant": grant, "clientId": "fz-client", "clientSecret": CLIENT_SECRET,
-                "username": "int@acme.com", "password": PASSWORD, "privateKey": private_key(),
-                "refreshToken": REFRESH_TOKEN, "accessToken": BROKER_TOKEN, "instanceUrl": LOGIN,
-                "webhookSecret": WEBHOOK_SECRET, "dedupeByEmail": dedupe, "recreateDeleted": recreate,
-                "deadlineMs": deadline, "requestTimeoutMs": timeout, "maxRetries": retries,
-                "notifyOnSuccess": on_ok, "notifyOnFailure": on_fail, "mapping": mapping,
-            });
-            if slack {
-                c["slackWebhookUrl"] = json!(SLACK_URL);
-            }
-            if let Some(f) = ext {
-                c["externalIdField"] = json!(f);
-            }
-            if let Some(a) = assign {
-                c["autoAssign"] = json!(a);
-            }
-            if let Some(h) = allow {
-                c["allowedInstanceHosts"] = json!([h]);
-            }
-            c
-        })
+        .prop_map(
+            |(
+                grant,
+                (dedupe, ext, recreate, slack),
+                (deadline, timeout, retries),
+                (on_ok, on_fail, assign),
+                mapping,
+                allow,
+            )| {
+                let mut c = json!({
+                    "loginUrl": LOGIN, "grant": grant, "clientId": "fz-client", "clientSecret": CLIENT_SECRET,
+                    "username": "int@acme.com", "password": PASSWORD, "privateKey": private_key(),
+                    "refreshToken": REFRESH_TOKEN, "accessToken": BROKER_TOKEN, "instanceUrl": LOGIN,
+                    "webhookSecret": WEBHOOK_SECRET, "dedupeByEmail": dedupe, "recreateDeleted": recreate,
+                    "deadlineMs": deadline, "requestTimeoutMs": timeout, "maxRetries": retries,
+                    "notifyOnSuccess": on_ok, "notifyOnFailure": on_fail, "mapping": mapping,
+                });
+                if slack {
+                    c["slackWebhookUrl"] = json!(SLACK_URL);
+                }
+                if let Some(f) = ext {
+                    c["externalIdField"] = json!(f);
+                }
+                if let Some(a) = assign {
+                    c["autoAssign"] = json!(a);
+                }
+                if let Some(h) = allow {
+                    c["allowedInstanceHosts"] = json!([h]);
+                }
+                c
+            },
+        )
 }
 
 fn profile() -> impl Strategy<Value = (Value, FirstLoginSignal)> {
@@ -201,10 +244,20 @@ fn profile() -> impl Strategy<Value = (Value, FirstLoginSignal)> {
         1 => Just(FirstLoginSignal::Unknown),
         2 => prop::option::of(prop::sample::select(ids())).prop_map(|lead_id| FirstLoginSignal::AlreadyRecorded { lead_id }),
     ];
-    (prop::option::of("[a-z0-9|]{1,12}"), email, name.clone(), name.clone(), name, prop::option::of("[A-Za-z &]{0,12}"), signal).prop_map(
-        |(user_id, email, given, family, full, company, signal)| {
+    (
+        prop::option::of("[a-z0-9|]{1,12}"),
+        email,
+        name.clone(),
+        name.clone(),
+        name,
+        prop::option::of("[A-Za-z &]{0,12}"),
+        signal,
+    )
+        .prop_map(|(user_id, email, given, family, full, company, signal)| {
             let mut p = json!({"app_metadata": {}, "user_metadata": {}});
-            for (k, v) in [("user_id", user_id), ("email", email), ("given_name", given), ("family_name", family), ("name", full)] {
+            for (k, v) in
+                [("user_id", user_id), ("email", email), ("given_name", given), ("family_name", family), ("name", full)]
+            {
                 if let Some(v) = v {
                     p[k] = json!(v);
                 }
@@ -213,14 +266,27 @@ fn profile() -> impl Strategy<Value = (Value, FirstLoginSignal)> {
                 p["user_metadata"]["company"] = json!(c);
             }
             (p, signal)
-        },
-    )
+        })
 }
 
 fn scenario() -> impl Strategy<Value = Scenario> {
-    (config(), profile(), any::<bool>(), any::<u64>(), prop::collection::vec((0u32..4_000, answer()), 0..40), any::<bool>()).prop_map(
-        |(config, (profile, signal), cached, seed, script, sign_ok)| Scenario { config, profile, signal, cached, seed, script, sign_ok },
+    (
+        config(),
+        profile(),
+        any::<bool>(),
+        any::<u64>(),
+        prop::collection::vec((0u32..4_000, answer()), 0..40),
+        any::<bool>(),
     )
+        .prop_map(|(config, (profile, signal), cached, seed, script, sign_ok)| Scenario {
+            config,
+            profile,
+            signal,
+            cached,
+            seed,
+            script,
+            sign_ok,
+        })
 }
 
 /// The answer's body for the request it answers.
@@ -269,7 +335,8 @@ fn respond(answer: &Answer, purpose: Purpose, issued: &str) -> Input {
                 let mut e = json!({"errorCode": fill(code), "message": fill(message), "fields": [fill(message)]});
                 if let Some(d) = dup_id {
                     let ids = ids();
-                    e["duplicateResult"] = json!({"matchResults": [{"matchRecords": [{"record": {"Id": ids[*d as usize % ids.len()]}}]}]});
+                    e["duplicateResult"] =
+                        json!({"matchResults": [{"matchRecords": [{"record": {"Id": ids[*d as usize % ids.len()]}}]}]});
                 }
                 json!([e]).to_string()
             };
@@ -280,7 +347,9 @@ fn respond(answer: &Answer, purpose: Purpose, issued: &str) -> Input {
             let cut = body.char_indices().map(|(i, _)| i).nth(*cut).unwrap_or(body.len());
             Input::Response(HttpResponse::new(status, &body[..cut]))
         }
-        Answer::Raw { status, body, retry_after } => Input::Response(with_retry(HttpResponse::new(*status, fill(body)), retry_after)),
+        Answer::Raw { status, body, retry_after } => {
+            Input::Response(with_retry(HttpResponse::new(*status, fill(body)), retry_after))
+        }
         Answer::Network(msg) => Input::NetworkError(fill(msg)),
         Answer::Timeout => Input::TimedOut,
     }
@@ -354,7 +423,11 @@ fn run(s: &Scenario) -> std::result::Result<Run, TestCaseError> {
                 flow.resume(Input::Woke, now)
             }
             Step::Sign { .. } => {
-                let input = if s.sign_ok { Input::Signed(vec![7; 256]) } else { Input::SignFailed(format!("bad key {KEY_BODY}")) };
+                let input = if s.sign_ok {
+                    Input::Signed(vec![7; 256])
+                } else {
+                    Input::SignFailed(format!("bad key {KEY_BODY}"))
+                };
                 flow.resume(input, now)
             }
             Step::Send { request, timeout_ms } => {
@@ -365,7 +438,8 @@ fn run(s: &Scenario) -> std::result::Result<Run, TestCaseError> {
                 }
                 if has_auth(&request) {
                     let url = request.url.expose();
-                    let allowed = s.config.get("allowedInstanceHosts").is_some() && url.starts_with("https://evil.example.net/");
+                    let allowed =
+                        s.config.get("allowedInstanceHosts").is_some() && url.starts_with("https://evil.example.net/");
                     prop_assert!(allowed || TRUSTED.iter().any(|t| url.starts_with(t)), "token sent to {url}");
                 }
                 if request.purpose == Purpose::CreateRecord {
@@ -398,12 +472,14 @@ fn run(s: &Scenario) -> std::result::Result<Run, TestCaseError> {
                     _ => {}
                 }
                 if let Input::Response(r) = &input {
-                    if matches!(request.purpose, Purpose::CreateRecord | Purpose::UpsertRecord | Purpose::FindExisting) {
+                    if matches!(request.purpose, Purpose::CreateRecord | Purpose::UpsertRecord | Purpose::FindExisting)
+                    {
                         record_answers.push(r.clone());
                     }
                 }
                 // An answer comes within the fetch's timeout; a time-out takes all of it.
-                let waited = if matches!(answer, Answer::Timeout) { timeout_ms } else { (advance as u64).min(timeout_ms) };
+                let waited =
+                    if matches!(answer, Answer::Timeout) { timeout_ms } else { (advance as u64).min(timeout_ms) };
                 now = now.saturating_add(waited);
                 flow.resume(input, now)
             }
@@ -416,7 +492,10 @@ fn run(s: &Scenario) -> std::result::Result<Run, TestCaseError> {
 /// access token handed to the flow.
 fn secrets(config: &Value, issued: &[String]) -> Vec<String> {
     let mut s: Vec<String> =
-        [CLIENT_SECRET, PASSWORD, REFRESH_TOKEN, BROKER_TOKEN, CACHED_TOKEN, KEY_BODY, WEBHOOK_SECRET].iter().map(|s| s.to_string()).collect();
+        [CLIENT_SECRET, PASSWORD, REFRESH_TOKEN, BROKER_TOKEN, CACHED_TOKEN, KEY_BODY, WEBHOOK_SECRET]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     if config.get("slackWebhookUrl").is_some() {
         s.extend([SLACK_URL.to_string(), "fzSlackHookToken1".to_string()]);
     }

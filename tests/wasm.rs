@@ -21,7 +21,11 @@ fn text(v: &JsValue) -> String {
 
 #[wasm_bindgen_test]
 fn build_lead_returns_a_plain_object_in_mapping_order() {
-    let lead = build_lead(js(r#"{"given_name":"Zoë","family_name":"Ångström","email":"zoe@example.org"}"#), JsValue::UNDEFINED).unwrap();
+    let lead = build_lead(
+        js(r#"{"given_name":"Zoë","family_name":"Ångström","email":"zoe@example.org"}"#),
+        JsValue::UNDEFINED,
+    )
+    .unwrap();
     assert_eq!(
         text(&lead),
         r#"{"FirstName":"Zoë","LastName":"Ångström","Email":"zoe@example.org","Company":"Web channel signups","LeadSource":"Web"}"#
@@ -35,7 +39,8 @@ fn errors_are_js_errors_with_code_field_and_position() {
     assert_eq!(prop(&err, "code").as_string().unwrap(), "MAPPING_INVALID");
     assert_eq!(prop(&err, "field").as_string().unwrap(), "LastName");
     assert!(prop(&err, "position").as_f64().is_some());
-    let err = build_lead(js(r#"{"name":"x","email":"x@example.com"}"#), js(r#"{"mapping":{"LastName":"name"}}"#)).unwrap_err();
+    let err = build_lead(js(r#"{"name":"x","email":"x@example.com"}"#), js(r#"{"mapping":{"LastName":"name"}}"#))
+        .unwrap_err();
     assert_eq!(prop(&err, "code").as_string().unwrap(), "MISSING_REQUIRED_FIELD");
     assert_eq!(prop(&err, "field").as_string().unwrap(), "Company");
     let err = build_lead(js("42"), JsValue::UNDEFINED).unwrap_err();

@@ -130,15 +130,40 @@ const SECRET_ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Keys whose values are credentials.
-const SECRET_KEYS: &[&str] = &["clientSecret", "password", "securityToken", "privateKey", "refreshToken", "accessToken"];
+const SECRET_KEYS: &[&str] =
+    &["clientSecret", "password", "securityToken", "privateKey", "refreshToken", "accessToken"];
 
 /// Every key `Config::parse` understands; anything else is refused so typos surface.
 pub const KEYS: &[&str] = &[
-    "object", "mapping", "loginUrl", "apiVersion", "grant", "clientId", "clientSecret", "username",
-    "password", "securityToken", "privateKey", "refreshToken", "accessToken", "instanceUrl",
-    "slackWebhookUrl", "externalIdField", "externalIdSource", "dedupeByEmail", "recreateDeleted",
-    "autoAssign", "deadlineMs", "requestTimeoutMs", "maxRetries", "tokenTtlMs", "allowedInstanceHosts",
-    "notifyOnSuccess", "notifyOnFailure", "webhookSecret", "bulkThreshold",
+    "object",
+    "mapping",
+    "loginUrl",
+    "apiVersion",
+    "grant",
+    "clientId",
+    "clientSecret",
+    "username",
+    "password",
+    "securityToken",
+    "privateKey",
+    "refreshToken",
+    "accessToken",
+    "instanceUrl",
+    "slackWebhookUrl",
+    "externalIdField",
+    "externalIdSource",
+    "dedupeByEmail",
+    "recreateDeleted",
+    "autoAssign",
+    "deadlineMs",
+    "requestTimeoutMs",
+    "maxRetries",
+    "tokenTtlMs",
+    "allowedInstanceHosts",
+    "notifyOnSuccess",
+    "notifyOnFailure",
+    "webhookSecret",
+    "bulkThreshold",
 ];
 
 /// Turn host secrets (`SALESFORCE_CLIENT_ID`, `MY_SLACK_WEBHOOK_URL`, …) into config keys, laid
@@ -184,9 +209,8 @@ impl Reader<'_> {
         Ok(self.string(key)?.map(Secret::new))
     }
     fn required(&self, key: &str, why: &str) -> Result<String> {
-        self.string(key)?.ok_or_else(|| {
-            RuleError::new(ErrorCode::ConfigMissing, format!("{key} is required {why}")).with_field(key)
-        })
+        self.string(key)?
+            .ok_or_else(|| RuleError::new(ErrorCode::ConfigMissing, format!("{key} is required {why}")).with_field(key))
     }
     fn required_secret(&self, key: &str, why: &str) -> Result<Secret> {
         self.required(key, why).map(Secret::new)
@@ -267,10 +291,16 @@ impl Config {
         }
         let allowed_instance_hosts = match obj.get("allowedInstanceHosts") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => s.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect(),
+            Some(Value::String(s)) => {
+                s.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect()
+            }
             Some(Value::Array(a)) => a
                 .iter()
-                .map(|v| v.as_str().map(|s| s.trim().to_ascii_lowercase()).ok_or_else(|| invalid("allowedInstanceHosts", "must be a list of host names")))
+                .map(|v| {
+                    v.as_str()
+                        .map(|s| s.trim().to_ascii_lowercase())
+                        .ok_or_else(|| invalid("allowedInstanceHosts", "must be a list of host names"))
+                })
                 .collect::<Result<Vec<_>>>()?,
             Some(_) => return Err(invalid("allowedInstanceHosts", "must be a list of host names")),
         };
@@ -335,7 +365,8 @@ fn parse_mapping(v: Option<&Value>) -> Result<(Mapping, String)> {
         None | Some(Value::Null) => preset("recommended"),
         Some(Value::String(s)) if s.trim_start().starts_with('{') => {
             let parsed: Value = serde_json::from_str(s).map_err(|e| {
-                RuleError::new(ErrorCode::MappingInvalid, format!("mapping is not valid JSON: {e}")).with_field("mapping")
+                RuleError::new(ErrorCode::MappingInvalid, format!("mapping is not valid JSON: {e}"))
+                    .with_field("mapping")
             })?;
             parse_mapping(Some(&parsed))
         }
@@ -386,7 +417,10 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
         }
         "client_credentials" => {
             let why = "for the client_credentials grant (set username and password to use the password grant instead)";
-            TokenGrant::ClientCredentials { client_id: client_id(why)?, client_secret: r.required_secret("clientSecret", why)? }
+            TokenGrant::ClientCredentials {
+                client_id: client_id(why)?,
+                client_secret: r.required_secret("clientSecret", why)?,
+            }
         }
         "jwt_bearer" | "jwt" => {
             let why = "for the JWT bearer grant";
@@ -398,7 +432,11 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
                 )
                 .with_field("privateKey"));
             }
-            TokenGrant::JwtBearer { client_id: client_id(why)?, username: r.required("username", why)?, private_key: key }
+            TokenGrant::JwtBearer {
+                client_id: client_id(why)?,
+                username: r.required("username", why)?,
+                private_key: key,
+            }
         }
         "refresh_token" => {
             let why = "for the refresh_token grant";
@@ -416,12 +454,12 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
                 instance_url: check_url("instanceUrl", instance_url.trim_end_matches('/'))?,
             }
         }
-        other => {
-            return Err(invalid(
-                "grant",
-                &format!("'{other}' is not a grant; use password, client_credentials, jwt_bearer, refresh_token or access_token"),
-            ))
-        }
+        other => return Err(invalid(
+            "grant",
+            &format!(
+                "'{other}' is not a grant; use password, client_credentials, jwt_bearer, refresh_token or access_token"
+            ),
+        )),
     })
 }
 
@@ -429,8 +467,11 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
 /// so it is refused when the configuration is read, before anything is sent.
 fn header_value(key: &str, value: String) -> Result<String> {
     if value.contains(['\r', '\n', '\0']) {
-        return Err(RuleError::new(ErrorCode::HeaderInvalid, format!("{key} must not contain line breaks (it is sent as an HTTP header)"))
-            .with_field(key));
+        return Err(RuleError::new(
+            ErrorCode::HeaderInvalid,
+            format!("{key} must not contain line breaks (it is sent as an HTTP header)"),
+        )
+        .with_field(key));
     }
     Ok(value)
 }
@@ -488,7 +529,10 @@ pub fn is_loopback_host(host: &str) -> bool {
 /// https anywhere; plain http only to loopback (the local emulator).
 pub fn check_url(key: &str, url: &str) -> Result<String> {
     match url_parts(url) {
-        None => Err(RuleError::new(ErrorCode::ConfigInvalid, format!("{key} is not an absolute http(s) URL")).with_field(key)),
+        None => {
+            Err(RuleError::new(ErrorCode::ConfigInvalid, format!("{key} is not an absolute http(s) URL"))
+                .with_field(key))
+        }
         Some(p) if !p.https && !is_loopback_host(&p.host) => Err(RuleError::new(
             ErrorCode::InsecureUrl,
             format!("{key} must use https (plain http is accepted only for localhost/127.0.0.1)"),
@@ -509,7 +553,10 @@ mod tests {
 
     #[test]
     fn chooses_client_credentials_without_username() {
-        let c = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","loginUrl":"https://acme.my.salesforce.com/"}))).unwrap();
+        let c = Config::parse(&obj(
+            json!({"clientId":"id","clientSecret":"s","loginUrl":"https://acme.my.salesforce.com/"}),
+        ))
+        .unwrap();
         assert_eq!(c.grant.name(), "client_credentials");
         assert_eq!(c.login_url, "https://acme.my.salesforce.com");
         assert_eq!(c.api_version, "66.0");
@@ -519,7 +566,10 @@ mod tests {
 
     #[test]
     fn password_grant_appends_security_token() {
-        let c = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","username":"u@x","password":"pw","securityToken":"TOK"}))).unwrap();
+        let c = Config::parse(&obj(
+            json!({"clientId":"id","clientSecret":"s","username":"u@x","password":"pw","securityToken":"TOK"}),
+        ))
+        .unwrap();
         match c.grant {
             TokenGrant::Password { password, .. } => assert_eq!(password.expose(), "pwTOK"),
             g => panic!("{g:?}"),
@@ -530,7 +580,9 @@ mod tests {
     fn secrets_from_auth0_docs_names_and_ours() {
         let merged = merge_secrets(
             &Map::new(),
-            &obj(json!({"SFCOM_CLIENT_ID":"a","SALESFORCE_CLIENT_SECRET":"b","USERNAME":"u","PASSWORD":"p","MY_SLACK_WEBHOOK_URL":"https://hooks.slack.com/services/T/B/X","OTHER":"x"})),
+            &obj(
+                json!({"SFCOM_CLIENT_ID":"a","SALESFORCE_CLIENT_SECRET":"b","USERNAME":"u","PASSWORD":"p","MY_SLACK_WEBHOOK_URL":"https://hooks.slack.com/services/T/B/X","OTHER":"x"}),
+            ),
         );
         let c = Config::parse(&merged).unwrap();
         assert_eq!(c.grant.name(), "password");
@@ -541,30 +593,41 @@ mod tests {
     fn errors_name_the_key() {
         let e = Config::parse(&obj(json!({"clientId":"id"}))).unwrap_err();
         assert_eq!((e.code, e.field.as_deref()), (ErrorCode::ConfigMissing, Some("clientSecret")));
-        let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","loginUrl":"http://login.salesforce.com"}))).unwrap_err();
+        let e =
+            Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","loginUrl":"http://login.salesforce.com"})))
+                .unwrap_err();
         assert_eq!(e.code, ErrorCode::InsecureUrl);
         let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","apiVersion":"20"}))).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("apiVersion"));
         let e = Config::parse(&obj(json!({"clientid":"id"}))).unwrap_err();
         assert_eq!(e.code, ErrorCode::ConfigInvalid);
-        let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","slackWebhookUrl":"http://hooks.slack.com/services/SECRET"}))).unwrap_err();
+        let e = Config::parse(&obj(
+            json!({"clientId":"id","clientSecret":"s","slackWebhookUrl":"http://hooks.slack.com/services/SECRET"}),
+        ))
+        .unwrap_err();
         assert!(!e.message.contains("SECRET"));
     }
 
     #[test]
     fn header_values_with_line_breaks_are_refused_before_anything_is_sent() {
-        let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","autoAssign":"TRUE\r\nX-Evil: 1"}))).unwrap_err();
+        let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","autoAssign":"TRUE\r\nX-Evil: 1"})))
+            .unwrap_err();
         assert_eq!((e.code, e.field.as_deref()), (ErrorCode::HeaderInvalid, Some("autoAssign")));
-        let e = Config::parse(&obj(json!({"accessToken":"00D!tok\nX-Evil: 1","instanceUrl":"https://a.my.salesforce.com"}))).unwrap_err();
+        let e = Config::parse(&obj(
+            json!({"accessToken":"00D!tok\nX-Evil: 1","instanceUrl":"https://a.my.salesforce.com"}),
+        ))
+        .unwrap_err();
         assert_eq!((e.code, e.field.as_deref()), (ErrorCode::HeaderInvalid, Some("accessToken")));
         assert!(!e.message.contains("tok"));
-        let c = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","autoAssign":" 01Q000000000001 \n"}))).unwrap();
+        let c = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","autoAssign":" 01Q000000000001 \n"})))
+            .unwrap();
         assert_eq!(c.auto_assign.as_deref(), Some("01Q000000000001"));
     }
 
     #[test]
     fn loopback_http_is_allowed() {
-        let c = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","loginUrl":"http://127.0.0.1:4000"}))).unwrap();
+        let c = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","loginUrl":"http://127.0.0.1:4000"})))
+            .unwrap();
         assert_eq!(c.login_url, "http://127.0.0.1:4000");
         assert_eq!(parse_api_version("v62.0").unwrap(), "62.0");
     }

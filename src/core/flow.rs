@@ -8,9 +8,9 @@ use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::profile::{FirstLoginSignal, HostEvent};
 use crate::core::record::{build_record, RecordPayload, SObject, Warning};
 use crate::core::retry::{self, Backoff};
-use crate::core::session::{self, TokenStart};
 use crate::core::salesforce::{self as sf, AccessToken, LookupResult, WriteResult};
 use crate::core::secret::{scrub, Secret};
+use crate::core::session::{self, TokenStart};
 use crate::core::slack::{self, SlackResult};
 use serde::Serialize;
 use serde_json::Value;
@@ -36,11 +36,19 @@ pub fn cache_identity(config: &Config) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Send this request; abort it after `timeout_ms`.
-    Send { request: HttpRequest, timeout_ms: u64 },
+    Send {
+        request: HttpRequest,
+        timeout_ms: u64,
+    },
     /// Sign `input` with RS256 using the PKCS#8 PEM `key`; answer with `Input::Signed`.
-    Sign { input: String, key: Secret },
+    Sign {
+        input: String,
+        key: Secret,
+    },
     /// Wait, then answer with `Input::Woke`.
-    Sleep { ms: u64 },
+    Sleep {
+        ms: u64,
+    },
     Done(Box<Outcome>),
 }
 
@@ -117,7 +125,9 @@ enum Pending {
     Token,
     CheckStored,
     /// Look up by email; `verify` when a create's result was unknown.
-    Find { verify: bool },
+    Find {
+        verify: bool,
+    },
     Write,
     Slack,
 }
@@ -193,8 +203,14 @@ impl FirstLoginFlow {
         let skip = match signal {
             // Only a well-formed stored id is checked; anything else cannot be looked up, and the
             // marker alone says the user is recorded.
-            FirstLoginSignal::AlreadyRecorded { lead_id: Some(id) } if self.config.recreate_deleted && sf::is_record_id(&id) => None,
-            FirstLoginSignal::AlreadyRecorded { .. } => Some("user is already recorded in Salesforce (app_metadata.recordedAsLead)"),
+            FirstLoginSignal::AlreadyRecorded { lead_id: Some(id) }
+                if self.config.recreate_deleted && sf::is_record_id(&id) =>
+            {
+                None
+            }
+            FirstLoginSignal::AlreadyRecorded { .. } => {
+                Some("user is already recorded in Salesforce (app_metadata.recordedAsLead)")
+            }
             FirstLoginSignal::ReturningUser => Some("not a first login"),
             // Creating on every event we cannot classify would make a Lead per login.
             FirstLoginSignal::Unknown => Some("the host event does not say this is a first login or sign-up"),
@@ -242,14 +258,16 @@ impl FirstLoginFlow {
         match input {
             Input::Woke => self.issue(),
             Input::Signed(sig) => {
-                let request = self.signing_input.take().and_then(|s| session::signed_token_request(&self.config, &s, &sig));
+                let request =
+                    self.signing_input.take().and_then(|s| session::signed_token_request(&self.config, &s, &sig));
                 match request {
                     Some(req) => self.send(req),
                     None => self.fail(RuleError::new(ErrorCode::ConfigInvalid, "JWT assertion could not be built")),
                 }
             }
             Input::SignFailed(why) => self.fail(
-                RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey could not sign the JWT assertion: {why}")).with_field("privateKey"),
+                RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey could not sign the JWT assertion: {why}"))
+                    .with_field("privateKey"),
             ),
             Input::Response(resp) => self.on_response(resp),
             Input::NetworkError(msg) => self.on_transport_error(RuleError::new(
@@ -264,16 +282,16 @@ impl FirstLoginFlow {
     }
 
     fn target_name(&self) -> &'static str {
-        if self.pending == Pending::Slack { "Slack" } else { "Salesforce" }
+        if self.pending == Pending::Slack {
+            "Slack"
+        } else {
+            "Salesforce"
+        }
     }
 
     fn begin_salesforce(&mut self) -> Step {
         self.attempt = 0;
-        self.pending = if self.token.is_none() {
-            Pending::Token
-        } else {
-            self.after_token()
-        };
+        self.pending = if self.token.is_none() { Pending::Token } else { self.after_token() };
         self.issue()
     }
 
@@ -309,14 +327,19 @@ impl FirstLoginFlow {
                     }
                     TokenStart::Send(r) => r,
                     TokenStart::NotRenewable => {
-                        return self.fail(RuleError::new(ErrorCode::SessionExpired, "the configured access token was rejected"))
+                        return self.fail(RuleError::new(
+                            ErrorCode::SessionExpired,
+                            "the configured access token was rejected",
+                        ))
                     }
                 }
             }
             (Pending::CheckStored, Some(t)) => {
                 sf::get_record_request(t, &self.config, self.stored_id.as_deref().unwrap_or_default())
             }
-            (Pending::Find { .. }, Some(t)) => sf::find_by_email_request(t, &self.config, &self.email().unwrap_or_default()),
+            (Pending::Find { .. }, Some(t)) => {
+                sf::find_by_email_request(t, &self.config, &self.email().unwrap_or_default())
+            }
             (Pending::Write, Some(t)) => {
                 let record = self.record.clone().unwrap_or_default();
                 match self.external_id() {
@@ -452,7 +475,9 @@ impl FirstLoginFlow {
             LookupResult::SessionInvalid => self.refresh_session(),
             LookupResult::Retryable { error, retry_after_ms } => self.retry(error, retry_after_ms),
             LookupResult::Failed(e) => self.fail(e),
-            LookupResult::Found(_) | LookupResult::NotFound => self.fail(RuleError::new(ErrorCode::ResponseInvalid, "unexpected lookup state")),
+            LookupResult::Found(_) | LookupResult::NotFound => {
+                self.fail(RuleError::new(ErrorCode::ResponseInvalid, "unexpected lookup state"))
+            }
         }
     }
 
@@ -484,8 +509,11 @@ impl FirstLoginFlow {
                 self.token_update = TokenUpdate::Forget;
             }
             return self.fail(
-                RuleError::new(ErrorCode::SessionExpired, "Salesforce rejected the session (INVALID_SESSION_ID) even after getting a new token")
-                    .with_remote("INVALID_SESSION_ID", 401),
+                RuleError::new(
+                    ErrorCode::SessionExpired,
+                    "Salesforce rejected the session (INVALID_SESSION_ID) even after getting a new token",
+                )
+                .with_remote("INVALID_SESSION_ID", 401),
             );
         }
         self.refreshed = true;
@@ -534,10 +562,16 @@ impl FirstLoginFlow {
 
     fn created(&mut self, id: String) -> Step {
         let url = self.record_url(&id);
-        let outcome = self.outcome(Status::Created, format!("{} created in Salesforce", self.config.object.name()), Some(id), url.clone());
+        let outcome = self.outcome(
+            Status::Created,
+            format!("{} created in Salesforce", self.config.object.name()),
+            Some(id),
+            url.clone(),
+        );
         if self.config.notify_on_success {
             if let Some(record) = &self.record {
-                self.slack_body = Some(slack::created_message(self.config.object, record, url.as_deref().unwrap_or("")));
+                self.slack_body =
+                    Some(slack::created_message(self.config.object, record, url.as_deref().unwrap_or("")));
             }
         }
         self.result = Some(outcome);
@@ -549,7 +583,8 @@ impl FirstLoginFlow {
         let status = if id.is_some() { Status::Duplicate } else { Status::Failed };
         let mut outcome = self.outcome(status, format!("not created: {via}"), id, url);
         if status == Status::Failed {
-            outcome.error = Some(RuleError::new(ErrorCode::ResponseInvalid, format!("{via}, but Salesforce did not say which")));
+            outcome.error =
+                Some(RuleError::new(ErrorCode::ResponseInvalid, format!("{via}, but Salesforce did not say which")));
         }
         self.result = Some(outcome);
         self.finish()
@@ -563,9 +598,13 @@ impl FirstLoginFlow {
 
     fn fail_later(&mut self, error: RuleError) {
         let error = self.scrub_error(error);
-        let mut outcome = self.outcome(Status::Failed, format!("{} not created", self.config.object.name()), None, None);
+        let mut outcome =
+            self.outcome(Status::Failed, format!("{} not created", self.config.object.name()), None, None);
         if self.config.notify_on_failure {
-            let who = ["email", "user_id"].iter().find_map(|k| json_path(&self.profile, k)).unwrap_or_else(|| "an unknown user".into());
+            let who = ["email", "user_id"]
+                .iter()
+                .find_map(|k| json_path(&self.profile, k))
+                .unwrap_or_else(|| "an unknown user".into());
             self.slack_body = Some(slack::failure_message(self.config.object, &who, &error));
         }
         outcome.error = Some(error);
@@ -612,7 +651,8 @@ impl FirstLoginFlow {
         outcome.error = outcome.error.map(|e| self.scrub_error(e));
         if outcome.slack.status == "failed" && outcome.slack.error.is_none() {
             // Slack was due but the deadline ran out before it could be sent.
-            outcome.slack.error = Some(RuleError::new(ErrorCode::SlackFailed, "Slack was not notified: no time left within deadlineMs"));
+            outcome.slack.error =
+                Some(RuleError::new(ErrorCode::SlackFailed, "Slack was not notified: no time left within deadlineMs"));
         }
         self.result = Some(outcome.clone());
         Step::Done(Box::new(outcome))

@@ -34,11 +34,23 @@ impl Text {
     }
     /// The bytes to put on the wire.
     pub fn expose(&self) -> String {
-        self.0.iter().map(|p| match p { Part::Plain(s) => s.as_str(), Part::Secret(s) => s.expose() }).collect()
+        self.0
+            .iter()
+            .map(|p| match p {
+                Part::Plain(s) => s.as_str(),
+                Part::Secret(s) => s.expose(),
+            })
+            .collect()
     }
     /// The text with every secret piece shown as `***`.
     pub fn masked(&self) -> String {
-        self.0.iter().map(|p| match p { Part::Plain(s) => s.as_str(), Part::Secret(_) => MASK }).collect()
+        self.0
+            .iter()
+            .map(|p| match p {
+                Part::Plain(s) => s.as_str(),
+                Part::Secret(_) => MASK,
+            })
+            .collect()
     }
 }
 

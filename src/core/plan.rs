@@ -100,10 +100,13 @@ fn simulated_response(req: &HttpRequest, instance: &str) -> HttpResponse {
     match req.purpose {
         Purpose::Token => HttpResponse::new(
             200,
-            serde_json::json!({"access_token": "planned", "instance_url": instance, "token_type": "Bearer"}).to_string(),
+            serde_json::json!({"access_token": "planned", "instance_url": instance, "token_type": "Bearer"})
+                .to_string(),
         ),
         Purpose::FindExisting => HttpResponse::new(200, r#"{"totalSize":0,"done":true,"records":[]}"#),
-        Purpose::CheckExisting => HttpResponse::new(404, r#"[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]"#),
+        Purpose::CheckExisting => {
+            HttpResponse::new(404, r#"[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]"#)
+        }
         Purpose::NotifySlack => HttpResponse::new(200, "ok"),
         _ => HttpResponse::new(201, format!(r#"{{"id":"{PLANNED_ID}","success":true,"errors":[],"created":true}}"#)),
     }

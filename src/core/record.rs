@@ -113,8 +113,12 @@ pub fn build_record(object: SObject, mapping: &Mapping, profile: &Value) -> Resu
         }
         payload.fields.push((field, value));
     }
-    let missing: Vec<&str> =
-        object.required_fields().iter().copied().filter(|f| payload.get(f).map_or(true, |v| v.trim().is_empty())).collect();
+    let missing: Vec<&str> = object
+        .required_fields()
+        .iter()
+        .copied()
+        .filter(|f| payload.get(f).map_or(true, |v| v.trim().is_empty()))
+        .collect();
     if let Some(first) = missing.first() {
         return Err(RuleError::new(
             ErrorCode::MissingRequiredField,

@@ -107,10 +107,13 @@ pub fn jwt_assertion(signing_input: &str, signature: &[u8]) -> Secret {
 /// The DER bytes of a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`), for WebCrypto.
 /// Errors never include the key material.
 pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
-    let bad = |why: &str| RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey {why}")).with_field("privateKey");
+    let bad =
+        |why: &str| RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey {why}")).with_field("privateKey");
     // Secrets stores often flatten newlines to "\n"; accept both.
     let pem = pem.replace("\\n", "\n");
-    let start = pem.find("-----BEGIN PRIVATE KEY-----").ok_or_else(|| bad("must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)"))?;
+    let start = pem
+        .find("-----BEGIN PRIVATE KEY-----")
+        .ok_or_else(|| bad("must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)"))?;
     let body = &pem[start + "-----BEGIN PRIVATE KEY-----".len()..];
     let end = body.find("-----END PRIVATE KEY-----").ok_or_else(|| bad("has no -----END PRIVATE KEY----- line"))?;
     let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
@@ -139,7 +142,11 @@ pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<Acce
             }
             _ => "",
         };
-        let kind = if resp.status >= 500 || resp.status == 429 { ErrorCode::SalesforceUnavailable } else { ErrorCode::TokenRejected };
+        let kind = if resp.status >= 500 || resp.status == 429 {
+            ErrorCode::SalesforceUnavailable
+        } else {
+            ErrorCode::TokenRejected
+        };
         let msg = format!("Salesforce refused the token request ({code}: {description}){hint}");
         return Err(RuleError::new(kind, scrub(&msg, &config.secrets())).with_remote(code, resp.status));
     }
@@ -171,8 +178,13 @@ pub(crate) fn invalid_response(what: &str, status: u16) -> RuleError {
 /// Hosts Salesforce serves instances from. A token goes only to one of these, to the login host
 /// itself, to loopback when logging in on loopback, or to a host the user allowed.
 const SALESFORCE_DOMAINS: &[&str] = &[
-    ".salesforce.com", ".force.com", ".salesforce.mil", ".cloudforce.com", ".salesforce-setup.com",
-    ".sfcrmproducts.cn", ".database.com",
+    ".salesforce.com",
+    ".force.com",
+    ".salesforce.mil",
+    ".cloudforce.com",
+    ".salesforce-setup.com",
+    ".sfcrmproducts.cn",
+    ".database.com",
 ];
 
 pub fn check_instance_url(instance_url: &str, config: &Config) -> Result<()> {
@@ -228,7 +240,13 @@ pub fn create_request(token: &AccessToken, config: &Config, payload: &RecordPayl
 }
 
 /// `PATCH …/sobjects/Lead/{field}/{value}`: creates or updates, so retries never make a second record.
-pub fn upsert_request(token: &AccessToken, config: &Config, field: &str, value: &str, payload: &RecordPayload) -> HttpRequest {
+pub fn upsert_request(
+    token: &AccessToken,
+    config: &Config,
+    field: &str,
+    value: &str,
+    payload: &RecordPayload,
+) -> HttpRequest {
     let path = format!("sobjects/{}/{}/{}", config.object.name(), field, percent_encode(value));
     let mut body = payload.clone();
     body.fields.retain(|(k, _)| k != field);
@@ -271,15 +289,25 @@ pub fn get_record_request(token: &AccessToken, config: &Config, id: &str) -> Htt
 /// What a create or upsert answer means for the flow.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteResult {
-    Created { id: String },
+    Created {
+        id: String,
+    },
     /// The record already existed: upsert updated it, or a duplicate rule pointed at it.
-    Existing { id: Option<String>, via: &'static str },
+    Existing {
+        id: Option<String>,
+        via: &'static str,
+    },
     /// 401 INVALID_SESSION_ID: get a new token and try once more.
     SessionInvalid,
     /// Worth retrying after a pause (5xx, 429); `retry_after_ms` from `Retry-After`.
-    Retryable { error: RuleError, retry_after_ms: Option<u64> },
+    Retryable {
+        error: RuleError,
+        retry_after_ms: Option<u64>,
+    },
     /// Salesforce may or may not have saved it (unreadable success body).
-    Unknown { error: RuleError },
+    Unknown {
+        error: RuleError,
+    },
     Failed(RuleError),
 }
 
@@ -342,16 +370,28 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
         // Any success may have saved the record: without an id its fate is unknown, never an error.
         200..=299 => {
             let v: Option<Value> = serde_json::from_str(&resp.body).ok();
-            let id = v.as_ref().and_then(|v| v.get("id")).and_then(Value::as_str).filter(|id| is_record_id(id)).map(String::from);
+            let id = v
+                .as_ref()
+                .and_then(|v| v.get("id"))
+                .and_then(Value::as_str)
+                .filter(|id| is_record_id(id))
+                .map(String::from);
             match (id, v.as_ref().and_then(|v| v.get("created")).and_then(Value::as_bool)) {
-                (Some(id), Some(false)) => WriteResult::Existing { id: Some(id), via: "upsert matched an existing record" },
+                (Some(id), Some(false)) => {
+                    WriteResult::Existing { id: Some(id), via: "upsert matched an existing record" }
+                }
                 (Some(id), _) => WriteResult::Created { id },
-                (None, _) => WriteResult::Unknown { error: invalid_response("create response has no record id", resp.status) },
+                (None, _) => {
+                    WriteResult::Unknown { error: invalid_response("create response has no record id", resp.status) }
+                }
             }
         }
         300 => WriteResult::Failed(
-            RuleError::new(ErrorCode::AmbiguousMatch, format!("several {object} records have this external id; fix the data in Salesforce"))
-                .with_remote("MULTIPLE_CHOICES", 300),
+            RuleError::new(
+                ErrorCode::AmbiguousMatch,
+                format!("several {object} records have this external id; fix the data in Salesforce"),
+            )
+            .with_remote("MULTIPLE_CHOICES", 300),
         ),
         _ => {
             let errors = parse_api_errors(&resp.body);
@@ -362,14 +402,22 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
                 return WriteResult::SessionInvalid;
             }
             if let Some(dup) = errors.iter().find(|e| e.code == "DUPLICATES_DETECTED") {
-                return WriteResult::Existing { id: dup.duplicate_ids.first().cloned(), via: "duplicate rule matched an existing record" };
+                return WriteResult::Existing {
+                    id: dup.duplicate_ids.first().cloned(),
+                    via: "duplicate rule matched an existing record",
+                };
             }
             // 429 is "slow down, retry after": checked before REQUEST_LIMIT_EXCEEDED because a 429
             // carries that same errorCode; only the 403 (the org's daily limit used up) is final.
             if resp.status == 429 || resp.status >= 500 {
                 let error = RuleError::new(
                     ErrorCode::SalesforceUnavailable,
-                    format!("Salesforce is unavailable (HTTP {}{}{})", resp.status, if message.is_empty() { "" } else { ": " }, message),
+                    format!(
+                        "Salesforce is unavailable (HTTP {}{}{})",
+                        resp.status,
+                        if message.is_empty() { "" } else { ": " },
+                        message
+                    ),
                 )
                 .with_remote(remote, resp.status);
                 return WriteResult::Retryable { error, retry_after_ms: retry_after_ms(resp) };
@@ -382,7 +430,11 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
             }
             let mut error = RuleError::new(
                 ErrorCode::SalesforceRejected,
-                if message.is_empty() { format!("Salesforce refused the {object} (HTTP {})", resp.status) } else { format!("Salesforce refused the {object}: {message}") },
+                if message.is_empty() {
+                    format!("Salesforce refused the {object} (HTTP {})", resp.status)
+                } else {
+                    format!("Salesforce refused the {object}: {message}")
+                },
             )
             .with_remote(remote, resp.status);
             if let Some(f) = first.and_then(|e| e.fields.first()) {
@@ -411,7 +463,9 @@ pub fn parse_lookup_response(resp: &HttpResponse, config: &Config) -> LookupResu
             match v.get("Id").or_else(|| v.pointer("/records/0/Id")) {
                 None => LookupResult::NotFound,
                 Some(Value::String(id)) if is_record_id(id) => LookupResult::Found(id.clone()),
-                Some(_) => LookupResult::Failed(invalid_response("lookup answer has an Id that is not a record id", 200)),
+                Some(_) => {
+                    LookupResult::Failed(invalid_response("lookup answer has an Id that is not a record id", 200))
+                }
             }
         }
         404 => LookupResult::NotFound,
@@ -479,8 +533,14 @@ mod tests {
     fn instance_url_must_be_salesforce_or_allowed() {
         let c = config(json!({"clientId":"cid","clientSecret":"s"}));
         assert!(check_instance_url("https://acme.my.salesforce.com", &c).is_ok());
-        assert_eq!(check_instance_url("https://evil.example.com", &c).unwrap_err().code, ErrorCode::InstanceUrlNotAllowed);
-        assert_eq!(check_instance_url("http://acme.my.salesforce.com", &c).unwrap_err().code, ErrorCode::InstanceUrlNotAllowed);
+        assert_eq!(
+            check_instance_url("https://evil.example.com", &c).unwrap_err().code,
+            ErrorCode::InstanceUrlNotAllowed
+        );
+        assert_eq!(
+            check_instance_url("http://acme.my.salesforce.com", &c).unwrap_err().code,
+            ErrorCode::InstanceUrlNotAllowed
+        );
         let c = config(json!({"clientId":"cid","clientSecret":"s","allowedInstanceHosts":[".example.com"]}));
         assert!(check_instance_url("https://crm.example.com", &c).is_ok());
         let c = config(json!({"clientId":"cid","clientSecret":"s","loginUrl":"http://127.0.0.1:9"}));
@@ -492,9 +552,13 @@ mod tests {
         let c = config(json!({"clientId":"cid","clientSecret":"s"}));
         let created = HttpResponse::new(201, r#"{"id":"00Q000000000001AAA","success":true,"errors":[]}"#);
         assert_eq!(parse_write_response(&created, &c), WriteResult::Created { id: "00Q000000000001AAA".into() });
-        let expired = HttpResponse::new(401, r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#);
+        let expired =
+            HttpResponse::new(401, r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#);
         assert_eq!(parse_write_response(&expired, &c), WriteResult::SessionInvalid);
-        let missing = HttpResponse::new(400, r#"[{"message":"Required fields are missing: [Company]","errorCode":"REQUIRED_FIELD_MISSING","fields":["Company"]}]"#);
+        let missing = HttpResponse::new(
+            400,
+            r#"[{"message":"Required fields are missing: [Company]","errorCode":"REQUIRED_FIELD_MISSING","fields":["Company"]}]"#,
+        );
         match parse_write_response(&missing, &c) {
             WriteResult::Failed(e) => {
                 assert_eq!(e.code, ErrorCode::SalesforceRejected);
@@ -504,19 +568,37 @@ mod tests {
             }
             r => panic!("{r:?}"),
         }
-        let limit = HttpResponse::new(403, r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#);
+        let limit = HttpResponse::new(
+            403,
+            r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#,
+        );
         assert!(matches!(parse_write_response(&limit, &c), WriteResult::Failed(e) if e.code == ErrorCode::RateLimited));
         let busy = HttpResponse::new(503, "[]").with_header("Retry-After", "2");
         assert!(matches!(parse_write_response(&busy, &c), WriteResult::Retryable { retry_after_ms: Some(2000), .. }));
-        let dup = HttpResponse::new(400, r#"[{"duplicateResult":{"matchResults":[{"matchRecords":[{"record":{"Id":"00Q000000000dupAAA"}}]}]},"errorCode":"DUPLICATES_DETECTED","message":"dup"}]"#);
-        assert_eq!(parse_write_response(&dup, &c), WriteResult::Existing { id: Some("00Q000000000dupAAA".into()), via: "duplicate rule matched an existing record" });
-        assert!(matches!(parse_write_response(&HttpResponse::new(201, "{\"id\": \"00Q"), &c), WriteResult::Unknown { .. }));
+        let dup = HttpResponse::new(
+            400,
+            r#"[{"duplicateResult":{"matchResults":[{"matchRecords":[{"record":{"Id":"00Q000000000dupAAA"}}]}]},"errorCode":"DUPLICATES_DETECTED","message":"dup"}]"#,
+        );
+        assert_eq!(
+            parse_write_response(&dup, &c),
+            WriteResult::Existing {
+                id: Some("00Q000000000dupAAA".into()),
+                via: "duplicate rule matched an existing record"
+            }
+        );
+        assert!(matches!(
+            parse_write_response(&HttpResponse::new(201, "{\"id\": \"00Q"), &c),
+            WriteResult::Unknown { .. }
+        ));
     }
 
     #[test]
     fn token_errors_explain_and_never_echo_secrets() {
         let c = config(json!({"clientId":"cid","clientSecret":"topsecret1","username":"u","password":"pw12345"}));
-        let r = HttpResponse::new(400, r#"{"error":"invalid_grant","error_description":"authentication failure for pw12345"}"#);
+        let r = HttpResponse::new(
+            400,
+            r#"{"error":"invalid_grant","error_description":"authentication failure for pw12345"}"#,
+        );
         let e = parse_token_response(&r, &c).unwrap_err();
         assert_eq!(e.code, ErrorCode::TokenRejected);
         assert_eq!(e.remote_code.as_deref(), Some("invalid_grant"));
@@ -529,14 +611,19 @@ mod tests {
     #[test]
     fn create_and_upsert_requests() {
         let c = config(json!({"clientId":"cid","clientSecret":"s","autoAssign":"TRUE"}));
-        let p = RecordPayload { fields: vec![("LastName".into(), "Doe".into()), ("Auth0_User_Id__c".into(), "auth0|1".into())] };
+        let p = RecordPayload {
+            fields: vec![("LastName".into(), "Doe".into()), ("Auth0_User_Id__c".into(), "auth0|1".into())],
+        };
         let r = create_request(&token("https://a.my.salesforce.com"), &c, &p);
         assert_eq!(r.url.expose(), "https://a.my.salesforce.com/services/data/v66.0/sobjects/Lead/");
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["headers"]["Authorization"], "Bearer ***");
         assert_eq!(v["headers"]["Sforce-Auto-Assign"], "TRUE");
         let u = upsert_request(&token("https://a.my.salesforce.com"), &c, "Auth0_User_Id__c", "auth0|1", &p);
-        assert_eq!(u.url.expose(), "https://a.my.salesforce.com/services/data/v66.0/sobjects/Lead/Auth0_User_Id__c/auth0%7C1");
+        assert_eq!(
+            u.url.expose(),
+            "https://a.my.salesforce.com/services/data/v66.0/sobjects/Lead/Auth0_User_Id__c/auth0%7C1"
+        );
         assert_eq!(u.body.unwrap().expose(), r#"{"LastName":"Doe"}"#);
     }
 }

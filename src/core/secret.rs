@@ -123,7 +123,10 @@ mod tests {
         assert_eq!(scrub("bad key MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIB", &[&key]), "bad key ***");
         assert_eq!(scrub("line AQEFAASCBKcwggSjAgEAAoIB", &[&key]), "line ***");
         let hook = Secret::new("https://hooks.slack.com/services/T000/B000/XyZ123secretToken");
-        assert_eq!(scrub("no_service /services/T000/B000/XyZ123secretToken", &[&hook]), "no_service /services/T000/B000/***");
+        assert_eq!(
+            scrub("no_service /services/T000/B000/XyZ123secretToken", &[&hook]),
+            "no_service /services/T000/B000/***"
+        );
         assert_eq!(scrub("https://hooks.slack.com/services/T000/B000/XyZ123secretToken", &[&hook]), "***");
         assert_eq!(scrub("short tok", &[&Secret::new("https://x.example.com/a/tok")]), "short tok");
     }

@@ -25,7 +25,11 @@ pub fn escape(s: &str) -> String {
 
 fn person(record: &RecordPayload) -> String {
     let name = [record.get("FirstName"), record.get("LastName")].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    if name.is_empty() { "(no name)".to_string() } else { name }
+    if name.is_empty() {
+        "(no name)".to_string()
+    } else {
+        name
+    }
 }
 
 /// The notice for a newly created record.
@@ -60,7 +64,8 @@ pub fn failure_message(object: SObject, who: &str, error: &RuleError) -> String 
 }
 
 pub fn webhook_request(url: &Secret, body: String) -> HttpRequest {
-    HttpRequest::new(Purpose::NotifySlack, "POST", Text::secret(url.clone())).body("application/json", Text::plain(body))
+    HttpRequest::new(Purpose::NotifySlack, "POST", Text::secret(url.clone()))
+        .body("application/json", Text::plain(body))
 }
 
 /// What Slack's answer means.
@@ -78,8 +83,9 @@ pub fn parse_webhook_response(resp: &HttpResponse) -> SlackResult {
     // Slack answers with a short error word (`no_service`, `invalid_payload`); keep it short.
     let word: String = resp.body.trim().chars().take(60).filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
     let word = if word.is_empty() { format!("http_{}", resp.status) } else { word };
-    let error = RuleError::new(ErrorCode::SlackFailed, format!("Slack refused the message (HTTP {}: {word})", resp.status))
-        .with_remote(word, resp.status);
+    let error =
+        RuleError::new(ErrorCode::SlackFailed, format!("Slack refused the message (HTTP {}: {word})", resp.status))
+            .with_remote(word, resp.status);
     if resp.status == 429 || resp.status >= 500 {
         SlackResult::Retryable { error, retry_after_ms: retry_after_ms(resp) }
     } else {
@@ -111,7 +117,9 @@ mod tests {
     #[test]
     fn slack_answers() {
         assert_eq!(parse_webhook_response(&HttpResponse::new(200, "ok")), SlackResult::Sent);
-        assert!(matches!(parse_webhook_response(&HttpResponse::new(404, "no_service")), SlackResult::Failed(e) if e.remote_code.as_deref() == Some("no_service")));
+        assert!(
+            matches!(parse_webhook_response(&HttpResponse::new(404, "no_service")), SlackResult::Failed(e) if e.remote_code.as_deref() == Some("no_service"))
+        );
         assert!(matches!(
             parse_webhook_response(&HttpResponse::new(429, "rate_limited").with_header("Retry-After", "1")),
             SlackResult::Retryable { retry_after_ms: Some(1000), .. }

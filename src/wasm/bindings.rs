@@ -19,13 +19,21 @@ pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, Ru
     if v.is_undefined() || v.is_null() {
         return Ok(Value::Null);
     }
-    let text = js_sys::JSON::stringify(v)
-        .map_err(|_| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} cannot be read as JSON (circular or not serialisable)")))?;
+    let text = js_sys::JSON::stringify(v).map_err(|_| {
+        RuleError::new(
+            ErrorCode::ProfileInvalid,
+            format!("{what} cannot be read as JSON (circular or not serialisable)"),
+        )
+    })?;
     let text: String = text.into();
     if text.len() > limit {
-        return Err(RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is {} bytes; the limit is {limit} bytes", text.len())));
+        return Err(RuleError::new(
+            ErrorCode::ProfileInvalid,
+            format!("{what} is {} bytes; the limit is {limit} bytes", text.len()),
+        ));
     }
-    serde_json::from_str(&text).map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is not valid JSON: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is not valid JSON: {e}")))
 }
 
 /// A JS object (or nothing) as a JSON object; anything else is `CONFIG_INVALID`.

@@ -1,10 +1,10 @@
 //! Performs the core's steps: the one `fetch` binding (global `fetch`, so Node ≥ 18, browsers and
 //! workers alike; never `window`), timers, WebCrypto signing, and the in-memory token cache.
 
+use crate::core::config::Config;
 use crate::core::flow::{cache_identity, CachedToken, FirstLoginFlow, Input, Outcome, Step, TokenUpdate};
 use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::profile::HostEvent;
-use crate::core::config::Config;
 use crate::core::secret::Secret;
 use crate::wasm::bindings::get;
 use std::cell::RefCell;
@@ -26,9 +26,21 @@ extern "C" {
 
     type SubtleCrypto;
     #[wasm_bindgen(catch, method, js_name = importKey)]
-    fn import_key(this: &SubtleCrypto, format: &str, key: &js_sys::Uint8Array, alg: &JsValue, extractable: bool, usages: &js_sys::Array) -> Result<js_sys::Promise, JsValue>;
+    fn import_key(
+        this: &SubtleCrypto,
+        format: &str,
+        key: &js_sys::Uint8Array,
+        alg: &JsValue,
+        extractable: bool,
+        usages: &js_sys::Array,
+    ) -> Result<js_sys::Promise, JsValue>;
     #[wasm_bindgen(catch, method)]
-    fn sign(this: &SubtleCrypto, alg: &JsValue, key: &JsValue, data: &js_sys::Uint8Array) -> Result<js_sys::Promise, JsValue>;
+    fn sign(
+        this: &SubtleCrypto,
+        alg: &JsValue,
+        key: &JsValue,
+        data: &js_sys::Uint8Array,
+    ) -> Result<js_sys::Promise, JsValue>;
 }
 
 thread_local! {
@@ -181,7 +193,9 @@ fn subtle() -> Result<SubtleCrypto, String> {
     let crypto = get(&js_sys::global(), "crypto");
     let subtle = get(&crypto, "subtle");
     if subtle.is_undefined() {
-        return Err("WebCrypto (globalThis.crypto.subtle) is not available in this runtime; use Node 20 or newer".into());
+        return Err(
+            "WebCrypto (globalThis.crypto.subtle) is not available in this runtime; use Node 20 or newer".into()
+        );
     }
     Ok(subtle.unchecked_into())
 }

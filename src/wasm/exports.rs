@@ -105,8 +105,13 @@ fn split_host(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>),
     let host = match cfg.remove("host") {
         None | Some(Value::Null) => Host::Generic,
         Some(Value::String(s)) => host_from_name(&s).ok_or_else(|| {
-            RuleError::new(ErrorCode::ConfigInvalid, format!("host '{s}' is not known; use auth0, auth0-rule, ory, firebase, cognito, clerk, okta or generic"))
-                .with_field("host")
+            RuleError::new(
+                ErrorCode::ConfigInvalid,
+                format!(
+                    "host '{s}' is not known; use auth0, auth0-rule, ory, firebase, cognito, clerk, okta or generic"
+                ),
+            )
+            .with_field("host")
         })?,
         Some(_) => return Err(RuleError::new(ErrorCode::ConfigInvalid, "host must be a string").with_field("host")),
     };
@@ -134,7 +139,8 @@ fn take_secrets(cfg: &mut Map<String, Value>) -> Result<Map<String, Value>, Rule
     match cfg.remove("secrets") {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(m)) => Ok(m),
-        Some(_) => Err(RuleError::new(ErrorCode::ConfigInvalid, "secrets must be an object such as process.env").with_field("secrets")),
+        Some(_) => Err(RuleError::new(ErrorCode::ConfigInvalid, "secrets must be an object such as process.env")
+            .with_field("secrets")),
     }
 }
 
@@ -179,7 +185,10 @@ pub fn configure(#[wasm_bindgen(unchecked_param_type = "Config")] config: JsValu
 /// Build the Lead (or Contact) body for a profile: pure and synchronous. Throws `MAPPING_INVALID`
 /// (with `field` and `position`), `MISSING_REQUIRED_FIELD` or `PROFILE_INVALID`.
 #[wasm_bindgen(js_name = buildLead, unchecked_return_type = "Lead")]
-pub fn build_lead(profile: JsValue, #[wasm_bindgen(unchecked_param_type = "Config | undefined")] config: JsValue) -> Result<JsValue, JsValue> {
+pub fn build_lead(
+    profile: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Config | undefined")] config: JsValue,
+) -> Result<JsValue, JsValue> {
     let run = || -> Result<JsValue, RuleError> {
         let (host, cfg) = load_config(&config)?;
         let (object, mapping) = Config::parse_mapping_only(&cfg)?;
@@ -193,7 +202,10 @@ pub fn build_lead(profile: JsValue, #[wasm_bindgen(unchecked_param_type = "Confi
 /// What a first login would do — decision, record, warnings, the exact requests (secrets shown
 /// as `***`) and the Slack message — without sending anything.
 #[wasm_bindgen(js_name = planFirstLogin, unchecked_return_type = "Plan")]
-pub fn plan_first_login(event: JsValue, #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<JsValue, JsValue> {
+pub fn plan_first_login(
+    event: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
+) -> Result<JsValue, JsValue> {
     let run = || -> Result<JsValue, RuleError> {
         let (host, cfg) = load_config(&config)?;
         let config = Config::parse(&cfg)?;
@@ -206,7 +218,10 @@ pub fn plan_first_login(event: JsValue, #[wasm_bindgen(unchecked_param_type = "C
 /// Run a first login: token, create, Slack. Resolves to an `Outcome` (remote failures included);
 /// rejects only for bad configuration or an unreadable event.
 #[wasm_bindgen(js_name = onFirstLogin, unchecked_return_type = "Outcome")]
-pub async fn on_first_login(event: JsValue, #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<JsValue, JsValue> {
+pub async fn on_first_login(
+    event: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
+) -> Result<JsValue, JsValue> {
     let (config, event) = (|| -> Result<_, RuleError> {
         let (host, cfg) = load_config(&config)?;
         Ok((Config::parse(&cfg)?, first_event(host, &event)?))

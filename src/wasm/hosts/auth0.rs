@@ -43,11 +43,16 @@ impl HostTokenCache for Auth0Cache {
         })
     }
     fn store(&self, token: &CachedToken, ttl_ms: u64) {
-        let value = json!({ "t": token.token.expose(), "u": token.instance_url, "at": token.obtained_at_ms }).to_string();
+        let value =
+            json!({ "t": token.token.expose(), "u": token.instance_url, "at": token.obtained_at_ms }).to_string();
         let opts = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&opts, &"ttl".into(), &JsValue::from_f64(ttl_ms as f64));
         let cache = get(&self.0, "cache");
-        call_method(&cache, "set", &[JsValue::from_str(&Self::key(&token.identity)), JsValue::from_str(&value), opts.into()]);
+        call_method(
+            &cache,
+            "set",
+            &[JsValue::from_str(&Self::key(&token.identity)), JsValue::from_str(&value), opts.into()],
+        );
     }
     fn forget(&self, identity: &str) {
         let cache = get(&self.0, "cache");

@@ -7,7 +7,10 @@ use wasm_bindgen::prelude::*;
 
 /// `export const handler = (event) => sf.onCognitoTrigger(event, { secrets: process.env });`
 #[wasm_bindgen(js_name = onCognitoTrigger, unchecked_return_type = "any")]
-pub async fn on_cognito_trigger(event: JsValue, #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> JsValue {
+pub async fn on_cognito_trigger(
+    event: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
+) -> JsValue {
     let result = async {
         let config = host_config(&config)?;
         run_event(Host::Cognito, &event_json(&event)?, config).await

@@ -11,7 +11,10 @@ use wasm_bindgen::prelude::*;
 /// `exports.beforecreated = beforeUserCreated((event) => sf.onFirebaseAuthEvent(event, { secrets: process.env }));`
 /// Firebase allows 7 s per blocking function: keep `deadlineMs` (default 5000) below that.
 #[wasm_bindgen(js_name = onFirebaseAuthEvent, unchecked_return_type = "{ customClaims: Record<string, unknown> } | undefined")]
-pub async fn on_firebase_auth_event(event: JsValue, #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> JsValue {
+pub async fn on_firebase_auth_event(
+    event: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
+) -> JsValue {
     let run = async {
         let config = host_config(&config)?;
         let json = event_json(&event)?;
@@ -22,7 +25,8 @@ pub async fn on_firebase_auth_event(event: JsValue, #[wasm_bindgen(unchecked_par
         Ok((json, outcomes)) => match outcomes.first().and_then(marker) {
             Some(m) => {
                 // Keep the claims the user already has; add the marker.
-                let mut claims = json.pointer("/data/customClaims").and_then(Value::as_object).cloned().unwrap_or_default();
+                let mut claims =
+                    json.pointer("/data/customClaims").and_then(Value::as_object).cloned().unwrap_or_default();
                 claims.extend(m);
                 to_js(&serde_json::json!({ "customClaims": claims }))
             }

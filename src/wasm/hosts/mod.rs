@@ -33,7 +33,9 @@ pub const LEAD_ID_KEY: &str = "salesforceLeadId";
 /// One log line per login, with no secret: outcome, id, error code and message (already scrubbed).
 pub fn log_outcome(outcome: &Outcome) {
     let line = match (&outcome.status, &outcome.error) {
-        (Status::Failed, Some(e)) => format!("sf-lead-rule: {} not created: {}: {}", outcome.object.name(), e.code, e.message),
+        (Status::Failed, Some(e)) => {
+            format!("sf-lead-rule: {} not created: {}: {}", outcome.object.name(), e.code, e.message)
+        }
         _ => format!(
             "sf-lead-rule: {} {}{} ({} requests, token {}, slack {})",
             status_word(outcome.status),
@@ -61,14 +63,16 @@ fn status_word(s: Status) -> &'static str {
 }
 
 pub fn log_config_error(host: &str, e: &RuleError) {
-    console_error(&format!("sf-lead-rule ({host}): configuration error {}: {} — the login continues", e.code, e.message));
+    console_error(&format!(
+        "sf-lead-rule ({host}): configuration error {}: {} — the login continues",
+        e.code, e.message
+    ));
 }
 
 /// A failed outcome for errors found before any request (bad config, unreadable event).
 pub fn js_failure(e: &RuleError) -> JsValue {
     to_js(&json!({ "status": "failed", "reason": "not attempted", "error": e, "warnings": [], "requests": 0 }))
 }
-
 
 /// Settings for a host whose entry point takes `(event, config)`: `configure()` values, the config
 /// object, its `secrets` (e.g. `process.env`) on top.

@@ -79,7 +79,10 @@ pub async fn handle_webhook(
     let host = match host_from_name(&host) {
         Some(h @ (Host::Ory | Host::Clerk | Host::Okta)) => h,
         _ => {
-            let e = RuleError::new(ErrorCode::ConfigInvalid, format!("handleWebhook serves ory, clerk and okta, not '{host}'"));
+            let e = RuleError::new(
+                ErrorCode::ConfigInvalid,
+                format!("handleWebhook serves ory, clerk and okta, not '{host}'"),
+            );
             return error_response(500, &e);
         }
     };
@@ -87,10 +90,14 @@ pub async fn handle_webhook(
     let method = get(&request, "method").as_string().unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
 
     if host == Host::Okta && method == "GET" {
-        return match header(&headers, "x-okta-verification-challenge").map(|c| webhook::okta_verification_response(&c)) {
+        return match header(&headers, "x-okta-verification-challenge").map(|c| webhook::okta_verification_response(&c))
+        {
             Some(Ok(v)) => respond(200, Some(v)),
             Some(Err(e)) => error_response(400, &e),
-            None => error_response(400, &RuleError::new(ErrorCode::ProfileInvalid, "missing x-okta-verification-challenge header")),
+            None => error_response(
+                400,
+                &RuleError::new(ErrorCode::ProfileInvalid, "missing x-okta-verification-challenge header"),
+            ),
         };
     }
 
@@ -99,7 +106,11 @@ pub async fn handle_webhook(
         Err(e) => {
             log_config_error(host.name(), &e);
             // Clerk (Svix) retries failed deliveries; Ory and Okta must not be blocked.
-            return if host == Host::Clerk { error_response(500, &e) } else { respond(if host == Host::Ory { 204 } else { 200 }, None) };
+            return if host == Host::Clerk {
+                error_response(500, &e)
+            } else {
+                respond(if host == Host::Ory { 204 } else { 200 }, None)
+            };
         }
     };
 
@@ -107,7 +118,10 @@ pub async fn handle_webhook(
     let raw = match body_value.as_string() {
         Some(s) => s,
         None if host == Host::Clerk => {
-            let e = RuleError::new(ErrorCode::SignatureInvalid, "pass the raw request body as a string: the Svix signature covers its exact bytes");
+            let e = RuleError::new(
+                ErrorCode::SignatureInvalid,
+                "pass the raw request body as a string: the Svix signature covers its exact bytes",
+            );
             return error_response(400, &e);
         }
         None => js_sys::JSON::stringify(&body_value).ok().and_then(|s| s.as_string()).unwrap_or_default(),
@@ -119,13 +133,19 @@ pub async fn handle_webhook(
 
     let event: Value = match serde_json::from_str(&raw) {
         Ok(v) => v,
-        Err(_) => return error_response(400, &RuleError::new(ErrorCode::ProfileInvalid, "the webhook body is not JSON")),
+        Err(_) => {
+            return error_response(400, &RuleError::new(ErrorCode::ProfileInvalid, "the webhook body is not JSON"))
+        }
     };
     match run_event(host, &event, config).await {
         Ok(outcomes) => answer(host, &event, &outcomes),
         Err(e) => {
             log_config_error(host.name(), &e);
-            if host == Host::Ory { respond(204, None) } else { error_response(400, &e) }
+            if host == Host::Ory {
+                respond(204, None)
+            } else {
+                error_response(400, &e)
+            }
         }
     }
 }
@@ -161,7 +181,11 @@ fn answer(host: Host, event: &Value, outcomes: &[Outcome]) -> JsValue {
         return match outcomes.first().and_then(marker) {
             Some(m) => {
                 let identity = event.get("identity").or_else(|| event.pointer("/ctx/identity"));
-                let mut meta = identity.and_then(|i| i.get("metadata_public")).and_then(Value::as_object).cloned().unwrap_or_default();
+                let mut meta = identity
+                    .and_then(|i| i.get("metadata_public"))
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
                 meta.extend(m);
                 respond(200, Some(json!({ "identity": { "metadata_public": meta } })))
             }
