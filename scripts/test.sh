@@ -7,6 +7,15 @@ bash scripts/setup.sh --browser
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
+if cargo fmt --version >/dev/null 2>&1; then
+  step "formatting (cargo fmt --check)"
+  cargo fmt --check
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+  step "lints (cargo clippy, warnings are errors)"
+  cargo clippy --quiet --all-targets -- -D warnings
+fi
+
 step "native core tests (cargo test)"
 cargo test --quiet
 
