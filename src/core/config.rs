@@ -454,12 +454,14 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
                 instance_url: check_url("instanceUrl", instance_url.trim_end_matches('/'))?,
             }
         }
-        other => return Err(invalid(
-            "grant",
-            &format!(
+        other => {
+            return Err(invalid(
+                "grant",
+                &format!(
                 "'{other}' is not a grant; use password, client_credentials, jwt_bearer, refresh_token or access_token"
             ),
-        )),
+            ))
+        }
     })
 }
 
