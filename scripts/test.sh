@@ -14,6 +14,7 @@ fi
 if cargo clippy --version >/dev/null 2>&1; then
   step "lints (cargo clippy, warnings are errors)"
   cargo clippy --quiet --all-targets -- -D warnings
+  cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
 fi
 
 step "native core tests (cargo test)"

@@ -306,7 +306,7 @@ fn run_until(
     let mut step = m.start();
     for _ in 0..100_000 {
         step = match step {
-            Step::Done => return Ok((requests, sleeps, m.report())),
+            Step::Done(()) => return Ok((requests, sleeps, m.report())),
             Step::Sleep { ms } => {
                 sleeps.push(ms);
                 now += ms;

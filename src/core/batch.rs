@@ -22,7 +22,7 @@ use crate::core::profile::{normalise, FirstLoginSignal, Host, HostEvent};
 use crate::core::record::{build_record, RecordPayload};
 use crate::core::retry::{fits, Backoff};
 use crate::core::salesforce::{self as sf, AccessToken};
-use crate::core::secret::{scrub, Secret};
+use crate::core::secret::scrub;
 use crate::core::session::{self, TokenStart};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -357,24 +357,9 @@ pub struct BatchReport {
     pub stopped: Option<RuleError>,
 }
 
-/// What the driver must do next.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Step {
-    Send {
-        request: HttpRequest,
-        timeout_ms: u64,
-    },
-    /// Sign `input` with RS256 (JWT bearer grant); answer with `Input::Signed`.
-    Sign {
-        input: String,
-        key: Secret,
-    },
-    Sleep {
-        ms: u64,
-    },
-    /// Finished (or stopped): read [`Backfill::report`].
-    Done,
-}
+/// What the driver must do next: the first-login flow's steps; `Done` carries nothing, read
+/// [`Backfill::report`].
+pub type Step = crate::core::flow::Step<()>;
 
 // ---------------------------------------------------------------------------------------------
 // The machine
@@ -678,7 +663,7 @@ impl Backfill {
     pub fn resume(&mut self, input: Input, now_ms: u64) -> Step {
         self.now = now_ms;
         if self.done {
-            return Step::Done;
+            return Step::Done(());
         }
         match input {
             Input::Woke => self.issue(),
@@ -1505,7 +1490,7 @@ impl Backfill {
     fn finish(&mut self) -> Step {
         self.done = true;
         self.op = Op::None;
-        Step::Done
+        Step::Done(())
     }
 }
 
@@ -1592,7 +1577,7 @@ pub fn plan(mut machine: Backfill, instance_url: &str) -> BatchPlan {
     // Bounded: every simulated answer settles users or advances a job.
     for _ in 0..(machine.users.len() * 4 + 64) {
         step = match step {
-            Step::Done => break,
+            Step::Done(()) => break,
             Step::Sleep { .. } => machine.resume(Input::Woke, now),
             Step::Sign { .. } => machine.resume(Input::Signed(vec![0; 256]), now),
             Step::Send { request, .. } => {

@@ -32,9 +32,10 @@ pub fn cache_identity(config: &Config) -> String {
     format!("{}@{}", config.grant.cache_identity(), config.login_url)
 }
 
-/// What the driver must do next.
+/// What the driver must do next. `D` is what a finished machine hands back: the first-login flow
+/// its `Outcome`, the backfill nothing (its report is read separately).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Step {
+pub enum Step<D = Box<Outcome>> {
     /// Send this request; abort it after `timeout_ms`.
     Send {
         request: HttpRequest,
@@ -49,7 +50,7 @@ pub enum Step {
     Sleep {
         ms: u64,
     },
-    Done(Box<Outcome>),
+    Done(D),
 }
 
 /// What happened to the last step.

@@ -2,10 +2,10 @@
 //! `core::batch::Backfill` with the driver's fetch, timers, signing and token cache, and reports
 //! progress and the resume state to callbacks. Decides nothing the core could decide.
 
-use crate::core::batch::{self, Backfill, BatchOptions, InputItem, Mode, Step};
+use crate::core::batch::{self, Backfill, BatchOptions, InputItem, Mode};
 use crate::core::config::Config;
 use crate::core::error::{ErrorCode, RuleError};
-use crate::core::flow::{cache_identity, Input};
+use crate::core::flow::cache_identity;
 use crate::core::profile::host_from_name;
 use crate::wasm::bindings::{from_js, from_js_within, get, to_js, to_js_error};
 use crate::wasm::driver;
@@ -236,24 +236,10 @@ async fn run(
                 let _ = f.call2(&JsValue::NULL, &JsValue::from_f64(p.0 as f64), &JsValue::from_f64(p.1 as f64));
             }
         }
-        step = match step {
-            Step::Done => break,
-            Step::Send { request, timeout_ms } => {
-                let input = driver::send(&request, timeout_ms).await;
-                machine.resume(input, driver::now_ms())
-            }
-            Step::Sleep { ms } => {
-                driver::sleep(ms).await;
-                machine.resume(Input::Woke, driver::now_ms())
-            }
-            Step::Sign { input, key } => {
-                let signed = match driver::sign_rs256(&key, input.as_bytes()).await {
-                    Ok(sig) => Input::Signed(sig),
-                    Err(why) => Input::SignFailed(why),
-                };
-                machine.resume(signed, driver::now_ms())
-            }
-        };
+        match driver::perform(step).await {
+            Ok(input) => step = machine.resume(input, driver::now_ms()),
+            Err(()) => break,
+        }
     }
     let report = machine.report();
     (machine, report)

@@ -67,27 +67,30 @@ pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Optio
     let mut flow = FirstLoginFlow::new(config, event, cached, now_ms(), seed);
     let mut step = flow.start();
     let outcome = loop {
-        step = match step {
-            Step::Done(outcome) => break *outcome,
-            Step::Send { request, timeout_ms } => {
-                let input = send(&request, timeout_ms).await;
-                flow.resume(input, now_ms())
-            }
-            Step::Sleep { ms } => {
-                sleep(ms).await;
-                flow.resume(Input::Woke, now_ms())
-            }
-            Step::Sign { input, key } => {
-                let signed = match sign_rs256(&key, input.as_bytes()).await {
-                    Ok(sig) => Input::Signed(sig),
-                    Err(why) => Input::SignFailed(why),
-                };
-                flow.resume(signed, now_ms())
-            }
-        };
+        match perform(step).await {
+            Ok(input) => step = flow.resume(input, now_ms()),
+            Err(outcome) => break *outcome,
+        }
     };
     update_token_cache(&identity, flow.token_update(), ttl, host_cache);
     outcome
+}
+
+/// Carry out one step of a core state machine: what happened, to feed back with `resume`, or
+/// `Err` with what a finished machine handed back.
+pub async fn perform<D>(step: Step<D>) -> Result<Input, D> {
+    Ok(match step {
+        Step::Done(done) => return Err(done),
+        Step::Send { request, timeout_ms } => send(&request, timeout_ms).await,
+        Step::Sleep { ms } => {
+            sleep(ms).await;
+            Input::Woke
+        }
+        Step::Sign { input, key } => match sign_rs256(&key, input.as_bytes()).await {
+            Ok(sig) => Input::Signed(sig),
+            Err(why) => Input::SignFailed(why),
+        },
+    })
 }
 
 /// The token cached for `identity`: module memory first, then the host's cache.
