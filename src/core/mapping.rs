@@ -1936,7 +1936,7 @@ mod fuzz {
     fn config() -> ProptestConfig {
         let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
         // No regression files: they would land in src/ of the real crate.
-        ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+        ProptestConfig { cases, ..ProptestConfig::default() }
     }
 
     /// Fragments of the grammar (and near misses), so that random joins often parse.
