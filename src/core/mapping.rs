@@ -1935,7 +1935,7 @@ mod fuzz {
 
     fn config() -> ProptestConfig {
         let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
-        // No regression files: they would land in src/ of the real crate.
+        // Failing cases are kept in src/core/mapping.proptest-regressions (commit it when written).
         ProptestConfig { cases, ..ProptestConfig::default() }
     }
 
