@@ -158,3 +158,16 @@ test("onFirstLogin with host: 'okta' inline hook and plain profiles", async () =
   assert.deepEqual(plain.record, { FirstName: "Plain", LastName: "Person", Email: "plain@example.com", Company: "Web channel signups", LeadSource: "Web" });
   await assert.rejects(() => sf.onFirstLogin({}, { host: "myspace" }), (e) => e.code === "CONFIG_INVALID" && e.field === "host");
 });
+
+test("Okta: the hook answers within Okta's 3 s even when Salesforce hangs (deadline capped at 2.5 s)", async () => {
+  emu.setFaults({ kind: "hang", target: "create" });
+  const body = fixtureText("okta-user-lifecycle-create.json");
+  const t0 = performance.now();
+  const { result: r } = await captureConsole(() => sf.handleWebhook("okta", { method: "POST", headers: {}, body }, env()));
+  const ms = performance.now() - t0;
+  assert.ok(ms < 3000, `answered after ${ms.toFixed(0)} ms`);
+  assert.equal(r.status, 200);
+  const [outcome] = JSON.parse(r.body).outcomes;
+  assert.equal(outcome.status, "failed");
+  assert.equal(emu.state.records.Lead.length, 0);
+});

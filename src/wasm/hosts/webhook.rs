@@ -24,6 +24,9 @@ export interface WebhookRequest {
 export interface WebhookResponse { status: number; headers: Record<string, string>; body: string; }
 "#;
 
+/// Okta expects an event hook's answer within 3 s; the deadline is capped below that.
+const OKTA_DEADLINE_MS: u64 = 2_500;
+
 /// Read a header from Node's lower-case header object or a fetch `Headers`.
 fn header(headers: &JsValue, name: &str) -> Option<String> {
     if let Some(v) = call_method(headers, "get", &[JsValue::from_str(name)]) {
@@ -102,7 +105,13 @@ pub async fn handle_webhook(
     }
 
     let config = match host_config(&config) {
-        Ok(c) => c,
+        Ok(mut c) => {
+            if host == Host::Okta {
+                // Okta drops an event hook delivery not answered within 3 s.
+                c.deadline_ms = c.deadline_ms.min(OKTA_DEADLINE_MS);
+            }
+            c
+        }
         Err(e) => {
             log_config_error(host.name(), &e);
             // Clerk (Svix) retries failed deliveries; Ory and Okta must not be blocked.
