@@ -659,6 +659,13 @@ impl Backfill {
         self.finish();
     }
 
+    fn after_signing(&mut self, signed: std::result::Result<Vec<u8>, String>) -> Step {
+        match session::token_request_after_signing(&self.config, self.signing_input.take(), signed) {
+            Ok(request) => self.send(request),
+            Err(e) => self.stop(e),
+        }
+    }
+
     /// Feed the result of the last step, get the next.
     pub fn resume(&mut self, input: Input, now_ms: u64) -> Step {
         self.now = now_ms;
@@ -667,17 +674,8 @@ impl Backfill {
         }
         match input {
             Input::Woke => self.issue(),
-            Input::Signed(sig) => {
-                let req = self.signing_input.take().and_then(|s| session::signed_token_request(&self.config, &s, &sig));
-                match req {
-                    Some(req) => self.send(req),
-                    None => self.stop(RuleError::new(ErrorCode::ConfigInvalid, "JWT assertion could not be built")),
-                }
-            }
-            Input::SignFailed(why) => self.stop(
-                RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey could not sign the JWT assertion: {why}"))
-                    .with_field("privateKey"),
-            ),
+            Input::Signed(sig) => self.after_signing(Ok(sig)),
+            Input::SignFailed(why) => self.after_signing(Err(why)),
             Input::Response(resp) => self.on_response(resp),
             Input::NetworkError(msg) => {
                 let msg = scrub(&msg, &self.config.secrets());

@@ -258,18 +258,8 @@ impl FirstLoginFlow {
         }
         match input {
             Input::Woke => self.issue(),
-            Input::Signed(sig) => {
-                let request =
-                    self.signing_input.take().and_then(|s| session::signed_token_request(&self.config, &s, &sig));
-                match request {
-                    Some(req) => self.send(req),
-                    None => self.fail(RuleError::new(ErrorCode::ConfigInvalid, "JWT assertion could not be built")),
-                }
-            }
-            Input::SignFailed(why) => self.fail(
-                RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey could not sign the JWT assertion: {why}"))
-                    .with_field("privateKey"),
-            ),
+            Input::Signed(sig) => self.after_signing(Ok(sig)),
+            Input::SignFailed(why) => self.after_signing(Err(why)),
             Input::Response(resp) => self.on_response(resp),
             Input::NetworkError(msg) => self.on_transport_error(RuleError::new(
                 ErrorCode::NetworkError,
@@ -279,6 +269,13 @@ impl FirstLoginFlow {
                 ErrorCode::NetworkError,
                 format!("{} did not answer in time", self.target_name()),
             )),
+        }
+    }
+
+    fn after_signing(&mut self, signed: Result<Vec<u8>, String>) -> Step {
+        match session::token_request_after_signing(&self.config, self.signing_input.take(), signed) {
+            Ok(request) => self.send(request),
+            Err(e) => self.fail(e),
         }
     }
 

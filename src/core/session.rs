@@ -3,6 +3,7 @@
 //! format in `salesforce`; never sends anything and never reads a clock.
 
 use crate::core::config::{Config, TokenGrant};
+use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::flow::{cache_identity, CachedToken};
 use crate::core::http::HttpRequest;
 use crate::core::salesforce::{self as sf, AccessToken};
@@ -24,7 +25,7 @@ pub fn initial_token(config: &Config, cached: Option<CachedToken>, now_ms: u64) 
 /// What to do to obtain a new token.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TokenStart {
-    /// JWT bearer: sign `input` (RS256) with `key`, then call [`signed_token_request`].
+    /// JWT bearer: sign `input` (RS256) with `key`, then call [`token_request_after_signing`].
     Sign { input: String, key: Secret },
     /// Send this token request.
     Send(HttpRequest),
@@ -44,9 +45,20 @@ pub fn start_token(config: &Config, now_ms: u64) -> TokenStart {
     }
 }
 
-/// The JWT bearer token request once the signing input is signed.
-pub fn signed_token_request(config: &Config, signing_input: &str, signature: &[u8]) -> Option<HttpRequest> {
-    sf::token_request(config, Some(sf::jwt_assertion(signing_input, signature)))
+/// The JWT bearer token request once the driver answered a `Sign` step: `signed` is the RS256
+/// signature of `signing_input`, or why WebCrypto could not make it. Errors are `CONFIG_INVALID`.
+pub fn token_request_after_signing(
+    config: &Config,
+    signing_input: Option<String>,
+    signed: std::result::Result<Vec<u8>, String>,
+) -> Result<HttpRequest> {
+    let signature = signed.map_err(|why| {
+        RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey could not sign the JWT assertion: {why}"))
+            .with_field("privateKey")
+    })?;
+    signing_input
+        .and_then(|input| sf::token_request(config, Some(sf::jwt_assertion(&input, &signature))))
+        .ok_or_else(|| RuleError::new(ErrorCode::ConfigInvalid, "JWT assertion could not be built"))
 }
 
 /// The cache entry for a token just obtained.
