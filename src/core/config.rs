@@ -251,13 +251,7 @@ impl Config {
     /// Parse a configuration object. Errors are `CONFIG_INVALID`, `CONFIG_MISSING`,
     /// `MAPPING_INVALID` or `INSECURE_URL`, each naming the key to fix.
     pub fn parse(obj: &Map<String, Value>) -> Result<Config> {
-        if let Some(unknown) = obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
-            return Err(RuleError::new(
-                ErrorCode::ConfigInvalid,
-                format!("unknown configuration key '{unknown}'; known keys: {}", KEYS.join(", ")),
-            )
-            .with_field(unknown.clone()));
-        }
+        check_keys(obj)?;
         let r = Reader(obj);
         let object = match r.string("object")?.as_deref() {
             None => SObject::Lead,
@@ -357,6 +351,18 @@ impl Config {
         out.extend(self.webhook_secret.iter());
         out.extend(self.other_secrets.iter());
         out
+    }
+}
+
+/// Refuse keys `Config::parse` does not know, so a typo surfaces instead of being ignored.
+pub fn check_keys(obj: &Map<String, Value>) -> Result<()> {
+    match obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        Some(unknown) => Err(RuleError::new(
+            ErrorCode::ConfigInvalid,
+            format!("unknown configuration key '{unknown}'; known keys: {}", KEYS.join(", ")),
+        )
+        .with_field(unknown.clone())),
+        None => Ok(()),
     }
 }
 

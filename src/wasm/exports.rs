@@ -1,7 +1,7 @@
 //! The JS API for any host: `buildLead`, `planFirstLogin`, `onFirstLogin`, `configure` and helpers.
 //! Each export converts its arguments, calls the core (or the driver) and converts the result.
 
-use crate::core::config::{merge_secrets, Config, KEYS};
+use crate::core::config::{check_keys, merge_secrets, Config};
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::mapping::Mapping;
 use crate::core::profile::{host_from_name, normalise, Host, HostEvent};
@@ -170,10 +170,7 @@ pub fn configure(#[wasm_bindgen(unchecked_param_type = "Config")] config: JsValu
         let (_, cfg) = split_host(cfg)?;
         let merged = merge_secrets(&cfg, &secrets);
         // Check what does not depend on credentials now, so mistakes surface at load time.
-        if let Some(unknown) = merged.keys().find(|k| !KEYS.contains(&k.as_str())) {
-            return Err(RuleError::new(ErrorCode::ConfigInvalid, format!("unknown configuration key '{unknown}'"))
-                .with_field(unknown.clone()));
-        }
+        check_keys(&merged)?;
         Config::parse_mapping_only(&merged)?;
         Ok(merged)
     };
