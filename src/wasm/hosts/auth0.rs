@@ -1,7 +1,7 @@
 //! Auth0: the Actions post-login handler (`api.user.setAppMetadata`, `api.cache`) and the legacy
 //! Rule signature (`configuration`, `auth0.users.updateAppMetadata`, `callback`).
 
-use super::{console_error, js_failure, log_config_error, log_outcome, LEAD_ID_KEY, MARKER};
+use super::{console_error, js_failure, log_config_error, log_outcome, marker};
 use crate::core::config::Config;
 use crate::core::error::RuleError;
 use crate::core::flow::CachedToken;
@@ -94,11 +94,10 @@ pub async fn on_execute_post_login(event: JsValue, api: JsValue) -> JsValue {
     };
     let cache = Auth0Cache(api.clone());
     let outcome = driver::run_first_login(config, host_event, Some(&cache)).await;
-    if outcome.confirmed() {
+    if let Some(entries) = marker(&outcome) {
         let user = get(&api, "user");
-        call_method(&user, "setAppMetadata", &[JsValue::from_str(MARKER), JsValue::TRUE]);
-        if let Some(id) = &outcome.lead_id {
-            call_method(&user, "setAppMetadata", &[JsValue::from_str(LEAD_ID_KEY), JsValue::from_str(id)]);
+        for (key, value) in entries {
+            call_method(&user, "setAppMetadata", &[JsValue::from_str(&key), to_js(&value)]);
         }
     }
     log_outcome(&outcome);
@@ -135,15 +134,14 @@ async fn run_rule(user: &JsValue, context: &JsValue) {
         Err(e) => return log_config_error("auth0 rule", &e),
     };
     let outcome = driver::run_first_login(config, host_event, None).await;
-    if outcome.confirmed() {
+    if let Some(entries) = marker(&outcome) {
         let mut meta = get(user, "app_metadata");
         if !meta.is_object() {
             meta = js_sys::Object::new().into();
             let _ = js_sys::Reflect::set(user, &"app_metadata".into(), &meta);
         }
-        let _ = js_sys::Reflect::set(&meta, &MARKER.into(), &JsValue::TRUE);
-        if let Some(id) = &outcome.lead_id {
-            let _ = js_sys::Reflect::set(&meta, &LEAD_ID_KEY.into(), &JsValue::from_str(id));
+        for (key, value) in entries {
+            let _ = js_sys::Reflect::set(&meta, &JsValue::from_str(&key), &to_js(&value));
         }
         let users = get(&get(&global, "auth0"), "users");
         if let Some(p) = call_method(&users, "updateAppMetadata", &[get(user, "user_id"), meta]) {

@@ -92,7 +92,7 @@ pub async fn run_event(host: Host, event: &Value, config: Config) -> Result<Vec<
     Ok(outcomes)
 }
 
-/// `app_metadata`-style marker to hand back to hosts that store it themselves.
+/// The marker a host stores once Salesforce confirmed (`recordedAsLead`, `salesforceLeadId`), in order.
 pub fn marker(outcome: &Outcome) -> Option<serde_json::Map<String, Value>> {
     let id = outcome.lead_id.as_ref().filter(|_| outcome.confirmed())?;
     let mut m = serde_json::Map::new();
