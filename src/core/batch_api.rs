@@ -6,10 +6,10 @@ use crate::core::config::Config;
 use crate::core::csv;
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::http::{percent_encode, HttpRequest, HttpResponse, Purpose, Text};
+use crate::core::json::{Map, Value};
 use crate::core::record::RecordPayload;
 use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::scrub;
-use serde_json::{Map, Value};
 
 /// sObject Collections takes at most this many records per request.
 pub const COLLECTION_LIMIT: usize = 200;
@@ -76,14 +76,14 @@ pub fn collection_request(token: &AccessToken, config: &Config, records: &[&Reco
         .iter()
         .map(|r| {
             let mut m = Map::new();
-            m.insert("attributes".into(), serde_json::json!({ "type": object }));
+            m.insert("attributes".into(), crate::core::json::json!({ "type": object }));
             for (k, v) in &r.fields {
                 m.insert(k.clone(), Value::String(v.clone()));
             }
             Value::Object(m)
         })
         .collect();
-    let body = serde_json::json!({ "allOrNone": false, "records": items }).to_string();
+    let body = crate::core::json::json!({ "allOrNone": false, "records": items }).to_string();
     let req = HttpRequest::new(Purpose::CreateCollection, "POST", sf::data_url(token, config, "composite/sobjects"));
     sf::with_sforce_headers(sf::authorized(req, token), config).body("application/json", Text::plain(body))
 }
@@ -105,7 +105,7 @@ pub enum RecordResult {
 /// One result per record, in request order: `[{id, success, errors: [{statusCode, message,
 /// fields}]}]`. A body that is not such an array, or has the wrong length, is `RESPONSE_INVALID`.
 pub fn parse_collection_results(resp: &HttpResponse, config: &Config, expected: usize) -> Result<Vec<RecordResult>> {
-    let items = match serde_json::from_str::<Value>(&resp.body) {
+    let items = match crate::core::json::from_str(&resp.body) {
         Ok(Value::Array(items)) if items.len() == expected => items,
         Ok(Value::Array(items)) => {
             return Err(sf::invalid_response(&format!("{} results for {expected} records", items.len()), resp.status))
@@ -205,7 +205,7 @@ pub fn lookup_cost(value: &str) -> usize {
 
 /// `(field value, Id)` of each record a lookup found.
 pub fn parse_lookup(resp: &HttpResponse, field: &str) -> Result<Vec<(String, String)>> {
-    let v: Value = serde_json::from_str(&resp.body)
+    let v: Value = crate::core::json::from_str(&resp.body)
         .map_err(|_| sf::invalid_response("query response is not JSON", resp.status))?;
     let records = v
         .get("records")
@@ -235,7 +235,7 @@ fn bulk(token: &AccessToken, method: &'static str, url: Text) -> HttpRequest {
 
 /// `POST …/jobs/ingest`: an insert job for CSV with LF line endings.
 pub fn create_job_request(token: &AccessToken, config: &Config) -> HttpRequest {
-    let body = serde_json::json!({"object": config.object.name(), "operation": "insert", "contentType": "CSV", "lineEnding": "LF"});
+    let body = crate::core::json::json!({"object": config.object.name(), "operation": "insert", "contentType": "CSV", "lineEnding": "LF"});
     sf::with_sforce_headers(bulk(token, "POST", jobs_url(token, config, "")), config)
         .body("application/json", Text::plain(body.to_string()))
 }
@@ -249,7 +249,8 @@ pub fn upload_request(token: &AccessToken, config: &Config, job_id: &str, csv: S
 /// `PATCH …/jobs/ingest/{id}` to `UploadComplete` (close) or `Aborted`.
 pub fn set_job_state_request(token: &AccessToken, config: &Config, job_id: &str, state: &str) -> HttpRequest {
     let url = jobs_url(token, config, &format!("/{}", percent_encode(job_id)));
-    bulk(token, "PATCH", url).body("application/json", Text::plain(serde_json::json!({ "state": state }).to_string()))
+    bulk(token, "PATCH", url)
+        .body("application/json", Text::plain(crate::core::json::json!({ "state": state }).to_string()))
 }
 
 /// `GET …/jobs/ingest/{id}`: the job's state.
@@ -293,8 +294,8 @@ impl JobInfo {
 }
 
 pub fn parse_job_info(resp: &HttpResponse) -> Result<JobInfo> {
-    let v: Value =
-        serde_json::from_str(&resp.body).map_err(|_| sf::invalid_response("job info is not JSON", resp.status))?;
+    let v: Value = crate::core::json::from_str(&resp.body)
+        .map_err(|_| sf::invalid_response("job info is not JSON", resp.status))?;
     let text = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
     match (text("id"), text("state")) {
         (Some(id), Some(state)) => Ok(JobInfo { id, state, error_message: text("errorMessage") }),
@@ -365,7 +366,7 @@ pub fn bulk_row_error(sf_error: &str, config: &Config) -> RuleError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::core::json::json;
 
     fn config() -> Config {
         Config::parse(json!({"clientId":"cid","clientSecret":"s3cret-value"}).as_object().unwrap()).unwrap()
@@ -386,7 +387,7 @@ mod tests {
             r.body.as_ref().unwrap().expose(),
             r#"{"allOrNone":false,"records":[{"attributes":{"type":"Lead"},"LastName":"Doe","Company":"Acme"}]}"#
         );
-        assert_eq!(serde_json::to_value(&r).unwrap()["headers"]["Authorization"], "Bearer ***");
+        assert_eq!(crate::core::json::to_value(&r)["headers"]["Authorization"], "Bearer ***");
     }
 
     #[test]

@@ -3,10 +3,10 @@
 //! the grant is chosen and the mapping is compiled. Never performs I/O.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
+use crate::core::json::{Map, Value};
 use crate::core::mapping::Mapping;
 use crate::core::record::SObject;
 use crate::core::secret::Secret;
-use serde_json::{Map, Value};
 
 pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
 /// Spring '26.
@@ -168,12 +168,12 @@ pub const KEYS: &[&str] = &[
 
 /// Turn host secrets (`SALESFORCE_CLIENT_ID`, `MY_SLACK_WEBHOOK_URL`, …) into config keys, laid
 /// over `base`. Unknown secret names are ignored: hosts keep unrelated secrets in the same place.
-pub fn merge_secrets(base: &Map<String, Value>, secrets: &Map<String, Value>) -> Map<String, Value> {
+pub fn merge_secrets(base: &Map, secrets: &Map) -> Map {
     // Secrets win over `base`; among aliases the first listed (our name) wins.
     let mut out = base.clone();
     let mut from_secret: Vec<&str> = Vec::new();
     for (name, key) in SECRET_ALIASES {
-        match secrets.get(*name) {
+        match secrets.get(name) {
             Some(v) if !is_blank(v) && !from_secret.contains(key) => {
                 out.insert((*key).to_string(), v.clone());
                 from_secret.push(key);
@@ -192,7 +192,7 @@ fn is_blank(v: &Value) -> bool {
     }
 }
 
-struct Reader<'a>(&'a Map<String, Value>);
+struct Reader<'a>(&'a Map);
 
 impl Reader<'_> {
     fn string(&self, key: &str) -> Result<Option<String>> {
@@ -250,7 +250,7 @@ fn invalid(key: &str, what: &str) -> RuleError {
 impl Config {
     /// Parse a configuration object. Errors are `CONFIG_INVALID`, `CONFIG_MISSING`,
     /// `MAPPING_INVALID` or `INSECURE_URL`, each naming the key to fix.
-    pub fn parse(obj: &Map<String, Value>) -> Result<Config> {
+    pub fn parse(obj: &Map) -> Result<Config> {
         check_keys(obj)?;
         let r = Reader(obj);
         let object = match r.string("object")?.as_deref() {
@@ -325,7 +325,7 @@ impl Config {
     }
 
     /// Only the parts needed to build a record (for `buildLead`): no credentials required.
-    pub fn parse_mapping_only(obj: &Map<String, Value>) -> Result<(SObject, Mapping)> {
+    pub fn parse_mapping_only(obj: &Map) -> Result<(SObject, Mapping)> {
         let r = Reader(obj);
         let object = match r.string("object")?.as_deref() {
             None => SObject::Lead,
@@ -355,7 +355,7 @@ impl Config {
 }
 
 /// Refuse keys `Config::parse` does not know, so a typo surfaces instead of being ignored.
-pub fn check_keys(obj: &Map<String, Value>) -> Result<()> {
+pub fn check_keys(obj: &Map) -> Result<()> {
     match obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
         Some(unknown) => Err(RuleError::new(
             ErrorCode::ConfigInvalid,
@@ -370,7 +370,7 @@ fn parse_mapping(v: Option<&Value>) -> Result<(Mapping, String)> {
     match v {
         None | Some(Value::Null) => preset("recommended"),
         Some(Value::String(s)) if s.trim_start().starts_with('{') => {
-            let parsed: Value = serde_json::from_str(s).map_err(|e| {
+            let parsed: Value = crate::core::json::from_str(s).map_err(|e| {
                 RuleError::new(ErrorCode::MappingInvalid, format!("mapping is not valid JSON: {e}"))
                     .with_field("mapping")
             })?;
@@ -553,9 +553,9 @@ pub fn check_url(key: &str, url: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::core::json::json;
 
-    fn obj(v: Value) -> Map<String, Value> {
+    fn obj(v: Value) -> Map {
         v.as_object().cloned().unwrap()
     }
 

@@ -1,12 +1,11 @@
 //! `RuleError` and its stable `ErrorCode`s: the one error type of the crate. The code string is
 //! what JS callers see as `err.code`; never rename a code, only add new ones.
 
-use serde::Serialize;
+use crate::core::json::{ObjectBuilder, ToJson, Value};
 use std::fmt;
 
 /// Stable machine-readable error codes. `as_str` is the public contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     // --- bad configuration: rejects (throws) ---
     /// A configuration value has the wrong type or an unknown value.
@@ -95,22 +94,17 @@ impl fmt::Display for ErrorCode {
 }
 
 /// An error with a stable code and a message that tells the user what to change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleError {
     pub code: ErrorCode,
     pub message: String,
     /// The configuration key or Salesforce field concerned, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// Character offset (0-based) inside a mapping expression, for `MAPPING_INVALID`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<usize>,
     /// Salesforce's own `errorCode` (or the OAuth `error`) when the failure came from there.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_code: Option<String>,
     /// HTTP status of the response that failed, when there was one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
 }
 
@@ -140,5 +134,24 @@ impl fmt::Display for RuleError {
 }
 
 impl std::error::Error for RuleError {}
+
+impl ToJson for ErrorCode {
+    fn to_value(&self) -> Value {
+        Value::from(self.as_str())
+    }
+}
+
+impl ToJson for RuleError {
+    fn to_value(&self) -> Value {
+        ObjectBuilder::new()
+            .field("code", self.code)
+            .field("message", &self.message)
+            .some("field", &self.field)
+            .some("position", &self.position)
+            .some("remoteCode", &self.remote_code)
+            .some("status", &self.status)
+            .build()
+    }
+}
 
 pub type Result<T> = std::result::Result<T, RuleError>;

@@ -12,8 +12,8 @@ use crate::core::salesforce::{self as sf, AccessToken, LookupResult, WriteResult
 use crate::core::secret::{scrub, Secret};
 use crate::core::session::{self, TokenStart};
 use crate::core::slack::{self, SlackResult};
-use serde::Serialize;
-use serde_json::Value;
+
+use crate::core::json::{ObjectBuilder, ToJson, Value};
 
 const BACKOFF_BASE_MS: u64 = 250;
 const BACKOFF_CAP_MS: u64 = 2_000;
@@ -64,8 +64,7 @@ pub enum Input {
     Woke,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Created,
     /// An existing record was found (duplicate rule, email lookup, upsert match); the user is recorded.
@@ -74,30 +73,23 @@ pub enum Status {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SlackOutcome {
     /// `sent`, `failed`, `not_configured` or `not_needed`.
     pub status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RuleError>,
 }
 
 /// The result of one first login. Never contains a secret.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub status: Status,
     pub reason: String,
     pub object: SObject,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub record_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<RecordPayload>,
     pub warnings: Vec<Warning>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RuleError>,
     pub slack: SlackOutcome,
     /// `cached`, `new` or `none`: where the access token came from.
@@ -684,5 +676,40 @@ pub fn json_path(v: &Value, path: &str) -> Option<String> {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
+    }
+}
+
+impl ToJson for Status {
+    fn to_value(&self) -> Value {
+        Value::from(match self {
+            Status::Created => "created",
+            Status::Duplicate => "duplicate",
+            Status::Skipped => "skipped",
+            Status::Failed => "failed",
+        })
+    }
+}
+
+impl ToJson for SlackOutcome {
+    fn to_value(&self) -> Value {
+        ObjectBuilder::new().field("status", self.status).some("error", &self.error).build()
+    }
+}
+
+impl ToJson for Outcome {
+    fn to_value(&self) -> Value {
+        ObjectBuilder::new()
+            .field("status", self.status)
+            .field("reason", &self.reason)
+            .field("object", self.object)
+            .some("leadId", &self.lead_id)
+            .some("recordUrl", &self.record_url)
+            .some("record", &self.record)
+            .field("warnings", &self.warnings)
+            .some("error", &self.error)
+            .field("slack", &self.slack)
+            .field("token", self.token)
+            .field("requests", self.requests)
+            .build()
     }
 }

@@ -3,9 +3,8 @@
 //! serialising a request (the plan shown to people) masks them.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
+use crate::core::json::{self, Map, ObjectBuilder, ToJson, Value};
 use crate::core::secret::{Secret, MASK};
-use serde::ser::{SerializeMap, SerializeStruct};
-use serde::{Serialize, Serializer};
 
 /// Text built from plain and secret pieces, e.g. `Bearer ` + token, or a form body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -54,15 +53,14 @@ impl Text {
     }
 }
 
-impl Serialize for Text {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.masked())
+impl ToJson for Text {
+    fn to_value(&self) -> Value {
+        Value::String(self.masked())
     }
 }
 
 /// What a request is for; the flow uses it to interpret the response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     Token,
     FindExisting,
@@ -72,6 +70,22 @@ pub enum Purpose {
     CreateCollection,
     NotifySlack,
     BulkJob,
+}
+
+impl Purpose {
+    /// The name a plan shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Purpose::Token => "token",
+            Purpose::FindExisting => "findExisting",
+            Purpose::CheckExisting => "checkExisting",
+            Purpose::CreateRecord => "createRecord",
+            Purpose::UpsertRecord => "upsertRecord",
+            Purpose::CreateCollection => "createCollection",
+            Purpose::NotifySlack => "notifySlack",
+            Purpose::BulkJob => "bulkJob",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,29 +127,27 @@ impl HttpRequest {
 
 /// Serialised form (the plan): `{purpose, method, url, headers: {name: value}, body}` with
 /// secrets masked. A JSON body is shown as JSON, not as a string, so people can read it.
-impl Serialize for HttpRequest {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        struct Headers<'a>(&'a [(String, Text)]);
-        impl Serialize for Headers<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-                let mut m = s.serialize_map(Some(self.0.len()))?;
-                for (k, v) in self.0 {
-                    m.serialize_entry(k, v)?;
-                }
-                m.end()
-            }
-        }
-        let mut st = s.serialize_struct("HttpRequest", 5)?;
-        st.serialize_field("purpose", &self.purpose)?;
-        st.serialize_field("method", self.method)?;
-        st.serialize_field("url", &self.url)?;
-        st.serialize_field("headers", &Headers(&self.headers))?;
+impl ToJson for Purpose {
+    fn to_value(&self) -> Value {
+        Value::from(self.name())
+    }
+}
+
+impl ToJson for HttpRequest {
+    /// Secrets masked; a JSON body shown as JSON, any other as its text.
+    fn to_value(&self) -> Value {
+        let headers: Map = self.headers.iter().map(|(k, v)| (k.clone(), v.to_value())).collect();
         let body = self.body.as_ref().map(|b| {
             let masked = b.masked();
-            serde_json::from_str::<serde_json::Value>(&masked).unwrap_or(serde_json::Value::String(masked))
+            json::from_str(&masked).unwrap_or(Value::String(masked))
         });
-        st.serialize_field("body", &body)?;
-        st.end()
+        ObjectBuilder::new()
+            .field("purpose", self.purpose)
+            .field("method", self.method)
+            .field("url", &self.url)
+            .field("headers", Value::Object(headers))
+            .field("body", body)
+            .build()
     }
 }
 
@@ -194,10 +206,10 @@ mod tests {
         let req = HttpRequest::new(Purpose::CreateRecord, "POST", Text::plain("https://x/y"))
             .header("Authorization", Text::plain("Bearer ").push_secret(Secret::new("tok")))
             .body("application/json", Text::plain(r#"{"LastName":"Doe"}"#));
-        let v = serde_json::to_value(&req).unwrap();
+        let v = crate::core::json::to_value(&req);
         assert_eq!(
             v,
-            serde_json::json!({"purpose":"createRecord","method":"POST","url":"https://x/y",
+            crate::core::json::json!({"purpose":"createRecord","method":"POST","url":"https://x/y",
                 "headers":{"Authorization":"Bearer ***","Content-Type":"application/json"},
                 "body":{"LastName":"Doe"}})
         );

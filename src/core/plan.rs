@@ -7,14 +7,13 @@ use crate::core::flow::{FirstLoginFlow, Input, Outcome, Status, Step};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
 use crate::core::profile::HostEvent;
 use crate::core::record::{RecordPayload, Warning};
-use serde::Serialize;
-use serde_json::Value;
+
+use crate::core::json::{ObjectBuilder, ToJson, Value};
 
 /// Id shown for the record a plan would create.
 pub const PLANNED_ID: &str = "00Q000000000000AAA";
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     /// `create` or `skip`.
     pub action: &'static str,
@@ -44,7 +43,7 @@ pub fn plan(config: Config, event: HostEvent, now_ms: u64) -> Result<Plan, crate
             Step::Send { request, .. } => {
                 let resp = simulated_response(&request, &instance);
                 if request.purpose == Purpose::NotifySlack {
-                    slack_preview = request.body.as_ref().and_then(|b| serde_json::from_str(&b.masked()).ok());
+                    slack_preview = request.body.as_ref().and_then(|b| crate::core::json::from_str(&b.masked()).ok());
                 }
                 requests.push(request);
                 step = flow.resume(Input::Response(resp), now_ms);
@@ -100,7 +99,7 @@ fn simulated_response(req: &HttpRequest, instance: &str) -> HttpResponse {
     match req.purpose {
         Purpose::Token => HttpResponse::new(
             200,
-            serde_json::json!({"access_token": "planned", "instance_url": instance, "token_type": "Bearer"})
+            crate::core::json::json!({"access_token": "planned", "instance_url": instance, "token_type": "Bearer"})
                 .to_string(),
         ),
         Purpose::FindExisting => HttpResponse::new(200, r#"{"totalSize":0,"done":true,"records":[]}"#),
@@ -109,5 +108,18 @@ fn simulated_response(req: &HttpRequest, instance: &str) -> HttpResponse {
         }
         Purpose::NotifySlack => HttpResponse::new(200, "ok"),
         _ => HttpResponse::new(201, format!(r#"{{"id":"{PLANNED_ID}","success":true,"errors":[],"created":true}}"#)),
+    }
+}
+
+impl ToJson for Plan {
+    fn to_value(&self) -> Value {
+        ObjectBuilder::new()
+            .field("action", self.action)
+            .field("reason", &self.reason)
+            .field("lead", &self.lead)
+            .field("warnings", &self.warnings)
+            .field("requests", &self.requests)
+            .field("slackPreview", &self.slack_preview)
+            .build()
     }
 }

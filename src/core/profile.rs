@@ -3,9 +3,8 @@
 //! never panics. No I/O, no clock: the same event always gives the same profile.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-use serde::Serialize;
-use serde_json::{Map, Value};
-use std::io;
+
+use crate::core::json::{Map, ObjectBuilder, ToJson, Value};
 
 /// Largest event/profile accepted, in bytes of JSON.
 pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
@@ -80,8 +79,7 @@ pub fn host_from_name(name: &str) -> Option<Host> {
 
 /// What the host itself says about this login. `AlreadyRecorded` wins over everything: it comes
 /// from `app_metadata.recordedAsLead == true`, the marker written after a Lead was created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FirstLoginSignal {
     /// Record this user: a sign-up event, or (Auth0) no marker yet, so an earlier failed attempt
     /// is retried at the next login, as in the Auth0 rule template.
@@ -95,7 +93,7 @@ pub enum FirstLoginSignal {
 }
 
 /// One user out of a host event.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HostEvent {
     /// Normalised profile object: `user_id` (always), `email`, `email_verified`, `name`,
     /// `given_name`, `family_name`, `nickname`, `username`, `phone_number`, `picture`,
@@ -520,7 +518,7 @@ fn okta(event: &Value) -> Result<Vec<HostEvent>> {
 /// Collects profile keys, skipping absent values, so no `null` ever reaches the output.
 #[derive(Default)]
 struct ProfileBuilder {
-    fields: Map<String, Value>,
+    fields: Map,
 }
 
 impl ProfileBuilder {
@@ -564,35 +562,15 @@ impl ProfileBuilder {
         }
         self.fields.insert("host".into(), Value::String(host.profile_tag().into()));
         for key in ["app_metadata", "user_metadata"] {
-            self.fields.entry(key).or_insert_with(|| Value::Object(Map::new()));
+            self.fields.entry_or_insert_with(key, || Value::Object(Map::new()));
         }
         Ok(Value::Object(self.fields))
     }
 }
 
-/// Counts serialised bytes and gives up as soon as the limit is passed, so a huge event is
-/// refused without being copied.
-struct ByteBudget {
-    used: usize,
-}
-
-impl io::Write for ByteBudget {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.used = self.used.saturating_add(buf.len());
-        if self.used > MAX_PROFILE_BYTES {
-            return Err(io::Error::other("over MAX_PROFILE_BYTES"));
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 fn check_size(host: Host, event: &Value) -> Result<()> {
-    let mut budget = ByteBudget { used: 0 };
-    if serde_json::to_writer(&mut budget, event).is_err() {
+    // Counted, not written: a huge event is refused without being copied.
+    if !crate::core::json::fits(event, MAX_PROFILE_BYTES) {
         return Err(invalid(format!(
             "the {} event is larger than {MAX_PROFILE_BYTES} bytes of JSON: pass the event, not a whole export",
             host.name()
@@ -663,16 +641,37 @@ fn clip(text: &str, max_chars: usize) -> String {
     }
 }
 
+impl ToJson for FirstLoginSignal {
+    fn to_value(&self) -> Value {
+        let kind = ObjectBuilder::new();
+        match self {
+            FirstLoginSignal::FirstLogin => kind.field("kind", "firstLogin"),
+            FirstLoginSignal::ReturningUser => kind.field("kind", "returningUser"),
+            FirstLoginSignal::AlreadyRecorded { lead_id } => {
+                kind.field("kind", "alreadyRecorded").field("leadId", lead_id)
+            }
+            FirstLoginSignal::Unknown => kind.field("kind", "unknown"),
+        }
+        .build()
+    }
+}
+
+impl ToJson for HostEvent {
+    fn to_value(&self) -> Value {
+        ObjectBuilder::new().field("profile", &self.profile).field("signal", &self.signal).build()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::json::json;
     use proptest::prelude::*;
-    use serde_json::json;
 
     fn fixture(name: &str) -> Value {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
+        crate::core::json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
     }
 
     fn one(host: Host, event: &Value) -> HostEvent {
@@ -827,7 +826,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("export fixture");
         let users: Vec<HostEvent> = text
             .lines()
-            .map(|line| one(Host::Generic, &serde_json::from_str(line).expect("one JSON object per line")))
+            .map(|line| one(Host::Generic, &crate::core::json::from_str(line).expect("one JSON object per line")))
             .collect();
         let expected = [
             json!({
@@ -1292,10 +1291,10 @@ mod tests {
             assert!(refused(host, &event).contains("larger than 262144 bytes"), "{host:?}");
         }
         // Just under the limit passes.
-        let base = serde_json::to_vec(&fixture("auth0-action-post-login.json")).expect("serialisable").len();
+        let base = fixture("auth0-action-post-login.json").to_string().len();
         let filler = MAX_PROFILE_BYTES - base - r#","bio":"""#.len();
         event["user"]["user_metadata"]["bio"] = json!("x".repeat(filler));
-        assert_eq!(serde_json::to_vec(&event).expect("serialisable").len(), MAX_PROFILE_BYTES);
+        assert_eq!(event.to_string().len(), MAX_PROFILE_BYTES);
         assert!(normalise(Host::Auth0Action, &event).is_ok());
         event["user"]["user_metadata"]["bio"] = json!("x".repeat(filler + 1));
         assert!(normalise(Host::Auth0Action, &event).is_err());
@@ -1318,7 +1317,7 @@ mod tests {
 
     #[test]
     fn signals_serialise_for_js() {
-        let json = |s: FirstLoginSignal| serde_json::to_value(s).expect("serialisable");
+        let json = |s: FirstLoginSignal| crate::core::json::to_value(&s);
         assert_eq!(json(FirstLoginSignal::FirstLogin), json!({ "kind": "firstLogin" }));
         assert_eq!(json(FirstLoginSignal::ReturningUser), json!({ "kind": "returningUser" }));
         assert_eq!(json(FirstLoginSignal::Unknown), json!({ "kind": "unknown" }));
@@ -1463,7 +1462,7 @@ mod tests {
         fn arbitrary_json_never_panics(event in arb_json()) {
             for host in Host::ALL {
                 check_invariants(host, &event)?;
-                check_invariants(host, &serde_json::json!({ "user": event.clone(), "data": event.clone(), "identity": event.clone() }))?;
+                check_invariants(host, &crate::core::json::json!({ "user": event.clone(), "data": event.clone(), "identity": event.clone() }))?;
             }
         }
 

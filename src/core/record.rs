@@ -2,12 +2,10 @@
 //! rules (required fields, maximum lengths) before any request is made. Pure.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
+use crate::core::json::{self, ObjectBuilder, ToJson, Value};
 use crate::core::mapping::Mapping;
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
-use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SObject {
     Lead,
     Contact,
@@ -60,23 +58,47 @@ impl RecordPayload {
     pub fn get(&self, field: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == field).map(|(_, v)| v.as_str())
     }
+    /// The JSON body of a create request.
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+        let mut out = String::new();
+        out.push('{');
+        for (i, (k, v)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json::write_str(k, &mut out);
+            out.push(':');
+            json::write_str(v, &mut out);
+        }
+        out.push('}');
+        out
     }
 }
 
-impl Serialize for RecordPayload {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.fields.len()))?;
-        for (k, v) in &self.fields {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
+impl ToJson for RecordPayload {
+    fn to_value(&self) -> Value {
+        Value::Object(self.fields.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())
+    }
+}
+
+impl ToJson for SObject {
+    fn to_value(&self) -> Value {
+        Value::from(self.name())
+    }
+}
+
+impl ToJson for Warning {
+    fn to_value(&self) -> Value {
+        ObjectBuilder::new()
+            .field("code", self.code)
+            .field("field", &self.field)
+            .field("message", &self.message)
+            .build()
     }
 }
 
 /// Something changed on the way that the user should know about, but that did not stop the record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
     pub code: &'static str,
     pub field: String,
@@ -153,10 +175,10 @@ const EMAIL_REFUSED: &str = "\"(),:;<>[]\\";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Map};
+    use crate::core::json::{json, Map};
 
     fn mapping(v: Value) -> Mapping {
-        let m: Map<String, Value> = v.as_object().cloned().unwrap();
+        let m: Map = v.as_object().cloned().unwrap();
         Mapping::parse(&m).unwrap()
     }
 

@@ -1,7 +1,7 @@
 //! `Secret`: a string that can only be read on purpose. Its `Debug`, `Display` and `Serialize`
 //! print `***`, so a token, password or key cannot leak into a log, an error or a plan by accident.
 
-use serde::{Serialize, Serializer};
+use crate::core::json::{ToJson, Value};
 use std::fmt;
 
 /// The text every masked secret is shown as.
@@ -37,9 +37,9 @@ impl fmt::Display for Secret {
     }
 }
 
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(MASK)
+impl ToJson for Secret {
+    fn to_value(&self) -> Value {
+        Value::from(MASK)
     }
 }
 
@@ -107,7 +107,7 @@ mod tests {
         let s = Secret::new("hunter2-secret");
         assert_eq!(format!("{s}"), "***");
         assert_eq!(format!("{s:?}"), "***");
-        assert_eq!(serde_json::to_string(&s).unwrap(), "\"***\"");
+        assert_eq!(crate::core::json::to_string(&s), "\"***\"");
         assert_eq!(s.expose(), "hunter2-secret");
     }
 

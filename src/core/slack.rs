@@ -3,10 +3,10 @@
 
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose, Text};
+use crate::core::json::json;
 use crate::core::record::{RecordPayload, SObject};
 use crate::core::salesforce::retry_after_ms;
 use crate::core::secret::Secret;
-use serde_json::json;
 
 /// Escape text for Slack mrkdwn so a profile value like `<!channel>` is shown, not obeyed.
 pub fn escape(s: &str) -> String {
@@ -109,7 +109,7 @@ mod tests {
         };
         let m = created_message(SObject::Lead, &r, "https://a.my.salesforce.com/lightning/r/Lead/00Q1/view");
         assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&m).unwrap()["text"],
+            crate::core::json::from_str(&m).unwrap()["text"],
             "New Salesforce Lead: *&lt;!channel&gt; A&amp;B* (x@y.com) from &lt;script&gt; — <https://a.my.salesforce.com/lightning/r/Lead/00Q1/view|open in Salesforce>"
         );
     }

@@ -6,11 +6,11 @@ use crate::core::batch::{self, Backfill, BatchOptions, InputItem, Mode};
 use crate::core::config::Config;
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::flow::cache_identity;
+use crate::core::json::{ToJson, Value};
 use crate::core::profile::host_from_name;
 use crate::wasm::bindings::{from_js, from_js_within, get, to_js, to_js_error};
 use crate::wasm::driver;
 use crate::wasm::exports::load_config;
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -94,7 +94,7 @@ pub async fn create_leads(
     let Prepared { machine, identity, planned_instance, token_ttl_ms, dry_run, on_progress, on_state } = prepared;
     if dry_run {
         let plan = batch::plan(machine, &planned_instance);
-        let mut v = serde_json::to_value(&plan).unwrap_or(Value::Null);
+        let mut v = plan.to_value();
         if let Some(m) = v.as_object_mut() {
             m.insert("dryRun".into(), Value::Bool(true));
         }
@@ -180,7 +180,7 @@ fn prepare(profiles: &JsValue, config: &JsValue, options: &JsValue) -> Result<Pr
         v => match v.as_string() {
             Some(text) if text.trim().is_empty() => Value::Null,
             Some(text) => {
-                serde_json::from_str(&text).map_err(|e| opt_err("state", &format!("is not valid JSON: {e}")))?
+                crate::core::json::from_str(&text).map_err(|e| opt_err("state", &format!("is not valid JSON: {e}")))?
             }
             None => from_js_within(&v, "options.state", MAX_STATE_BYTES).map_err(|e| opt_err("state", &e.message))?,
         },
@@ -247,7 +247,7 @@ async fn run(
 
 /// Call `onState(json)`; wait for it when it returns a Promise.
 async fn persist(f: &js_sys::Function, state: &Value) -> Result<(), String> {
-    let text = serde_json::to_string(state).map_err(|e| e.to_string())?;
+    let text = state.to_string();
     let describe =
         |e: JsValue| get(&e, "message").as_string().or_else(|| e.as_string()).unwrap_or_else(|| "it threw".into());
     let ret = f.call1(&JsValue::NULL, &JsValue::from_str(&text)).map_err(describe)?;

@@ -1,11 +1,11 @@
-//! Every JS ⇄ Rust conversion: JS values become `serde_json::Value` through `JSON.stringify`
+//! Every JS ⇄ Rust conversion: JS values become `crate::core::json::Value` through `JSON.stringify`
 //! (so getters, Dates and class instances behave as they do in JSON), core results go back
 //! through `JSON.parse`, and `RuleError`s become JS `Error`s carrying a stable `code`.
 
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::profile::MAX_PROFILE_BYTES;
-use serde::Serialize;
-use serde_json::{Map, Value};
+
+use crate::core::json::{self, Map, ToJson, Value};
 use wasm_bindgen::prelude::*;
 
 /// A JS value as JSON. `undefined`/`null` become `Value::Null`. Over `MAX_PROFILE_BYTES`,
@@ -32,12 +32,12 @@ pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, Ru
             format!("{what} is {} bytes; the limit is {limit} bytes", text.len()),
         ));
     }
-    serde_json::from_str(&text)
+    json::from_str(&text)
         .map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is not valid JSON: {e}")))
 }
 
 /// A JS object (or nothing) as a JSON object; anything else is `CONFIG_INVALID`.
-pub fn object_from_js(v: &JsValue, what: &str) -> Result<Map<String, Value>, RuleError> {
+pub fn object_from_js(v: &JsValue, what: &str) -> Result<Map, RuleError> {
     match from_js(v, what).map_err(|mut e| {
         e.code = ErrorCode::ConfigInvalid;
         e
@@ -49,11 +49,8 @@ pub fn object_from_js(v: &JsValue, what: &str) -> Result<Map<String, Value>, Rul
 }
 
 /// A core value as a plain JS value.
-pub fn to_js<T: Serialize>(v: &T) -> JsValue {
-    match serde_json::to_string(v) {
-        Ok(s) => js_sys::JSON::parse(&s).unwrap_or(JsValue::NULL),
-        Err(_) => JsValue::NULL,
-    }
+pub fn to_js<T: ToJson + ?Sized>(v: &T) -> JsValue {
+    js_sys::JSON::parse(&json::to_string(v)).unwrap_or(JsValue::NULL)
 }
 
 /// A JS `Error` with `code` (and `field`, `position`, `remoteCode`, `status` when known).

@@ -3,18 +3,18 @@
 
 use crate::core::config::{check_keys, merge_secrets, Config};
 use crate::core::error::{ErrorCode, RuleError};
+use crate::core::json::{Map, Value};
 use crate::core::mapping::Mapping;
 use crate::core::profile::{host_from_name, normalise, Host, HostEvent};
 use crate::core::record::build_record;
 use crate::wasm::bindings::{from_js, object_from_js, to_js, to_js_error};
 use crate::wasm::driver;
-use serde_json::{Map, Value};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 thread_local! {
     /// Set by `configure()`: the settings host entry points lay their secrets over.
-    static BASE_CONFIG: RefCell<Map<String, Value>> = RefCell::new(Map::new());
+    static BASE_CONFIG: RefCell<Map> = RefCell::new(Map::new());
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -101,7 +101,7 @@ export interface Outcome {
 "#;
 
 /// Split the `host` key off a config object (it chooses the event shape, not a Salesforce setting).
-fn split_host(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>), RuleError> {
+fn split_host(mut cfg: Map) -> Result<(Host, Map), RuleError> {
     let host = match cfg.remove("host") {
         None | Some(Value::Null) => Host::Generic,
         Some(Value::String(s)) => host_from_name(&s).ok_or_else(|| {
@@ -119,7 +119,7 @@ fn split_host(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>),
 }
 
 /// The base config from `configure()` with `overrides` on top.
-pub fn with_base(overrides: Map<String, Value>) -> Map<String, Value> {
+pub fn with_base(overrides: Map) -> Map {
     let mut merged = BASE_CONFIG.with(|b| b.borrow().clone());
     merged.extend(overrides);
     merged
@@ -127,7 +127,7 @@ pub fn with_base(overrides: Map<String, Value>) -> Map<String, Value> {
 
 /// A JS config argument → the host it names and the settings: `configure()` values, then the
 /// object's own keys, then its `secrets` (e.g. `process.env`: `SALESFORCE_CLIENT_ID`, …) on top.
-pub fn load_config(config: &JsValue) -> Result<(Host, Map<String, Value>), RuleError> {
+pub fn load_config(config: &JsValue) -> Result<(Host, Map), RuleError> {
     let mut cfg = object_from_js(config, "config")?;
     let secrets = take_secrets(&mut cfg)?;
     let (host, cfg) = split_host(with_base(cfg))?;
@@ -135,7 +135,7 @@ pub fn load_config(config: &JsValue) -> Result<(Host, Map<String, Value>), RuleE
 }
 
 /// Remove and return the `secrets` object (e.g. `process.env`) of a config.
-fn take_secrets(cfg: &mut Map<String, Value>) -> Result<Map<String, Value>, RuleError> {
+fn take_secrets(cfg: &mut Map) -> Result<Map, RuleError> {
     match cfg.remove("secrets") {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(m)) => Ok(m),
@@ -145,7 +145,7 @@ fn take_secrets(cfg: &mut Map<String, Value>) -> Result<Map<String, Value>, Rule
 }
 
 /// The base config with host secrets (`SALESFORCE_CLIENT_ID`, …) laid over it.
-pub fn with_secrets(secrets: &Map<String, Value>) -> Map<String, Value> {
+pub fn with_secrets(secrets: &Map) -> Map {
     BASE_CONFIG.with(|b| merge_secrets(&b.borrow(), secrets))
 }
 
@@ -164,7 +164,7 @@ fn first_event(host: Host, event: &JsValue) -> Result<HostEvent, RuleError> {
 /// given here too, though host secret stores are the better place. Throws on invalid settings.
 #[wasm_bindgen]
 pub fn configure(#[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<(), JsValue> {
-    let run = || -> Result<Map<String, Value>, RuleError> {
+    let run = || -> Result<Map, RuleError> {
         let mut cfg = object_from_js(&config, "config")?;
         let secrets = take_secrets(&mut cfg)?;
         let (_, cfg) = split_host(cfg)?;

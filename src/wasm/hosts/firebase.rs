@@ -3,9 +3,9 @@
 //! once Salesforce confirmed, else `undefined`. Never rejects: sign-up is never blocked.
 
 use super::{event_json, host_config, js_failure_logged, marker, run_event};
+use crate::core::json::Value;
 use crate::core::profile::Host;
 use crate::wasm::bindings::to_js;
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 /// `exports.beforecreated = beforeUserCreated((event) => sf.onFirebaseAuthEvent(event, { secrets: process.env }));`
@@ -28,7 +28,7 @@ pub async fn on_firebase_auth_event(
                 let mut claims =
                     json.pointer("/data/customClaims").and_then(Value::as_object).cloned().unwrap_or_default();
                 claims.extend(m);
-                to_js(&serde_json::json!({ "customClaims": claims }))
+                to_js(&crate::core::json::json!({ "customClaims": claims }))
             }
             None => JsValue::UNDEFINED,
         },

@@ -5,11 +5,11 @@
 use super::{host_config, log_config_error, marker, run_event};
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::flow::Outcome;
+use crate::core::json::{json, Value};
 use crate::core::profile::{host_from_name, Host};
 use crate::core::webhook;
 use crate::wasm::bindings::{call_method, get, to_js};
 use crate::wasm::driver;
-use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -140,7 +140,7 @@ pub async fn handle_webhook(
         return error_response(401, &e);
     }
 
-    let event: Value = match serde_json::from_str(&raw) {
+    let event: Value = match crate::core::json::from_str(&raw) {
         Ok(v) => v,
         Err(_) => {
             return error_response(400, &RuleError::new(ErrorCode::ProfileInvalid, "the webhook body is not JSON"))
@@ -167,7 +167,7 @@ async fn authenticate(host: Host, headers: &JsValue, raw: &str, secret: Option<&
         )),
         (Host::Clerk, Some(secret)) => {
             let names = ["svix-id", "svix-timestamp", "svix-signature", "webhook-id", "webhook-timestamp", "webhook-signature"];
-            let found: serde_json::Map<String, Value> =
+            let found: crate::core::json::Map =
                 names.iter().filter_map(|n| header(headers, n).map(|v| ((*n).to_string(), Value::String(v)))).collect();
             let found = Value::Object(found);
             let h = webhook::svix_headers(&found)?;
