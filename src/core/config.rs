@@ -247,6 +247,36 @@ fn invalid(key: &str, what: &str) -> RuleError {
     RuleError::new(ErrorCode::ConfigInvalid, format!("{key} {what}")).with_field(key)
 }
 
+/// The last settings object parsed and what it gave. Hosts pass the same settings on every
+/// login, so a warm call skips parsing them (and compiling the mapping) again; the key is the
+/// object's JSON text, so any change of any value is a miss. Only successes are kept.
+#[derive(Debug, Default)]
+pub struct ParseCache<T> {
+    last: Option<(String, T)>,
+}
+
+impl<T: Clone> ParseCache<T> {
+    pub fn new() -> Self {
+        ParseCache { last: None }
+    }
+    /// `parse(obj)`, or a copy of its earlier result for an equal `obj`.
+    pub fn get_or_parse(&mut self, obj: &Map, parse: impl FnOnce(&Map) -> Result<T>) -> Result<T> {
+        let mut key = String::new();
+        crate::core::json::write_object(obj, &mut key);
+        if let Some((k, v)) = &self.last {
+            if *k == key {
+                return Ok(v.clone());
+            }
+        }
+        let v = parse(obj)?;
+        self.last = Some((key, v.clone()));
+        Ok(v)
+    }
+    pub fn clear(&mut self) {
+        self.last = None;
+    }
+}
+
 impl Config {
     /// Parse a configuration object. Errors are `CONFIG_INVALID`, `CONFIG_MISSING`,
     /// `MAPPING_INVALID` or `INSECURE_URL`, each naming the key to fix.
@@ -557,6 +587,28 @@ mod tests {
 
     fn obj(v: Value) -> Map {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn parse_cache_reuses_only_an_equal_object() {
+        let mut cache = ParseCache::new();
+        let mut calls = 0;
+        let a = json!({ "clientId": "id", "clientSecret": "s3cr3t", "mapping": "recommended" });
+        let a = a.as_object().expect("object");
+        let mut count = |m: &Map| {
+            calls += 1;
+            Config::parse(m)
+        };
+        let first = cache.get_or_parse(a, &mut count).expect("valid");
+        assert_eq!(cache.get_or_parse(a, &mut count).expect("valid"), first);
+        let b = json!({ "clientId": "id", "clientSecret": "s3cr3t", "mapping": "auth0-template" });
+        let second = cache.get_or_parse(b.as_object().expect("object"), &mut count).expect("valid");
+        assert_ne!(second.mapping_name, first.mapping_name);
+        // Errors are not kept: a bad object is parsed (and refused) every time.
+        let bad = json!({ "clientId": 5 });
+        assert!(cache.get_or_parse(bad.as_object().expect("object"), &mut count).is_err());
+        assert!(cache.get_or_parse(bad.as_object().expect("object"), &mut count).is_err());
+        assert_eq!(calls, 4);
     }
 
     #[test]

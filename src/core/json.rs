@@ -605,19 +605,22 @@ pub fn write_value(v: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Object(m) => {
-            out.push('{');
-            for (i, (k, x)) in m.0.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_str(k, out);
-                out.push(':');
-                write_value(x, out);
-            }
-            out.push('}');
-        }
+        Value::Object(m) => write_object(m, out),
     }
+}
+
+/// Append the compact JSON of the object `m` to `out`.
+pub fn write_object(m: &Map, out: &mut String) {
+    out.push('{');
+    for (i, (k, x)) in m.0.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(k, out);
+        out.push(':');
+        write_value(x, out);
+    }
+    out.push('}');
 }
 
 /// Whether the compact JSON of `v` is at most `limit` bytes; stops counting once past it.
@@ -652,14 +655,16 @@ pub fn fits(v: &Value, limit: usize) -> bool {
 
 /// Length of `s` written as a JSON string literal.
 fn str_len(s: &str) -> usize {
-    2 + s
-        .bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-            0..=0x1f => 6,
-            _ => 1,
-        })
-        .sum::<usize>()
+    let mut n = s.len() + 2;
+    for b in s.bytes() {
+        if b < 0x20 || b == b'"' || b == b'\\' {
+            n += match b {
+                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+                _ => 5,
+            };
+        }
+    }
+    n
 }
 
 /// Append `s` as a JSON string literal, escaped as `JSON.stringify` does.
@@ -667,28 +672,31 @@ pub fn write_str(s: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            out.push_str("\\u00");
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 15) as usize] as char);
-        } else {
-            out.push_str(esc);
+    for (i, &b) in bytes.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
         }
+        out.push_str(&s[start..i]);
         start = i + 1;
+        let short = match b {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'\n' => 'n',
+            b'\r' => 'r',
+            b'\t' => 't',
+            0x08 => 'b',
+            0x0c => 'f',
+            _ => {
+                out.push_str("\\u00");
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 15) as usize] as char);
+                continue;
+            }
+        };
+        out.push('\\');
+        out.push(short);
     }
     out.push_str(&s[start..]);
     out.push('"');
@@ -865,6 +873,20 @@ impl Reader<'_> {
     /// A string literal starting at the opening quote.
     fn string(&mut self) -> Result<String, Error> {
         self.i += 1;
+        // Most strings have no escapes: copy them in one go.
+        let start = self.i;
+        while let Some(&b) = self.s.get(self.i) {
+            if b == b'"' || b == b'\\' || b < 0x20 {
+                break;
+            }
+            self.i += 1;
+        }
+        if self.peek() == Some(b'"') {
+            let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| self.err("not UTF-8"))?;
+            self.i += 1;
+            return Ok(text.to_string());
+        }
+        self.i = start;
         let mut out = Vec::new();
         loop {
             let start = self.i;

@@ -31,6 +31,17 @@ pub enum Host {
 }
 
 impl Host {
+    /// The top-level keys of this host's event that [`normalise`] reads, or `None` when it may
+    /// read any. Callers that copy events across a boundary (JS → wasm) copy only these, so the
+    /// large parts a login event also carries (Auth0's `request`, `transaction`, `secrets`) are
+    /// neither copied nor parsed. A test checks that the subset normalises like the whole.
+    pub fn event_keys(self) -> Option<&'static [&'static str]> {
+        match self {
+            Host::Auth0Action | Host::Auth0Rule => Some(&["user", "stats", "connection", "context"]),
+            _ => None,
+        }
+    }
+
     /// Every host, in a stable order.
     pub const ALL: [Host; 8] = [
         Host::Auth0Action,
@@ -113,13 +124,26 @@ pub fn normalise(host: Host, event: &Value) -> Result<Vec<HostEvent>> {
     }
     check_size(host, event)?;
     let (profile, signal) = match host {
-        Host::Okta => return okta(event),
         Host::Auth0Action | Host::Auth0Rule => auth0_event(event, host)?,
-        Host::Ory => ory(event)?,
-        Host::Firebase => firebase(event)?,
-        Host::Cognito => cognito(event)?,
-        Host::Clerk => clerk(event)?,
         Host::Generic => generic(event)?,
+        #[cfg(feature = "all-hosts")]
+        Host::Okta => return okta(event),
+        #[cfg(feature = "all-hosts")]
+        Host::Ory => ory(event)?,
+        #[cfg(feature = "all-hosts")]
+        Host::Firebase => firebase(event)?,
+        #[cfg(feature = "all-hosts")]
+        Host::Cognito => cognito(event)?,
+        #[cfg(feature = "all-hosts")]
+        Host::Clerk => clerk(event)?,
+        #[cfg(not(feature = "all-hosts"))]
+        _ => {
+            return Err(RuleError::new(
+                ErrorCode::ConfigInvalid,
+                format!("this build reads Auth0 and generic events only; {} needs the npm package", host.name()),
+            )
+            .with_field("host"))
+        }
     };
     Ok(vec![HostEvent::new(profile, signal)])
 }
@@ -193,6 +217,7 @@ fn generic(event: &Value) -> Result<(Value, FirstLoginSignal)> {
 // Ory
 
 /// Which Ory self-service flow an after-hook ran for.
+#[cfg(feature = "all-hosts")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OryFlow {
     Registration,
@@ -200,6 +225,7 @@ enum OryFlow {
     Settings,
 }
 
+#[cfg(feature = "all-hosts")]
 fn ory(event: &Value) -> Result<(Value, FirstLoginSignal)> {
     let ctx = if event.get("identity").is_some() { event } else { event.get("ctx").unwrap_or(event) };
     let identity = ctx.get("identity").filter(|i| i.is_object()).ok_or_else(|| {
@@ -248,6 +274,7 @@ fn ory(event: &Value) -> Result<(Value, FirstLoginSignal)> {
 /// The flow, from `flow.type` when it names one, else from the path of the request URL, the
 /// flow's form action or the flow's own request URL (an OIDC callback URL names no flow, so
 /// the next one is tried).
+#[cfg(feature = "all-hosts")]
 fn ory_flow(ctx: &Value) -> Option<OryFlow> {
     let from_word = |word: &str| match word {
         "registration" => Some(OryFlow::Registration),
@@ -265,6 +292,7 @@ fn ory_flow(ctx: &Value) -> Option<OryFlow> {
 }
 
 /// The path of a URL: after `scheme://host`, before `?` or `#`.
+#[cfg(feature = "all-hosts")]
 fn url_path(url: &str) -> &str {
     // Without a scheme the URL is taken as a path already; with one, the host is skipped.
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest.split_once('/').map_or("", |(_, path)| path));
@@ -274,6 +302,7 @@ fn url_path(url: &str) -> &str {
 // ---------------------------------------------------------------------------------------------
 // Firebase
 
+#[cfg(feature = "all-hosts")]
 fn firebase(event: &Value) -> Result<(Value, FirstLoginSignal)> {
     let user = event.get("data").filter(|d| d.is_object()).ok_or_else(|| {
         invalid("the Firebase event has no `data` user record: pass the `AuthBlockingEvent` of beforeUserCreated/beforeUserSignedIn".into())
@@ -311,6 +340,7 @@ fn firebase(event: &Value) -> Result<(Value, FirstLoginSignal)> {
 // ---------------------------------------------------------------------------------------------
 // Cognito
 
+#[cfg(feature = "all-hosts")]
 fn cognito(event: &Value) -> Result<(Value, FirstLoginSignal)> {
     let attributes = path(event, &["request", "userAttributes"]).and_then(Value::as_object).ok_or_else(|| {
         invalid("the Cognito event has no `request.userAttributes`: pass the trigger's `event` as it is".into())
@@ -364,6 +394,7 @@ fn cognito(event: &Value) -> Result<(Value, FirstLoginSignal)> {
 // ---------------------------------------------------------------------------------------------
 // Clerk
 
+#[cfg(feature = "all-hosts")]
 fn clerk(event: &Value) -> Result<(Value, FirstLoginSignal)> {
     let event_type = event.get("type").and_then(Value::as_str);
     let user = event.get("data").filter(|d| d.is_object()).ok_or_else(|| {
@@ -416,6 +447,7 @@ fn clerk(event: &Value) -> Result<(Value, FirstLoginSignal)> {
 }
 
 /// `1716883195123` → `"2024-05-28T07:59:55.123Z"` (proleptic Gregorian, years 1970–9999).
+#[cfg(feature = "all-hosts")]
 fn iso_from_epoch_millis(millis: u64) -> Option<String> {
     const MAX_MILLIS: u64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
     if millis > MAX_MILLIS {
@@ -446,6 +478,7 @@ fn iso_from_epoch_millis(millis: u64) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // Okta
 
+#[cfg(feature = "all-hosts")]
 fn okta(event: &Value) -> Result<Vec<HostEvent>> {
     if let Some(events) = path(event, &["data", "events"]).and_then(Value::as_array) {
         let mut users = Vec::new();
@@ -629,11 +662,13 @@ fn count(value: Option<&Value>) -> Option<u64> {
 }
 
 /// `"First Last"` from whichever parts exist.
+#[cfg(feature = "all-hosts")]
 fn join_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
     let joined = [first, last].into_iter().flatten().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
     (!joined.is_empty()).then_some(joined)
 }
 
+#[cfg(feature = "all-hosts")]
 fn clip(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
@@ -709,6 +744,27 @@ mod tests {
             "app_metadata": app_metadata,
             "user_metadata": { "company": "Acme Corp" }
         })
+    }
+
+    #[test]
+    fn the_event_keys_of_a_host_are_all_it_reads() {
+        for (host, name) in [
+            (Host::Auth0Action, "auth0-action-post-login.json"),
+            (Host::Auth0Action, "auth0-action-returning.json"),
+            (Host::Auth0Action, "auth0-action-database-user.json"),
+        ] {
+            let event = fixture(name);
+            let keys = host.event_keys().expect("Auth0 reads a few keys");
+            let subset: Map = event
+                .as_object()
+                .expect("an object")
+                .iter()
+                .filter(|(k, _)| keys.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            assert!(subset.len() < event.as_object().map_or(0, Map::len), "{name}: the fixture has other keys");
+            assert_eq!(normalise(host, &Value::Object(subset)), normalise(host, &event), "{name}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! through `JSON.parse`, and `RuleError`s become JS `Error`s carrying a stable `code`.
 
 use crate::core::error::{ErrorCode, RuleError};
-use crate::core::profile::MAX_PROFILE_BYTES;
+use crate::core::profile::{Host, MAX_PROFILE_BYTES};
 
 use crate::core::json::{self, Map, ToJson, Value};
 use wasm_bindgen::prelude::*;
@@ -34,6 +34,20 @@ pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, Ru
     }
     json::from_str(&text)
         .map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is not valid JSON: {e}")))
+}
+
+/// A host's event as JSON: only the top-level keys its normaliser reads when the host names
+/// them (`Host::event_keys`), so unrelated parts are neither copied nor parsed.
+pub fn event_from_js(host: Host, event: &JsValue) -> Result<Value, RuleError> {
+    let Some(keys) = host.event_keys().filter(|_| event.is_object()) else { return from_js(event, "event") };
+    let picked = js_sys::Object::new();
+    for key in keys {
+        let v = get(event, key);
+        if !v.is_undefined() {
+            let _ = js_sys::Reflect::set(&picked, &JsValue::from_str(key), &v);
+        }
+    }
+    from_js(&picked, "event")
 }
 
 /// A JS object (or nothing) as a JSON object; anything else is `CONFIG_INVALID`.

@@ -8,7 +8,6 @@ use crate::core::profile::HostEvent;
 use crate::core::secret::Secret;
 use crate::wasm::bindings::get;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -44,7 +43,9 @@ extern "C" {
 }
 
 thread_local! {
-    static TOKENS: RefCell<HashMap<String, CachedToken>> = RefCell::new(HashMap::new());
+    /// Tokens by grant identity. A module sees one or two identities, so a list beats a hash map
+    /// (and keeps hashing code out of the wasm).
+    static TOKENS: RefCell<Vec<(String, CachedToken)>> = const { RefCell::new(Vec::new()) };
 }
 
 pub fn now_ms() -> u64 {
@@ -95,7 +96,9 @@ pub async fn perform<D>(step: Step<D>) -> Result<Input, D> {
 
 /// The token cached for `identity`: module memory first, then the host's cache.
 pub fn cached_token(identity: &str, host_cache: Option<&dyn HostTokenCache>) -> Option<CachedToken> {
-    TOKENS.with(|t| t.borrow().get(identity).cloned()).or_else(|| host_cache.and_then(|c| c.load(identity)))
+    TOKENS
+        .with(|t| t.borrow().iter().find(|(k, _)| k == identity).map(|(_, c)| c.clone()))
+        .or_else(|| host_cache.and_then(|c| c.load(identity)))
 }
 
 /// Apply what a state machine decided about its token to module memory and the host's cache.
@@ -103,13 +106,17 @@ pub fn update_token_cache(identity: &str, update: &TokenUpdate, ttl_ms: u64, hos
     match update {
         TokenUpdate::Unchanged => {}
         TokenUpdate::Store(t) => {
-            TOKENS.with(|c| c.borrow_mut().insert(identity.to_string(), t.clone()));
+            TOKENS.with(|c| {
+                let mut c = c.borrow_mut();
+                c.retain(|(k, _)| k != identity);
+                c.push((identity.to_string(), t.clone()));
+            });
             if let Some(h) = host_cache {
                 h.store(t, ttl_ms);
             }
         }
         TokenUpdate::Forget => {
-            TOKENS.with(|c| c.borrow_mut().remove(identity));
+            TOKENS.with(|c| c.borrow_mut().retain(|(k, _)| k != identity));
             if let Some(h) = host_cache {
                 h.forget(identity);
             }

@@ -1,13 +1,13 @@
 //! The JS API for any host: `buildLead`, `planFirstLogin`, `onFirstLogin`, `configure` and helpers.
 //! Each export converts its arguments, calls the core (or the driver) and converts the result.
 
-use crate::core::config::{check_keys, merge_secrets, Config};
+use crate::core::config::{check_keys, merge_secrets, Config, ParseCache};
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::json::{Map, Value};
 use crate::core::mapping::Mapping;
 use crate::core::profile::{host_from_name, normalise, Host, HostEvent};
 use crate::core::record::build_record;
-use crate::wasm::bindings::{from_js, object_from_js, to_js, to_js_error};
+use crate::wasm::bindings::{event_from_js, from_js, object_from_js, to_js, to_js_error};
 use crate::wasm::driver;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -15,6 +15,13 @@ use wasm_bindgen::prelude::*;
 thread_local! {
     /// Set by `configure()`: the settings host entry points lay their secrets over.
     static BASE_CONFIG: RefCell<Map> = RefCell::new(Map::new());
+    /// The last merged settings and the `Config` they gave (a host repeats them on every login).
+    static CONFIG_CACHE: RefCell<ParseCache<Config>> = RefCell::new(ParseCache::new());
+}
+
+/// `Config::parse`, skipped when the settings are the same as last time.
+pub fn parse_config(cfg: &Map) -> Result<Config, RuleError> {
+    CONFIG_CACHE.with(|c| c.borrow_mut().get_or_parse(cfg, Config::parse))
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -150,7 +157,7 @@ pub fn with_secrets(secrets: &Map) -> Map {
 }
 
 fn events(host: Host, event: &JsValue) -> Result<Vec<HostEvent>, RuleError> {
-    normalise(host, &from_js(event, "event")?)
+    normalise(host, &event_from_js(host, event)?)
 }
 
 fn first_event(host: Host, event: &JsValue) -> Result<HostEvent, RuleError> {
@@ -205,7 +212,7 @@ pub fn plan_first_login(
 ) -> Result<JsValue, JsValue> {
     let run = || -> Result<JsValue, RuleError> {
         let (host, cfg) = load_config(&config)?;
-        let config = Config::parse(&cfg)?;
+        let config = parse_config(&cfg)?;
         let event = first_event(host, &event)?;
         Ok(to_js(&crate::core::plan::plan(config, event, driver::now_ms())?))
     };
@@ -221,7 +228,7 @@ pub async fn on_first_login(
 ) -> Result<JsValue, JsValue> {
     let (config, event) = (|| -> Result<_, RuleError> {
         let (host, cfg) = load_config(&config)?;
-        Ok((Config::parse(&cfg)?, first_event(host, &event)?))
+        Ok((parse_config(&cfg)?, first_event(host, &event)?))
     })()
     .map_err(|e| to_js_error(&e))?;
     Ok(to_js(&driver::run_first_login(config, event, None).await))

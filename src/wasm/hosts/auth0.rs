@@ -2,15 +2,14 @@
 //! Rule signature (`configuration`, `auth0.users.updateAppMetadata`, `callback`).
 
 use super::{console_error, js_failure, log_config_error, log_outcome, marker};
-use crate::core::config::Config;
 use crate::core::error::RuleError;
 use crate::core::flow::CachedToken;
 use crate::core::json::{json, Value};
 use crate::core::profile::{normalise, Host};
 use crate::core::secret::Secret;
-use crate::wasm::bindings::{call_method, from_js, get, object_from_js, to_js};
+use crate::wasm::bindings::{call_method, event_from_js, from_js, get, object_from_js, to_js};
 use crate::wasm::driver::{self, HostTokenCache};
-use crate::wasm::exports::with_secrets;
+use crate::wasm::exports::{parse_config, with_secrets};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -70,20 +69,15 @@ impl HostTokenCache for Auth0Cache {
 #[wasm_bindgen(js_name = onExecutePostLogin, unchecked_return_type = "Outcome")]
 pub async fn on_execute_post_login(event: JsValue, api: JsValue) -> JsValue {
     let secrets = object_from_js(&get(&event, "secrets"), "event.secrets").unwrap_or_default();
-    let config = match Config::parse(&with_secrets(&secrets)) {
+    let config = match parse_config(&with_secrets(&secrets)) {
         Ok(c) => c,
         Err(e) => {
             log_config_error("auth0 action", &e);
             return js_failure(&e);
         }
     };
-    // `secrets` must not be read as profile data: drop it before converting the event.
-    let event_json = from_js(&event, "event").map(|mut v| {
-        if let Some(o) = v.as_object_mut() {
-            o.remove("secrets");
-        }
-        v
-    });
+    // Only the keys the profile is read from: never `secrets`, nor the large `request`.
+    let event_json = event_from_js(Host::Auth0Action, &event);
     let host_event = match event_json.and_then(|v| normalise(Host::Auth0Action, &v)).map(|v| v.into_iter().next()) {
         Ok(Some(e)) => e,
         Ok(None) => return JsValue::UNDEFINED,
@@ -120,7 +114,7 @@ pub fn rule(user: JsValue, context: JsValue, callback: JsValue) {
 async fn run_rule(user: &JsValue, context: &JsValue) {
     let global = js_sys::global();
     let secrets = object_from_js(&get(&global, "configuration"), "configuration").unwrap_or_default();
-    let config = match Config::parse(&with_secrets(&secrets)) {
+    let config = match parse_config(&with_secrets(&secrets)) {
         Ok(c) => c,
         Err(e) => return log_config_error("auth0 rule", &e),
     };

@@ -3,7 +3,9 @@
 //! host family. They never throw and never block a login past the configured deadline.
 
 pub mod auth0;
+#[cfg(feature = "all-hosts")]
 pub mod cognito;
+#[cfg(feature = "all-hosts")]
 pub mod firebase;
 #[cfg(feature = "webhooks")]
 pub mod webhook;
@@ -15,7 +17,7 @@ use crate::core::json::{json, Value};
 use crate::core::profile::{normalise, Host};
 use crate::wasm::bindings::{from_js, to_js};
 use crate::wasm::driver;
-use crate::wasm::exports::load_config;
+use crate::wasm::exports::{load_config, parse_config};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -78,7 +80,7 @@ pub fn js_failure(e: &RuleError) -> JsValue {
 /// object, its `secrets` (e.g. `process.env`) on top.
 pub fn host_config(config: &JsValue) -> Result<Config, RuleError> {
     let (_, cfg) = load_config(config)?;
-    Config::parse(&cfg)
+    parse_config(&cfg)
 }
 
 /// Normalise `event` as `host` and run a first login for each user in it, one after another.
