@@ -24,6 +24,7 @@ wasm-bindgen --target web --out-dir www/pkg --out-name sf_lead_rule target/sf_le
 cargo build --quiet --release --target wasm32-unknown-unknown --no-default-features --target-dir target/single
 optimise target/single/wasm32-unknown-unknown/release/sf_lead_rule.wasm target/single/sf_lead_rule.opt.wasm
 wasm-bindgen --target nodejs --out-dir target/single/pkg --out-name sf_lead_rule target/single/sf_lead_rule.opt.wasm
+[ -d node_modules/terser ] || { echo "terser (minifies the single file) is missing: run bash scripts/setup.sh" >&2; exit 1; }
 node scripts/single-file.mjs target/single/pkg
 rm -f pkg/.gitignore www/pkg/.gitignore
 echo "built pkg/ ($(wc -c < pkg/sf_lead_rule_bg.wasm) bytes of wasm) and www/pkg/" >&2

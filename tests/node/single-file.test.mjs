@@ -6,6 +6,9 @@ import { mkdtempSync, copyFileSync, readdirSync, statSync, rmSync, readFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
+import { brotliDecompressSync } from "node:zlib";
+import { randomBytes } from "node:crypto";
+import { encode, decoderSource } from "../../scripts/base93.mjs";
 import { startEmulator } from "../emulator/server.mjs";
 import { fixture, auth0Api, emulatorSecrets, captureConsole } from "./harness.mjs";
 
@@ -54,4 +57,55 @@ test("pasted into an Auth0 Rule's function body, it runs the rule", async () => 
     delete globalThis.auth0;
     await emu.stop();
   }
+});
+
+// base93 (scripts/base93.mjs) decoded bit by bit, as its comment specifies, independently of the
+// decoder the file ships: pairs of characters carry 13 bits, or 14 when the 13-bit value is ≤ 456;
+// a last lone character completes the last byte.
+function referenceBase93(text) {
+  const alphabet = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).filter((c) => c !== '"' && c !== "\\");
+  const value = (c) => {
+    const v = alphabet.indexOf(c);
+    if (v < 0) throw new Error(`not a base93 character: ${JSON.stringify(c)}`);
+    return v;
+  };
+  const bits = [];
+  const push = (v, width) => { for (let k = 0; k < width; k++) bits.push((v >> k) & 1); };
+  for (let i = 0; i < text.length; i += 2) {
+    if (i + 1 === text.length) push(value(text[i]), 7);
+    else {
+      const v = value(text[i]) + 93 * value(text[i + 1]);
+      push(v, (v & 8191) > 456 ? 13 : 14);
+    }
+  }
+  const out = Buffer.alloc(bits.length >> 3);
+  for (let j = 0; j < out.length; j++) for (let k = 0; k < 8; k++) out[j] |= bits[8 * j + k] << k;
+  return out;
+}
+
+test("it is printable ASCII, and its one long literal is exactly the single build's wasm", () => {
+  const file = readFileSync(new URL("../../pkg/sf_lead_rule.single.js", import.meta.url));
+  const bad = file.findIndex((b) => (b < 0x20 || b > 0x7e) && b !== 0x0a);
+  assert.equal(bad, -1, `byte ${file[bad]} at offset ${bad}`);
+  const literals = [...file.toString("latin1").matchAll(/"([^"\\\n]{10000,})"/g)];
+  assert.equal(literals.length, 1);
+  const wasm = brotliDecompressSync(referenceBase93(literals[0][1]));
+  // scripts/build.sh makes the single file from target/single/pkg (the build without backfill).
+  const built = readFileSync(new URL("../../target/single/pkg/sf_lead_rule_bg.wasm", import.meta.url));
+  assert.equal(wasm.length, built.length);
+  assert.ok(wasm.equals(built), "the embedded wasm differs from target/single/pkg/sf_lead_rule_bg.wasm");
+});
+
+test("base93: the shipped (wasm) decoder and the reference decode what the encoder wrote", () => {
+  const base93 = new Function(`${decoderSource}\nreturn base93;`)();
+  const inputs = [Buffer.alloc(0), randomBytes(200_000)];
+  for (let len = 1; len <= 64; len++) inputs.push(Buffer.alloc(len, 0), Buffer.alloc(len, 0xff), randomBytes(len), randomBytes(len));
+  for (const bytes of inputs) {
+    const text = encode(bytes);
+    assert.match(text, /^[ !#-[\]-~]*$/);
+    assert.ok(Buffer.from(base93(text)).equals(bytes), `shipped decoder, ${bytes.length} bytes: ${bytes.toString("hex").slice(0, 64)}`);
+    assert.ok(referenceBase93(text).equals(bytes), `reference decoder, ${bytes.length} bytes: ${bytes.toString("hex").slice(0, 64)}`);
+  }
+  // Denser than base64, by the margin the scheme promises (≥ 6.5 bits a character on random bytes).
+  assert.ok(encode(inputs[1]).length < Buffer.from(inputs[1]).toString("base64").length * 0.93);
 });
