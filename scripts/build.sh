@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Builds the npm package into pkg/ (Node/CommonJS: sf_lead_rule.js + .wasm + .d.ts, and the
-# single-file sf_lead_rule.single.js with the wasm embedded) and the browser build into www/pkg/.
+# Builds the npm package into pkg/ and the browser build into www/pkg/:
+# - pkg/sf_lead_rule_login.js + sf_lead_rule_login_bg.wasm: every first-login entry point and
+#   handleWebhook, without the batch backfill (--no-default-features --features webhooks). The
+#   package entry pkg/sf_lead_rule.js (hand-written, in git) loads it at require time.
+# - pkg/sf_lead_rule_batch.js + sf_lead_rule_batch_bg.wasm: the full build (default features,
+#   with createLeads). The entry loads it only when createLeads is first called.
+# - pkg/sf_lead_rule.d.ts: the types of the full build, i.e. of everything the entry exports.
+# - pkg/sf_lead_rule.single.js: the Auth0 entry points with the wasm embedded (Auth0 and generic
+#   events only: no other hosts, no backfill, no webhooks), for pasting into Auth0.
+# - www/pkg/: the full build for the browser (--target web).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,17 +22,41 @@ optimise() {
   fi
 }
 
-cargo build --quiet --release --target wasm32-unknown-unknown
-optimise target/wasm32-unknown-unknown/release/sf_lead_rule.wasm target/sf_lead_rule.opt.wasm
-wasm-bindgen --target nodejs --out-dir pkg --out-name sf_lead_rule target/sf_lead_rule.opt.wasm
+# Each feature set has its own target dir, so switching between them does not rebuild the others.
+# $1: target dir, rest: cargo feature flags. Leaves $1/sf_lead_rule.opt.wasm.
+build_wasm() {
+  local dir=$1
+  shift
+  cargo build --quiet --release --target wasm32-unknown-unknown --target-dir "$dir" "$@"
+  optimise "$dir/wasm32-unknown-unknown/release/sf_lead_rule.wasm" "$dir/sf_lead_rule.opt.wasm"
+}
+
+# The full build (default features: batch + webhooks): the backfill module and the demo page.
+build_wasm target
+rm -rf target/pkg-batch
+wasm-bindgen --target nodejs --out-dir target/pkg-batch --out-name sf_lead_rule_batch target/sf_lead_rule.opt.wasm
 wasm-bindgen --target web --out-dir www/pkg --out-name sf_lead_rule target/sf_lead_rule.opt.wasm
 
-# The single-file build: every first-login host, without createLeads and handleWebhook, which
-# run where npm packages can be installed anyway.
-cargo build --quiet --release --target wasm32-unknown-unknown --no-default-features --target-dir target/single
-optimise target/single/wasm32-unknown-unknown/release/sf_lead_rule.wasm target/single/sf_lead_rule.opt.wasm
+# The login module: everything but the batch backfill.
+build_wasm target/login --no-default-features --features webhooks
+rm -rf target/pkg-login
+wasm-bindgen --target nodejs --no-typescript --out-dir target/pkg-login --out-name sf_lead_rule_login target/login/sf_lead_rule.opt.wasm
+
+# Files from an earlier layout (one wasm with everything) must not linger in pkg/.
+rm -f pkg/sf_lead_rule_bg.wasm pkg/sf_lead_rule_bg.wasm.d.ts pkg/sf_lead_rule_batch.d.ts pkg/sf_lead_rule_batch_bg.wasm.d.ts
+cp target/pkg-login/sf_lead_rule_login.js target/pkg-login/sf_lead_rule_login_bg.wasm pkg/
+cp target/pkg-batch/sf_lead_rule_batch.js target/pkg-batch/sf_lead_rule_batch_bg.wasm pkg/
+# The entry (pkg/sf_lead_rule.js) exports what the full build exports, so it has the full
+# build's types.
+cp target/pkg-batch/sf_lead_rule_batch.d.ts pkg/sf_lead_rule.d.ts
+# The generated glue names its own .d.ts, which is not shipped: the entry's is the package's.
+sed -i '1{/@ts-self-types/d}' pkg/sf_lead_rule_batch.js
+
+# The single-file build: Auth0 and generic events only (no all-hosts, batch or webhooks); the
+# other hosts and the backfill run where npm packages can be installed anyway.
+build_wasm target/single --no-default-features
 wasm-bindgen --target nodejs --out-dir target/single/pkg --out-name sf_lead_rule target/single/sf_lead_rule.opt.wasm
 [ -d node_modules/terser ] || { echo "terser (minifies the single file) is missing: run bash scripts/setup.sh" >&2; exit 1; }
 node scripts/single-file.mjs target/single/pkg
 rm -f pkg/.gitignore www/pkg/.gitignore
-echo "built pkg/ ($(wc -c < pkg/sf_lead_rule_bg.wasm) bytes of wasm) and www/pkg/" >&2
+echo "built pkg/ (login wasm $(wc -c < pkg/sf_lead_rule_login_bg.wasm) bytes, backfill wasm $(wc -c < pkg/sf_lead_rule_batch_bg.wasm) bytes) and www/pkg/" >&2

@@ -27,7 +27,23 @@ async function hosts(): Promise<void> {
   void [status, code, viaAction, hook, wrong];
 }
 
+// createLeads comes from the backfill module, loaded on first use; the entry's .d.ts types it too.
+async function backfill(): Promise<void> {
+  const result = await sf.createLeads([{ email: "a@b.co" }], config, { host: "auth0", mode: "collections", onState: (json: string) => void json });
+  if ("dryRun" in result) {
+    const requests: sf.PlannedRequest[] = result.requests;
+    void requests;
+  } else {
+    const stopped: sf.RuleErrorInfo | null = result.stopped;
+    const created: number = result.stats.created;
+    const state: sf.BackfillState = result.state;
+    void [stopped, created, state];
+  }
+  // @ts-expect-error mode is "collections", "bulk" or "auto"
+  await sf.createLeads([], config, { mode: "fast" });
+}
+
 // @ts-expect-error unknown config keys are type errors too
 const typo: sf.Config = { clientID: "x" };
 
-void [lastName, firstRequest, action, hosts, typo, sf.checkMapping({ LastName: "name" }), sf.mappingPresets(), sf.version()];
+void [lastName, firstRequest, action, hosts, backfill, typo, sf.checkMapping({ LastName: "name" }), sf.mappingPresets(), sf.version()];

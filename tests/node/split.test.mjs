@@ -1,0 +1,131 @@
+// The package entry (pkg/sf_lead_rule.js) and its two wasm modules: requiring it instantiates only
+// the login module; the backfill module (createLeads) is read and instantiated on the first
+// createLeads call, and gets the configure() settings and clearTokenCache() of the entry.
+// Each test file runs in its own process, so this one starts with the backfill module unloaded.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { loadPackage, emulatorSecrets } from "./harness.mjs";
+import { useEmulator } from "./use-emulator.mjs";
+
+const require = createRequire(import.meta.url);
+const PKG = fileURLToPath(new URL("../../pkg/", import.meta.url));
+const BATCH_GLUE = `${PKG}sf_lead_rule_batch.js`;
+
+const sf = loadPackage();
+const fixtureEmu = useEmulator(sf);
+
+/** Export records of `n` users (Auth0 export shape). */
+function users(n, from = 0) {
+  return Array.from({ length: n }, (_, i) => ({
+    user_id: `auth0|split${from + i}`,
+    email: `split${from + i}@example.com`,
+    given_name: "Split",
+    family_name: `User ${from + i}`,
+    user_metadata: { company: "From Profile" },
+  }));
+}
+
+/** The records of every sObject Collections request the emulator received. */
+function sentRecords(emu) {
+  return emu.state.requests
+    .filter((r) => r.method === "POST" && r.path.endsWith("/composite/sobjects"))
+    .flatMap((r) => JSON.parse(r.body).records.map(({ attributes, ...fields }) => fields));
+}
+
+test("require() reads and instantiates only the login wasm; the first createLeads loads the backfill wasm", () => {
+  // A fresh process, so nothing else has loaded anything yet; every file read is recorded.
+  const script = `
+    const fs = require("fs");
+    const reads = [];
+    const readFileSync = fs.readFileSync;
+    fs.readFileSync = function (p, ...rest) { reads.push(String(p)); return readFileSync.call(this, p, ...rest); };
+    const loaded = () => Object.keys(require.cache).map((f) => require("path").basename(f));
+    const wasmReads = () => reads.filter((p) => p.endsWith(".wasm")).map((p) => require("path").basename(p));
+    const out = {};
+    const sf = require(${JSON.stringify(`${PKG}sf_lead_rule.js`)});
+    out.afterRequire = { modules: loaded(), wasm: wasmReads() };
+    sf.configure({ mapping: "auth0-template" });
+    sf.buildLead({ user_id: "auth0|1", name: "Ana Pereira" });
+    sf.clearTokenCache();
+    out.afterLoginCalls = { modules: loaded(), wasm: wasmReads() };
+    const config = { clientId: "id", clientSecret: "secret", loginUrl: "https://acme.my.salesforce.com" };
+    sf.createLeads([{ user_id: "auth0|1", name: "Ana Pereira" }], config, { dryRun: true }).then(async (plan) => {
+      out.plan = plan.requests.map((r) => r.purpose);
+      out.afterCreateLeads = { modules: loaded(), wasm: wasmReads() };
+      await sf.createLeads([], config, { dryRun: true });
+      out.afterSecondCall = { wasm: wasmReads() };
+      out.entryExports = Object.keys(sf).sort();
+      out.fullBuildExports = Object.keys(require(${JSON.stringify(BATCH_GLUE)})).sort();
+      process.stdout.write(JSON.stringify(out));
+    });
+  `;
+  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  for (const when of ["afterRequire", "afterLoginCalls"]) {
+    assert.deepEqual(out[when].wasm, ["sf_lead_rule_login_bg.wasm"], when);
+    assert.ok(out[when].modules.includes("sf_lead_rule_login.js"), when);
+    assert.ok(!out[when].modules.includes("sf_lead_rule_batch.js"), `${when}: the backfill module is loaded`);
+  }
+  assert.deepEqual(out.plan, ["token", "createCollection"]);
+  assert.deepEqual(out.afterCreateLeads.wasm, ["sf_lead_rule_login_bg.wasm", "sf_lead_rule_batch_bg.wasm"]);
+  assert.ok(out.afterCreateLeads.modules.includes("sf_lead_rule_batch.js"));
+  assert.deepEqual(out.afterSecondCall.wasm, ["sf_lead_rule_login_bg.wasm", "sf_lead_rule_batch_bg.wasm"], "loaded once");
+  // Everything the full build exports (createLeads included), the entry exports too.
+  assert.deepEqual(out.entryExports, out.fullBuildExports);
+});
+
+test("configure() before the first createLeads: the backfill uses its mapping and credentials", async () => {
+  const emu = fixtureEmu.emu;
+  assert.equal(require.cache[BATCH_GLUE], undefined, "the backfill module must not be loaded before this test");
+  sf.configure({
+    mapping: { LastName: "family_name", Company: "'Configured Co'", LeadSource: "'Backfill'" },
+    secrets: emulatorSecrets(emu),
+  });
+  try {
+    const report = await sf.createLeads(users(3), {}, { host: "auth0" });
+    assert.ok(require.cache[BATCH_GLUE], "createLeads loaded the backfill module");
+    assert.equal(report.stopped, null);
+    assert.equal(report.stats.created, 3);
+    assert.deepEqual(sentRecords(emu), [0, 1, 2].map((i) => ({ LastName: `User ${i}`, Company: "Configured Co", LeadSource: "Backfill" })));
+  } finally {
+    sf.configure({});
+  }
+});
+
+test("configure() once the backfill module is loaded applies to both modules; a refused one changes neither", async () => {
+  const emu = fixtureEmu.emu;
+  assert.ok(require.cache[BATCH_GLUE], "the backfill module is loaded by the test before");
+  const config = { secrets: emulatorSecrets(emu) };
+  try {
+    sf.configure({ mapping: { LastName: "family_name", Company: "'Second Co'" } });
+    assert.throws(() => sf.configure({ mapping: { LastName: "name |" } }), { code: "MAPPING_INVALID" });
+    assert.deepEqual(sf.buildLead(users(1)[0]), { LastName: "User 0", Company: "Second Co" });
+    await sf.createLeads(users(2), config, { host: "auth0" });
+    assert.deepEqual(sentRecords(emu), [0, 1].map((i) => ({ LastName: `User ${i}`, Company: "Second Co" })));
+
+    sf.configure({}); // back to the defaults, in both
+    emu.reset();
+    await sf.createLeads(users(1, 10), config, { host: "auth0" });
+    const [record] = sentRecords(emu);
+    assert.equal(record.Company, "From Profile", "the recommended mapping again");
+    assert.deepEqual(record, sf.buildLead(users(1, 10)[0]));
+  } finally {
+    sf.configure({});
+  }
+});
+
+test("clearTokenCache() empties the backfill module's token cache too", async () => {
+  const emu = fixtureEmu.emu;
+  const config = { secrets: emulatorSecrets(emu) };
+  await sf.createLeads(users(1, 20), config, { host: "auth0" });
+  await sf.createLeads(users(1, 21), config, { host: "auth0" });
+  assert.equal(emu.state.tokensIssued.length, 1, "the second run reuses the backfill module's token");
+  sf.clearTokenCache();
+  await sf.createLeads(users(1, 22), config, { host: "auth0" });
+  assert.equal(emu.state.tokensIssued.length, 2, "a new token after clearTokenCache()");
+  assert.equal(emu.state.records.Lead.length, 3);
+});
