@@ -35,8 +35,8 @@ const single = glue.replace(
 // expressions that use neither `this` nor `arguments` into arrows, which is only wrong for one
 // that is constructed with `new` or whose prototype is read: the glue's are callbacks and the
 // wasm's imports, only ever called.
-const header = `// sf-lead-rule single-file build: wasm embedded (brotli + base93). Paste into a rule, then call sfLeadRule.rule(user, context, callback).`;
-const wrapped = `var sfLeadRule = (typeof globalThis !== "undefined" && globalThis.__sfLeadRule) || (function () {
+const header = `// sf-lead-rule, one file for Auth0. In a Rule: sfLeadRule.rule(user, context, callback)`;
+const wrapped = `var sfLeadRule = globalThis.__sfLeadRule || (function () {
 var exports = {};
 ${single}
 return exports;

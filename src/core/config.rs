@@ -256,7 +256,7 @@ pub struct ParseCache<T> {
 }
 
 impl<T: Clone> ParseCache<T> {
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         ParseCache { last: None }
     }
     /// `parse(obj)`, or a copy of its earlier result for an equal `obj`.

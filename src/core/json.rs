@@ -92,7 +92,7 @@ impl fmt::Debug for Number {
 // ----- Map ---------------------------------------------------------------------------------
 
 impl Map {
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         Map(Vec::new())
     }
     pub fn with_capacity(n: usize) -> Self {

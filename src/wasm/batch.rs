@@ -8,7 +8,7 @@ use crate::core::error::{ErrorCode, RuleError};
 use crate::core::flow::cache_identity;
 use crate::core::json::{ToJson, Value};
 use crate::core::profile::host_from_name;
-use crate::wasm::bindings::{from_js, from_js_within, get, to_js, to_js_error};
+use crate::wasm::bindings::{from_js, from_js_within, get, promise, to_js, to_js_error};
 use crate::wasm::driver;
 use crate::wasm::exports::load_config;
 use wasm_bindgen::prelude::*;
@@ -83,12 +83,16 @@ export interface BackfillPlan {
 /// request, or a Bulk API 2.0 job above `bulkThreshold`. Resolves to per-user results, the resume
 /// state and counts, also when Salesforce stops it (`stopped`); rejects only for bad
 /// configuration, options or state.
-#[wasm_bindgen(js_name = createLeads, unchecked_return_type = "BackfillReport | BackfillPlan")]
-pub async fn create_leads(
+#[wasm_bindgen(js_name = createLeads, unchecked_return_type = "Promise<BackfillReport | BackfillPlan>")]
+pub fn create_leads(
     #[wasm_bindgen(unchecked_param_type = "unknown[]")] profiles: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
     #[wasm_bindgen(unchecked_optional_param_type = "CreateLeadsOptions")] options: Option<JsValue>,
-) -> Result<JsValue, JsValue> {
+) -> js_sys::Promise {
+    promise(create_leads_run(profiles, config, options))
+}
+
+async fn create_leads_run(profiles: JsValue, config: JsValue, options: Option<JsValue>) -> Result<JsValue, JsValue> {
     let options = options.unwrap_or(JsValue::UNDEFINED);
     let prepared = prepare(&profiles, &config, &options).map_err(|e| to_js_error(&e))?;
     let Prepared { machine, identity, planned_instance, token_ttl_ms, dry_run, on_progress, on_state } = prepared;

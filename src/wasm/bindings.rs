@@ -6,6 +6,8 @@ use crate::core::error::{ErrorCode, RuleError};
 use crate::core::profile::{Host, MAX_PROFILE_BYTES};
 
 use crate::core::json::{self, Map, ToJson, Value};
+use std::future::Future;
+use std::pin::Pin;
 use wasm_bindgen::prelude::*;
 
 /// A JS value as JSON. `undefined`/`null` become `Value::Null`. Over `MAX_PROFILE_BYTES`,
@@ -60,6 +62,16 @@ pub fn object_from_js(v: &JsValue, what: &str) -> Result<Map, RuleError> {
         Value::Object(m) => Ok(m),
         _ => Err(RuleError::new(ErrorCode::ConfigInvalid, format!("{what} must be an object"))),
     }
+}
+
+/// A Promise for `f`. Every async export goes through this one boxed `future_to_promise`: each
+/// generic instantiation of it costs about 1.5 kB of wasm, which the single file cannot spare.
+pub fn promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> js_sys::Promise {
+    boxed_promise(Box::pin(f))
+}
+
+fn boxed_promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(f)
 }
 
 /// A core value as a plain JS value.

@@ -7,16 +7,16 @@ use crate::core::json::{Map, Value};
 use crate::core::mapping::Mapping;
 use crate::core::profile::{host_from_name, normalise, Host, HostEvent};
 use crate::core::record::build_record;
-use crate::wasm::bindings::{event_from_js, from_js, object_from_js, to_js, to_js_error};
+use crate::wasm::bindings::{event_from_js, from_js, object_from_js, promise, to_js, to_js_error};
 use crate::wasm::driver;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 thread_local! {
     /// Set by `configure()`: the settings host entry points lay their secrets over.
-    static BASE_CONFIG: RefCell<Map> = RefCell::new(Map::new());
+    static BASE_CONFIG: RefCell<Map> = const { RefCell::new(Map::new()) };
     /// The last merged settings and the `Config` they gave (a host repeats them on every login).
-    static CONFIG_CACHE: RefCell<ParseCache<Config>> = RefCell::new(ParseCache::new());
+    static CONFIG_CACHE: RefCell<ParseCache<Config>> = const { RefCell::new(ParseCache::new()) };
 }
 
 /// `Config::parse`, skipped when the settings are the same as last time.
@@ -221,11 +221,15 @@ pub fn plan_first_login(
 
 /// Run a first login: token, create, Slack. Resolves to an `Outcome` (remote failures included);
 /// rejects only for bad configuration or an unreadable event.
-#[wasm_bindgen(js_name = onFirstLogin, unchecked_return_type = "Outcome")]
-pub async fn on_first_login(
+#[wasm_bindgen(js_name = onFirstLogin, unchecked_return_type = "Promise<Outcome>")]
+pub fn on_first_login(
     event: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
-) -> Result<JsValue, JsValue> {
+) -> js_sys::Promise {
+    promise(on_first_login_run(event, config))
+}
+
+async fn on_first_login_run(event: JsValue, config: JsValue) -> Result<JsValue, JsValue> {
     let (config, event) = (|| -> Result<_, RuleError> {
         let (host, cfg) = load_config(&config)?;
         Ok((parse_config(&cfg)?, first_event(host, &event)?))

@@ -7,7 +7,7 @@ use crate::core::flow::CachedToken;
 use crate::core::json::{json, Value};
 use crate::core::profile::{normalise, Host};
 use crate::core::secret::Secret;
-use crate::wasm::bindings::{call_method, event_from_js, from_js, get, object_from_js, to_js};
+use crate::wasm::bindings::{call_method, event_from_js, from_js, get, object_from_js, promise, to_js};
 use crate::wasm::driver::{self, HostTokenCache};
 use crate::wasm::exports::{parse_config, with_secrets};
 use wasm_bindgen::prelude::*;
@@ -66,8 +66,12 @@ impl HostTokenCache for Auth0Cache {
 /// `exports.onExecutePostLogin = require("sf-lead-rule").onExecutePostLogin;`
 /// Settings come from `event.secrets` over `configure()`. Marks the user through
 /// `api.user.setAppMetadata` only after Salesforce confirmed. Never throws.
-#[wasm_bindgen(js_name = onExecutePostLogin, unchecked_return_type = "Outcome")]
-pub async fn on_execute_post_login(event: JsValue, api: JsValue) -> JsValue {
+#[wasm_bindgen(js_name = onExecutePostLogin, unchecked_return_type = "Promise<Outcome>")]
+pub fn on_execute_post_login(event: JsValue, api: JsValue) -> js_sys::Promise {
+    promise(async move { Ok(on_execute_post_login_run(event, api).await) })
+}
+
+async fn on_execute_post_login_run(event: JsValue, api: JsValue) -> JsValue {
     let secrets = object_from_js(&get(&event, "secrets"), "event.secrets").unwrap_or_default();
     let config = match parse_config(&with_secrets(&secrets)) {
         Ok(c) => c,
@@ -103,11 +107,13 @@ pub async fn on_execute_post_login(event: JsValue, api: JsValue) -> JsValue {
 /// `callback(null, user, context)`, after the attempt (bounded by `deadlineMs`).
 #[wasm_bindgen]
 pub fn rule(user: JsValue, context: JsValue, callback: JsValue) {
-    wasm_bindgen_futures::spawn_local(async move {
+    // Started now, finished by the JS event loop; the Rule's result is the callback, not this.
+    let _ = promise(async move {
         run_rule(&user, &context).await;
         if let Ok(cb) = callback.dyn_into::<js_sys::Function>() {
             let _ = cb.call3(&JsValue::NULL, &JsValue::NULL, &user, &context);
         }
+        Ok(JsValue::UNDEFINED)
     });
 }
 

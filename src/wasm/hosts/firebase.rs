@@ -5,16 +5,20 @@
 use super::{event_json, host_config, js_failure_logged, marker, run_event};
 use crate::core::json::Value;
 use crate::core::profile::Host;
-use crate::wasm::bindings::to_js;
+use crate::wasm::bindings::{promise, to_js};
 use wasm_bindgen::prelude::*;
 
 /// `exports.beforecreated = beforeUserCreated((event) => sf.onFirebaseAuthEvent(event, { secrets: process.env }));`
 /// Firebase allows 7 s per blocking function: keep `deadlineMs` (default 5000) below that.
-#[wasm_bindgen(js_name = onFirebaseAuthEvent, unchecked_return_type = "{ customClaims: Record<string, unknown> } | undefined")]
-pub async fn on_firebase_auth_event(
+#[wasm_bindgen(js_name = onFirebaseAuthEvent, unchecked_return_type = "Promise<{ customClaims: Record<string, unknown> } | undefined>")]
+pub fn on_firebase_auth_event(
     event: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
-) -> JsValue {
+) -> js_sys::Promise {
+    promise(async move { Ok(on_firebase_auth_event_run(event, config).await) })
+}
+
+async fn on_firebase_auth_event_run(event: JsValue, config: JsValue) -> JsValue {
     let run = async {
         let config = host_config(&config)?;
         let json = event_json(&event)?;

@@ -8,7 +8,7 @@ use crate::core::flow::Outcome;
 use crate::core::json::{json, Value};
 use crate::core::profile::{host_from_name, Host};
 use crate::core::webhook;
-use crate::wasm::bindings::{call_method, get, to_js};
+use crate::wasm::bindings::{call_method, get, promise, to_js};
 use crate::wasm::driver;
 use wasm_bindgen::prelude::*;
 
@@ -73,12 +73,16 @@ fn same_secret(a: &str, b: &str) -> bool {
 /// Clerk with bad configuration → 500 (Svix retries later, nothing lost); Ory → 200 with
 /// `{"identity":{"metadata_public":…}}` carrying the marker once Salesforce confirmed, else 204,
 /// so registration is never blocked; Clerk/Okta → 200 with the outcomes.
-#[wasm_bindgen(js_name = handleWebhook, unchecked_return_type = "WebhookResponse")]
-pub async fn handle_webhook(
+#[wasm_bindgen(js_name = handleWebhook, unchecked_return_type = "Promise<WebhookResponse>")]
+pub fn handle_webhook(
     host: String,
     #[wasm_bindgen(unchecked_param_type = "WebhookRequest")] request: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
-) -> JsValue {
+) -> js_sys::Promise {
+    promise(async move { Ok(handle_webhook_run(host, request, config).await) })
+}
+
+async fn handle_webhook_run(host: String, request: JsValue, config: JsValue) -> JsValue {
     let host = match host_from_name(&host) {
         Some(h @ (Host::Ory | Host::Clerk | Host::Okta)) => h,
         _ => {
