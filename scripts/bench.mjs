@@ -60,7 +60,7 @@ function machine() {
   const cpus = os.cpus();
   let wasmOpt = "absent";
   try {
-    wasmOpt = execFileSync("wasm-opt", ["--version"], { encoding: "utf8" }).trim();
+    wasmOpt = execFileSync(path("node_modules/.bin/wasm-opt"), ["--version"], { encoding: "utf8" }).trim();
   } catch {}
   let rustc = "";
   try {

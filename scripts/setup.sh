@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, idempotently: the wasm32 target, the wasm-bindgen CLI
-# matching the crate's locked wasm-bindgen version, binaryen (wasm-opt) and, with --browser,
+# matching the crate's locked wasm-bindgen version and, with --browser,
 # Debian's Chromium + ChromeDriver; then the npm packages of the test harness.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,11 +36,6 @@ apt_install() {
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
-
-if ! command -v wasm-opt >/dev/null; then
-  log "installing binaryen (wasm-opt) from Debian"
-  apt_install binaryen || echo "wasm-opt unavailable: the package will be larger but works" >&2
-fi
 
 if [ "$want_browser" = 1 ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
   log "installing Chromium and ChromeDriver from Debian"
