@@ -8,7 +8,7 @@
 # - pkg/sf_lead_rule.d.ts: the types of the full build, i.e. of everything the entry exports.
 # - pkg/sf_lead_rule.single.js: the Auth0 entry points with the wasm embedded (Auth0 and generic
 #   events only: no other hosts, no backfill, no webhooks), for pasting into Auth0.
-# - www/pkg/: the full build for the browser (--target web).
+# - www/pkg/: the login module for the browser (--target web), for the demo page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,19 +37,20 @@ build_wasm() {
   optimise "$dir/wasm32-unknown-unknown/release/sf_lead_rule.wasm" "$dir/sf_lead_rule.opt.wasm"
 }
 
-# The full build (default features: batch + webhooks): the backfill module and the demo page.
+# The full build (default features: batch + webhooks): the backfill module.
 build_wasm target
 rm -rf target/pkg-batch
 wasm-bindgen --target nodejs --out-dir target/pkg-batch --out-name sf_lead_rule_batch target/sf_lead_rule.opt.wasm
 optimise_bound target/pkg-batch/sf_lead_rule_batch_bg.wasm
-wasm-bindgen --target web --out-dir www/pkg --out-name sf_lead_rule target/sf_lead_rule.opt.wasm
-optimise_bound www/pkg/sf_lead_rule_bg.wasm
 
 # The login module: everything but the batch backfill.
 build_wasm target/login --no-default-features --features webhooks
 rm -rf target/pkg-login
 wasm-bindgen --target nodejs --no-typescript --out-dir target/pkg-login --out-name sf_lead_rule_login target/login/sf_lead_rule.opt.wasm
 optimise_bound target/pkg-login/sf_lead_rule_login_bg.wasm
+# The demo page tries mappings and plans: the login module is all it needs.
+wasm-bindgen --target web --out-dir www/pkg --out-name sf_lead_rule target/login/sf_lead_rule.opt.wasm
+optimise_bound www/pkg/sf_lead_rule_bg.wasm
 
 # Files from an earlier layout (one wasm with everything) must not linger in pkg/.
 rm -f pkg/sf_lead_rule_bg.wasm pkg/sf_lead_rule_bg.wasm.d.ts pkg/sf_lead_rule_batch.d.ts pkg/sf_lead_rule_batch_bg.wasm.d.ts

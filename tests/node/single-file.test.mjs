@@ -36,6 +36,33 @@ test("pkg/sf_lead_rule.single.js runs a first login on its own", async () => {
   console.log(`single-file build: ${size} bytes`);
 });
 
+test("the single file is for Auth0: other hosts' events are refused with a clear error, nothing sent", async () => {
+  const sf = createRequire(import.meta.url)(new URL("../../pkg/sf_lead_rule.single.js", import.meta.url).pathname);
+  // What it leaves out is not exported at all…
+  for (const name of ["createLeads", "handleWebhook", "onCognitoTrigger", "onFirebaseAuthEvent"]) {
+    assert.equal(sf[name], undefined, name);
+  }
+  // …and an event of another host says which build reads it, before any request.
+  const emu = await startEmulator();
+  try {
+    const config = { host: "ory", secrets: emulatorSecrets(emu) };
+    assert.throws(() => sf.planFirstLogin(fixture("ory-registration-after.json"), config), {
+      code: "CONFIG_INVALID",
+      field: "host",
+      message: "this build reads Auth0 and generic events only; ory needs the npm package",
+    });
+    await assert.rejects(sf.onFirstLogin(fixture("ory-registration-after.json"), config), { code: "CONFIG_INVALID" });
+    assert.equal(emu.state.requests.length, 0);
+    // Auth0 and plain profiles are read as by the npm package.
+    const npm = createRequire(import.meta.url)(new URL("../../pkg/sf_lead_rule.js", import.meta.url).pathname);
+    const event = fixture("auth0-action-post-login.json");
+    assert.deepEqual(sf.buildLead(event, { host: "auth0" }), npm.buildLead(event, { host: "auth0" }));
+    assert.deepEqual(sf.buildLead(event.user), npm.buildLead(event.user));
+  } finally {
+    await emu.stop();
+  }
+});
+
 test("pasted into an Auth0 Rule's function body, it runs the rule", async () => {
   const code = readFileSync(new URL("../../pkg/sf_lead_rule.single.js", import.meta.url), "utf8");
   // What Auth0 runs: one function whose body is the pasted file plus the call.
