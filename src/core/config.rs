@@ -61,7 +61,7 @@ impl TokenGrant {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub object: SObject,
-    pub mapping: Mapping,
+    pub mapping: std::rc::Rc<Mapping>,
     /// Name of the preset the mapping came from, or "custom".
     pub mapping_name: String,
     pub login_url: String,
@@ -330,7 +330,7 @@ impl Config {
         };
         Ok(Config {
             object,
-            mapping,
+            mapping: std::rc::Rc::new(mapping),
             mapping_name,
             login_url,
             api_version,

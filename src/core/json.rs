@@ -706,7 +706,7 @@ pub fn write_str(s: &str, out: &mut String) {
 
 /// Read one JSON value (surrounding whitespace allowed, nothing else after it).
 pub fn from_str(text: &str) -> Result<Value, Error> {
-    let mut r = Reader { s: text.as_bytes(), i: 0 };
+    let mut r = Reader { text, s: text.as_bytes(), i: 0 };
     let v = r.value(0)?;
     r.ws();
     if r.i != r.s.len() {
@@ -722,6 +722,7 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, Error> {
 }
 
 struct Reader<'a> {
+    text: &'a str,
     s: &'a [u8],
     i: usize,
 }
@@ -882,7 +883,8 @@ impl Reader<'_> {
             self.i += 1;
         }
         if self.peek() == Some(b'"') {
-            let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| self.err("not UTF-8"))?;
+            // Quotes are ASCII, so both ends are character boundaries of the text.
+            let text = self.text.get(start..self.i).ok_or_else(|| self.err("not UTF-8"))?;
             self.i += 1;
             return Ok(text.to_string());
         }
