@@ -312,37 +312,19 @@ impl Value {
     }
     /// RFC 6901 pointer (`/a/0/b`); `""` is the value itself.
     pub fn pointer(&self, pointer: &str) -> Option<&Value> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        let mut v = self;
-        for token in rest.split('/') {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            v = match v {
-                Value::Object(m) => m.get(&token)?,
-                Value::Array(a) => a.get(token.parse::<usize>().ok()?)?,
-                _ => return None,
-            };
-        }
-        Some(v)
+        pointer_tokens(pointer)?.try_fold(self, |v, token| match v {
+            Value::Object(m) => m.get(&token),
+            Value::Array(a) => a.get(token.parse::<usize>().ok()?),
+            _ => None,
+        })
     }
     /// [`Value::pointer`], mutable.
     pub fn pointer_mut(&mut self, pointer: &str) -> Option<&mut Value> {
-        if pointer.is_empty() {
-            return Some(self);
-        }
-        let rest = pointer.strip_prefix('/')?;
-        let mut v = self;
-        for token in rest.split('/') {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            v = match v {
-                Value::Object(m) => m.get_mut(&token)?,
-                Value::Array(a) => a.get_mut(token.parse::<usize>().ok()?)?,
-                _ => return None,
-            };
-        }
-        Some(v)
+        pointer_tokens(pointer)?.try_fold(self, |v, token| match v {
+            Value::Object(m) => m.get_mut(&token),
+            Value::Array(a) => a.get_mut(token.parse::<usize>().ok()?),
+            _ => None,
+        })
     }
     pub fn as_str(&self) -> Option<&str> {
         match self {
@@ -414,6 +396,16 @@ impl Value {
     pub fn take(&mut self) -> Value {
         std::mem::take(self)
     }
+}
+
+/// The unescaped reference tokens of an RFC 6901 pointer (none for `""`); `None` when a
+/// non-empty pointer does not start with `/`.
+fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = String> + '_> {
+    let rest = match pointer {
+        "" => None,
+        p => Some(p.strip_prefix('/')?),
+    };
+    Some(rest.into_iter().flat_map(|r| r.split('/')).map(|t| t.replace("~1", "/").replace("~0", "~")))
 }
 
 impl fmt::Display for Value {
@@ -1006,6 +998,19 @@ mod tests {
         assert_eq!(v["b"].as_u64(), Some(1));
         assert_eq!(v.pointer("/a/4").and_then(Value::as_str), Some("x\"\\\n\u{1}é😀"));
         assert!(v["missing"]["deeper"].is_null());
+    }
+
+    #[test]
+    fn pointers_follow_rfc_6901() {
+        let mut v = json!({ "a/b": { "m~n": [10, 20] }, "": 1 });
+        assert_eq!(v.pointer(""), Some(&v.clone()));
+        assert_eq!(v.pointer("/a~1b/m~0n/1"), Some(&json!(20)));
+        assert_eq!(v.pointer("/"), Some(&json!(1)));
+        assert_eq!(v.pointer("/a~1b/m~0n/2"), None);
+        assert_eq!(v.pointer("/a~1b/m~0n/x"), None);
+        assert_eq!(v.pointer("a~1b"), None);
+        *v.pointer_mut("/a~1b/m~0n/0").expect("present") = json!("ten");
+        assert_eq!(v.to_string(), r#"{"a/b":{"m~n":["ten",20]},"":1}"#);
     }
 
     #[test]
