@@ -70,4 +70,6 @@ optimise_bound target/single/pkg/sf_lead_rule_bg.wasm
 [ -d node_modules/terser ] || { echo "terser (minifies the single file) is missing: run bash scripts/setup.sh" >&2; exit 1; }
 node scripts/single-file.mjs target/single/pkg
 rm -f pkg/.gitignore www/pkg/.gitignore
+# The package ships the project README (package.json "files" lists it).
+cp README.md pkg/README.md
 echo "built pkg/ (login wasm $(wc -c < pkg/sf_lead_rule_login_bg.wasm) bytes, backfill wasm $(wc -c < pkg/sf_lead_rule_batch_bg.wasm) bytes) and www/pkg/" >&2

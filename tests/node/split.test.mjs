@@ -129,3 +129,13 @@ test("clearTokenCache() empties the backfill module's token cache too", async ()
   assert.equal(emu.state.tokensIssued.length, 2, "a new token after clearTokenCache()");
   assert.equal(emu.state.records.Lead.length, 3);
 });
+
+test("npm pack ships exactly the package's files, README included, and nothing else", () => {
+  const { files } = require(`${PKG}package.json`);
+  const r = spawnSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: PKG, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const packed = JSON.parse(r.stdout)[0].files.map((f) => f.path).sort();
+  const expected = files.flatMap((f) => (f.endsWith("/") ? packed.filter((p) => p.startsWith(f)) : [f]));
+  assert.deepEqual(packed, [...expected, "package.json"].sort());
+  assert.ok(packed.includes("README.md") && packed.includes("bin/sf-lead-rule.js"), packed.join(", "));
+});
