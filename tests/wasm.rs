@@ -105,3 +105,72 @@ fn case_filters_follow_unicode_through_the_js_engine() {
     .unwrap();
     assert_eq!(text(&lead), r#"{"LastName":"ångström","FirstName":"Zoë","Title":"STRASSE","Company":"C"}"#);
 }
+
+/// The module's allocator (`wasm::alloc`, size classes with free lists) under the test binary:
+/// blocks of every size and alignment hold their bytes while others come and go, freed blocks
+/// are reused by their class, and growing a block keeps its contents.
+#[wasm_bindgen_test]
+fn the_allocator_keeps_blocks_apart_aligned_and_reused() {
+    use std::alloc::{alloc, dealloc, realloc, Layout};
+    let layouts: Vec<Layout> =
+        [(1, 1), (7, 1), (16, 8), (24, 8), (100, 4), (1000, 16), (4096, 64), (70_000, 8), (300_000, 4096)]
+            .iter()
+            .map(|&(size, align)| Layout::from_size_align(size, align).expect("valid layout"))
+            .collect();
+    let fill = |p: *mut u8, n: usize, tag: u8| unsafe { std::ptr::write_bytes(p, tag, n) };
+    let holds = |p: *const u8, n: usize, tag: u8| unsafe { std::slice::from_raw_parts(p, n).iter().all(|&b| b == tag) };
+    let mut live = Vec::new();
+    for round in 0..3u8 {
+        for (i, l) in layouts.iter().enumerate() {
+            let p = unsafe { alloc(*l) };
+            assert!(!p.is_null());
+            assert_eq!(p as usize % l.align(), 0, "{l:?}");
+            let tag = round * 16 + i as u8;
+            fill(p, l.size(), tag);
+            live.push((p, *l, tag));
+        }
+        // Free every other block, then check the rest still hold their bytes.
+        let mut kept = Vec::new();
+        for (k, (p, l, tag)) in live.drain(..).enumerate() {
+            if k % 2 == 0 {
+                unsafe { dealloc(p, l) };
+            } else {
+                kept.push((p, l, tag));
+            }
+        }
+        for &(p, l, tag) in &kept {
+            assert!(holds(p, l.size(), tag), "{l:?} was overwritten");
+        }
+        live = kept;
+    }
+    // Alignment of fresh blocks: interleave small blocks with aligned ones, many of each, so the
+    // free lists run dry and blocks come from the unused end of the pages.
+    let small = Layout::from_size_align(16, 1).expect("valid layout");
+    let mut held = Vec::new();
+    for &(size, align) in [(64, 64), (200, 64), (3000, 2048), (5000, 4096)].iter().cycle().take(200) {
+        let l = Layout::from_size_align(size, align).expect("valid layout");
+        let (a, b) = unsafe { (alloc(small), alloc(l)) };
+        assert_eq!(b as usize % align, 0, "{l:?}");
+        held.push((a, small));
+        held.push((b, l));
+    }
+    for (p, l) in held {
+        unsafe { dealloc(p, l) };
+    }
+    // A freed block is handed out again for the same class.
+    let l = Layout::from_size_align(48, 8).expect("valid layout");
+    let first = unsafe { alloc(l) };
+    unsafe { dealloc(first, l) };
+    assert_eq!(unsafe { alloc(l) }, first);
+    // Growing keeps the contents, within a class (same block) and across classes.
+    fill(first, 48, 0xAB);
+    let same = unsafe { realloc(first, l, 60) };
+    assert_eq!(same, first);
+    let grown = unsafe { realloc(same, Layout::from_size_align(60, 8).expect("valid"), 5000) };
+    assert!(holds(grown, 48, 0xAB));
+    unsafe { dealloc(grown, Layout::from_size_align(5000, 8).expect("valid")) };
+    for (p, l, tag) in live {
+        assert!(holds(p, l.size(), tag));
+        unsafe { dealloc(p, l) };
+    }
+}
