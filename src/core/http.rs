@@ -113,7 +113,10 @@ impl HttpRequest {
     /// Refuse header values that could split the request (CR/LF) before anything is sent.
     pub fn check_headers(&self) -> Result<()> {
         for (name, value) in &self.headers {
-            if value.expose().contains(['\r', '\n']) || name.contains(['\r', '\n', ':']) {
+            // Bytes, not chars: CR, LF and ':' are ASCII, and this runs for every header sent.
+            if value.expose().bytes().any(|b| b == b'\r' || b == b'\n')
+                || name.bytes().any(|b| matches!(b, b'\r' | b'\n' | b':'))
+            {
                 return Err(RuleError::new(
                     ErrorCode::HeaderInvalid,
                     format!("header {name} would contain a line break; remove CR/LF from its configured value"),
