@@ -25,7 +25,7 @@ use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::scrub;
 use crate::core::session::{self, TokenStart};
 
-use crate::core::json::{json, Map, ObjectBuilder, ToJson, Value};
+use crate::core::json::{self, json, Map, ObjectBuilder, ToJson, Value};
 use std::collections::{HashMap, VecDeque};
 
 /// The `format` of resume states this version writes and reads.
@@ -1602,7 +1602,7 @@ fn simulated_response(req: &HttpRequest, instance: &str, uploaded: &mut String) 
             let n = req
                 .body
                 .as_ref()
-                .and_then(|b| crate::core::json::from_str(&b.expose()).ok())
+                .and_then(|b| json::from_str(&b.expose()).ok())
                 .and_then(|v| v.get("records").and_then(Value::as_array).map(Vec::len))
                 .unwrap_or(0);
             let one = json!({"id": planned, "success": true, "errors": []});

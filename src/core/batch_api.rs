@@ -6,7 +6,7 @@ use crate::core::config::Config;
 use crate::core::csv;
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::http::{percent_encode, HttpRequest, HttpResponse, Purpose, Text};
-use crate::core::json::{Map, Value};
+use crate::core::json::{self, Map, Value};
 use crate::core::record::RecordPayload;
 use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::scrub;
@@ -76,14 +76,14 @@ pub fn collection_request(token: &AccessToken, config: &Config, records: &[&Reco
         .iter()
         .map(|r| {
             let mut m = Map::new();
-            m.insert("attributes".into(), crate::core::json::json!({ "type": object }));
+            m.insert("attributes".into(), json::json!({ "type": object }));
             for (k, v) in &r.fields {
                 m.insert(k.clone(), Value::String(v.clone()));
             }
             Value::Object(m)
         })
         .collect();
-    let body = crate::core::json::json!({ "allOrNone": false, "records": items }).to_string();
+    let body = json::json!({ "allOrNone": false, "records": items }).to_string();
     let req = HttpRequest::new(Purpose::CreateCollection, "POST", sf::data_url(token, config, "composite/sobjects"));
     sf::with_sforce_headers(sf::authorized(req, token), config).body("application/json", Text::plain(body))
 }
@@ -105,7 +105,7 @@ pub enum RecordResult {
 /// One result per record, in request order: `[{id, success, errors: [{statusCode, message,
 /// fields}]}]`. A body that is not such an array, or has the wrong length, is `RESPONSE_INVALID`.
 pub fn parse_collection_results(resp: &HttpResponse, config: &Config, expected: usize) -> Result<Vec<RecordResult>> {
-    let items = match crate::core::json::from_str(&resp.body) {
+    let items = match json::from_str(&resp.body) {
         Ok(Value::Array(items)) if items.len() == expected => items,
         Ok(Value::Array(items)) => {
             return Err(sf::invalid_response(&format!("{} results for {expected} records", items.len()), resp.status))
@@ -205,8 +205,8 @@ pub fn lookup_cost(value: &str) -> usize {
 
 /// `(field value, Id)` of each record a lookup found.
 pub fn parse_lookup(resp: &HttpResponse, field: &str) -> Result<Vec<(String, String)>> {
-    let v: Value = crate::core::json::from_str(&resp.body)
-        .map_err(|_| sf::invalid_response("query response is not JSON", resp.status))?;
+    let v: Value =
+        json::from_str(&resp.body).map_err(|_| sf::invalid_response("query response is not JSON", resp.status))?;
     let records = v
         .get("records")
         .and_then(Value::as_array)
@@ -235,7 +235,8 @@ fn bulk(token: &AccessToken, method: &'static str, url: Text) -> HttpRequest {
 
 /// `POST …/jobs/ingest`: an insert job for CSV with LF line endings.
 pub fn create_job_request(token: &AccessToken, config: &Config) -> HttpRequest {
-    let body = crate::core::json::json!({"object": config.object.name(), "operation": "insert", "contentType": "CSV", "lineEnding": "LF"});
+    let body =
+        json::json!({"object": config.object.name(), "operation": "insert", "contentType": "CSV", "lineEnding": "LF"});
     sf::with_sforce_headers(bulk(token, "POST", jobs_url(token, config, "")), config)
         .body("application/json", Text::plain(body.to_string()))
 }
@@ -249,8 +250,7 @@ pub fn upload_request(token: &AccessToken, config: &Config, job_id: &str, csv: S
 /// `PATCH …/jobs/ingest/{id}` to `UploadComplete` (close) or `Aborted`.
 pub fn set_job_state_request(token: &AccessToken, config: &Config, job_id: &str, state: &str) -> HttpRequest {
     let url = jobs_url(token, config, &format!("/{}", percent_encode(job_id)));
-    bulk(token, "PATCH", url)
-        .body("application/json", Text::plain(crate::core::json::json!({ "state": state }).to_string()))
+    bulk(token, "PATCH", url).body("application/json", Text::plain(json::json!({ "state": state }).to_string()))
 }
 
 /// `GET …/jobs/ingest/{id}`: the job's state.
@@ -294,8 +294,7 @@ impl JobInfo {
 }
 
 pub fn parse_job_info(resp: &HttpResponse) -> Result<JobInfo> {
-    let v: Value = crate::core::json::from_str(&resp.body)
-        .map_err(|_| sf::invalid_response("job info is not JSON", resp.status))?;
+    let v: Value = json::from_str(&resp.body).map_err(|_| sf::invalid_response("job info is not JSON", resp.status))?;
     let text = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
     match (text("id"), text("state")) {
         (Some(id), Some(state)) => Ok(JobInfo { id, state, error_message: text("errorMessage") }),
@@ -387,7 +386,7 @@ mod tests {
             r.body.as_ref().unwrap().expose(),
             r#"{"allOrNone":false,"records":[{"attributes":{"type":"Lead"},"LastName":"Doe","Company":"Acme"}]}"#
         );
-        assert_eq!(crate::core::json::to_value(&r)["headers"]["Authorization"], "Bearer ***");
+        assert_eq!(json::to_value(&r)["headers"]["Authorization"], "Bearer ***");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the grant is chosen and the mapping is compiled. Never performs I/O.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::json::{Map, Value};
+use crate::core::json::{self, Map, Value};
 use crate::core::mapping::Mapping;
 use crate::core::record::SObject;
 use crate::core::secret::Secret;
@@ -262,7 +262,7 @@ impl<T: Clone> ParseCache<T> {
     /// `parse(obj)`, or a copy of its earlier result for an equal `obj`.
     pub fn get_or_parse(&mut self, obj: &Map, parse: impl FnOnce(&Map) -> Result<T>) -> Result<T> {
         let mut key = String::new();
-        crate::core::json::write_object(obj, &mut key);
+        json::write_object(obj, &mut key);
         if let Some((k, v)) = &self.last {
             if *k == key {
                 return Ok(v.clone());
@@ -400,7 +400,7 @@ fn parse_mapping(v: Option<&Value>) -> Result<(Mapping, String)> {
     match v {
         None | Some(Value::Null) => preset("recommended"),
         Some(Value::String(s)) if s.trim_start().starts_with('{') => {
-            let parsed: Value = crate::core::json::from_str(s).map_err(|e| {
+            let parsed: Value = json::from_str(s).map_err(|e| {
                 RuleError::new(ErrorCode::MappingInvalid, format!("mapping is not valid JSON: {e}"))
                     .with_field("mapping")
             })?;

@@ -209,10 +209,10 @@ mod tests {
         let req = HttpRequest::new(Purpose::CreateRecord, "POST", Text::plain("https://x/y"))
             .header("Authorization", Text::plain("Bearer ").push_secret(Secret::new("tok")))
             .body("application/json", Text::plain(r#"{"LastName":"Doe"}"#));
-        let v = crate::core::json::to_value(&req);
+        let v = json::to_value(&req);
         assert_eq!(
             v,
-            crate::core::json::json!({"purpose":"createRecord","method":"POST","url":"https://x/y",
+            json::json!({"purpose":"createRecord","method":"POST","url":"https://x/y",
                 "headers":{"Authorization":"Bearer ***","Content-Type":"application/json"},
                 "body":{"LastName":"Doe"}})
         );

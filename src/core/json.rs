@@ -1,7 +1,7 @@
 //! `json`: the crate's own JSON value, reader and writer. Objects keep their keys in insertion
 //! order in a plain `Vec` (profiles and configs are small, so a scan beats hashing), numbers keep
 //! the text they were written with, and nothing here formats or parses floats. It replaces
-//! serde + crate::core::json, which were a fifth of the wasm and most of the time of a call.
+//! serde + serde_json, which were a fifth of the wasm and most of the time of a call.
 
 use std::fmt;
 

@@ -44,7 +44,7 @@ pub const MAX_FIELD_NAME_CHARS: usize = 80;
 pub const MAX_VALUE_BYTES: usize = 131_072;
 
 /// A parsed mapping: Salesforce field name → expression, in the order the source map iterates
-/// (the order written when crate::core::json's `preserve_order` feature is on, else sorted by name).
+/// (the order written, which `json::Map` keeps).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
     pub fields: Vec<(String, Expr)>,

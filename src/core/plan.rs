@@ -8,7 +8,7 @@ use crate::core::http::{HttpRequest, HttpResponse, Purpose};
 use crate::core::profile::HostEvent;
 use crate::core::record::{RecordPayload, Warning};
 
-use crate::core::json::{ObjectBuilder, ToJson, Value};
+use crate::core::json::{self, ObjectBuilder, ToJson, Value};
 
 /// Id shown for the record a plan would create.
 pub const PLANNED_ID: &str = "00Q000000000000AAA";
@@ -43,7 +43,7 @@ pub fn plan(config: Config, event: HostEvent, now_ms: u64) -> Result<Plan, crate
             Step::Send { request, .. } => {
                 let resp = simulated_response(&request, &instance);
                 if request.purpose == Purpose::NotifySlack {
-                    slack_preview = request.body.as_ref().and_then(|b| crate::core::json::from_str(&b.masked()).ok());
+                    slack_preview = request.body.as_ref().and_then(|b| json::from_str(&b.masked()).ok());
                 }
                 requests.push(request);
                 step = flow.resume(Input::Response(resp), now_ms);
@@ -99,8 +99,7 @@ fn simulated_response(req: &HttpRequest, instance: &str) -> HttpResponse {
     match req.purpose {
         Purpose::Token => HttpResponse::new(
             200,
-            crate::core::json::json!({"access_token": "planned", "instance_url": instance, "token_type": "Bearer"})
-                .to_string(),
+            json::json!({"access_token": "planned", "instance_url": instance, "token_type": "Bearer"}).to_string(),
         ),
         Purpose::FindExisting => HttpResponse::new(200, r#"{"totalSize":0,"done":true,"records":[]}"#),
         Purpose::CheckExisting => {

@@ -4,7 +4,7 @@
 
 use crate::core::error::{ErrorCode, Result, RuleError};
 
-use crate::core::json::{Map, ObjectBuilder, ToJson, Value};
+use crate::core::json::{self, Map, ObjectBuilder, ToJson, Value};
 
 /// Largest event/profile accepted, in bytes of JSON.
 pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
@@ -603,7 +603,7 @@ impl ProfileBuilder {
 
 fn check_size(host: Host, event: &Value) -> Result<()> {
     // Counted, not written: a huge event is refused without being copied.
-    if !crate::core::json::fits(event, MAX_PROFILE_BYTES) {
+    if !json::fits(event, MAX_PROFILE_BYTES) {
         return Err(invalid(format!(
             "the {} event is larger than {MAX_PROFILE_BYTES} bytes of JSON: pass the event, not a whole export",
             host.name()
@@ -706,7 +706,7 @@ mod tests {
     fn fixture(name: &str) -> Value {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        crate::core::json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
+        json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
     }
 
     fn one(host: Host, event: &Value) -> HostEvent {
@@ -882,7 +882,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("export fixture");
         let users: Vec<HostEvent> = text
             .lines()
-            .map(|line| one(Host::Generic, &crate::core::json::from_str(line).expect("one JSON object per line")))
+            .map(|line| one(Host::Generic, &json::from_str(line).expect("one JSON object per line")))
             .collect();
         let expected = [
             json!({
@@ -1373,7 +1373,7 @@ mod tests {
 
     #[test]
     fn signals_serialise_for_js() {
-        let json = |s: FirstLoginSignal| crate::core::json::to_value(&s);
+        let json = |s: FirstLoginSignal| json::to_value(&s);
         assert_eq!(json(FirstLoginSignal::FirstLogin), json!({ "kind": "firstLogin" }));
         assert_eq!(json(FirstLoginSignal::ReturningUser), json!({ "kind": "returningUser" }));
         assert_eq!(json(FirstLoginSignal::Unknown), json!({ "kind": "unknown" }));
@@ -1518,7 +1518,7 @@ mod tests {
         fn arbitrary_json_never_panics(event in arb_json()) {
             for host in Host::ALL {
                 check_invariants(host, &event)?;
-                check_invariants(host, &crate::core::json::json!({ "user": event.clone(), "data": event.clone(), "identity": event.clone() }))?;
+                check_invariants(host, &json::json!({ "user": event.clone(), "data": event.clone(), "identity": event.clone() }))?;
             }
         }
 

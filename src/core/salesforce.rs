@@ -4,7 +4,7 @@
 use crate::core::config::{is_loopback_host, url_parts, Config, TokenGrant};
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::http::{form_encode, percent_encode, HttpRequest, HttpResponse, Purpose, Text};
-use crate::core::json::Value;
+use crate::core::json::{self, Value};
 use crate::core::record::{RecordPayload, SObject};
 use crate::core::secret::{scrub, Secret};
 
@@ -79,7 +79,7 @@ enum FormValue {
 pub fn jwt_signing_input(config: &Config, now_secs: u64) -> Option<String> {
     let TokenGrant::JwtBearer { client_id, username, .. } = &config.grant else { return None };
     let header = r#"{"alg":"RS256","typ":"JWT"}"#;
-    let claims = crate::core::json::json!({
+    let claims = json::json!({
         "iss": client_id, "sub": username, "aud": jwt_audience(&config.login_url), "exp": now_secs + 180,
     });
     Some(format!(
@@ -123,7 +123,7 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
 /// Read a token response. Failures are `TOKEN_REJECTED` (credentials refused) or
 /// `RESPONSE_INVALID`; the OAuth error code is kept as `remote_code`.
 pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<AccessToken> {
-    let json: Option<Value> = crate::core::json::from_str(&resp.body).ok();
+    let json: Option<Value> = json::from_str(&resp.body).ok();
     if resp.status != 200 {
         let (code, description) = match &json {
             Some(v) => (
@@ -166,7 +166,7 @@ pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<Acce
 /// The `access_token` a token answer carries, even one refused for its `instance_url`: it is
 /// still a credential, to be masked wherever an answer might quote it.
 pub fn offered_token(resp: &HttpResponse) -> Option<Secret> {
-    let v: Value = crate::core::json::from_str(&resp.body).ok()?;
+    let v: Value = json::from_str(&resp.body).ok()?;
     v.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty()).map(Secret::new)
 }
 
@@ -321,7 +321,7 @@ pub struct ApiError {
 }
 
 pub fn parse_api_errors(body: &str) -> Vec<ApiError> {
-    let Ok(Value::Array(items)) = crate::core::json::from_str(body) else { return Vec::new() };
+    let Ok(Value::Array(items)) = json::from_str(body) else { return Vec::new() };
     items
         .iter()
         .map(|e| ApiError {
@@ -369,7 +369,7 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
         204 => WriteResult::Existing { id: None, via: "upsert matched an existing record" },
         // Any success may have saved the record: without an id its fate is unknown, never an error.
         200..=299 => {
-            let v: Option<Value> = crate::core::json::from_str(&resp.body).ok();
+            let v: Option<Value> = json::from_str(&resp.body).ok();
             let id = v
                 .as_ref()
                 .and_then(|v| v.get("id"))
@@ -458,7 +458,7 @@ pub enum LookupResult {
 pub fn parse_lookup_response(resp: &HttpResponse, config: &Config) -> LookupResult {
     match resp.status {
         200 => {
-            let v: Option<Value> = crate::core::json::from_str(&resp.body).ok();
+            let v: Option<Value> = json::from_str(&resp.body).ok();
             let Some(v) = v else { return LookupResult::Failed(invalid_response("query response is not JSON", 200)) };
             match v.get("Id").or_else(|| v.pointer("/records/0/Id")) {
                 None => LookupResult::NotFound,
@@ -616,7 +616,7 @@ mod tests {
         };
         let r = create_request(&token("https://a.my.salesforce.com"), &c, &p);
         assert_eq!(r.url.expose(), "https://a.my.salesforce.com/services/data/v66.0/sobjects/Lead/");
-        let v = crate::core::json::to_value(&r);
+        let v = json::to_value(&r);
         assert_eq!(v["headers"]["Authorization"], "Bearer ***");
         assert_eq!(v["headers"]["Sforce-Auto-Assign"], "TRUE");
         let u = upsert_request(&token("https://a.my.salesforce.com"), &c, "Auth0_User_Id__c", "auth0|1", &p);

@@ -101,13 +101,14 @@ fn url_token(s: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::json;
 
     #[test]
     fn never_prints_the_value() {
         let s = Secret::new("hunter2-secret");
         assert_eq!(format!("{s}"), "***");
         assert_eq!(format!("{s:?}"), "***");
-        assert_eq!(crate::core::json::to_string(&s), "\"***\"");
+        assert_eq!(json::to_string(&s), "\"***\"");
         assert_eq!(s.expose(), "hunter2-secret");
     }
 

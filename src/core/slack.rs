@@ -96,6 +96,7 @@ pub fn parse_webhook_response(resp: &HttpResponse) -> SlackResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::json;
 
     #[test]
     fn user_values_cannot_ping_everyone() {
@@ -109,7 +110,7 @@ mod tests {
         };
         let m = created_message(SObject::Lead, &r, "https://a.my.salesforce.com/lightning/r/Lead/00Q1/view");
         assert_eq!(
-            crate::core::json::from_str(&m).unwrap()["text"],
+            json::from_str(&m).unwrap()["text"],
             "New Salesforce Lead: *&lt;!channel&gt; A&amp;B* (x@y.com) from &lt;script&gt; — <https://a.my.salesforce.com/lightning/r/Lead/00Q1/view|open in Salesforce>"
         );
     }

@@ -6,7 +6,7 @@ use crate::core::batch::{self, Backfill, BatchOptions, InputItem, Mode};
 use crate::core::config::Config;
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::flow::cache_identity;
-use crate::core::json::{ToJson, Value};
+use crate::core::json::{self, ToJson, Value};
 use crate::core::profile::host_from_name;
 use crate::wasm::bindings::{from_js, from_js_within, get, promise, to_js, to_js_error};
 use crate::wasm::driver;
@@ -183,9 +183,7 @@ fn prepare(profiles: &JsValue, config: &JsValue, options: &JsValue) -> Result<Pr
         v if v.is_undefined() || v.is_null() => Value::Null,
         v => match v.as_string() {
             Some(text) if text.trim().is_empty() => Value::Null,
-            Some(text) => {
-                crate::core::json::from_str(&text).map_err(|e| opt_err("state", &format!("is not valid JSON: {e}")))?
-            }
+            Some(text) => json::from_str(&text).map_err(|e| opt_err("state", &format!("is not valid JSON: {e}")))?,
             None => from_js_within(&v, "options.state", MAX_STATE_BYTES).map_err(|e| opt_err("state", &e.message))?,
         },
     };

@@ -1,4 +1,4 @@
-//! Every JS ⇄ Rust conversion: JS values become `crate::core::json::Value` through `JSON.stringify`
+//! Every JS ⇄ Rust conversion: JS values become `json::Value` through `JSON.stringify`
 //! (so getters, Dates and class instances behave as they do in JSON), core results go back
 //! through `JSON.parse`, and `RuleError`s become JS `Error`s carrying a stable `code`.
 

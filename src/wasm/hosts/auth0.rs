@@ -4,7 +4,7 @@
 use super::{console_error, js_failure, log_config_error, log_outcome, marker};
 use crate::core::error::RuleError;
 use crate::core::flow::CachedToken;
-use crate::core::json::{json, Value};
+use crate::core::json::{self, json, Value};
 use crate::core::profile::{normalise, Host};
 use crate::core::secret::Secret;
 use crate::wasm::bindings::{call_method, event_from_js, from_js, get, object_from_js, promise, to_js};
@@ -33,7 +33,7 @@ impl HostTokenCache for Auth0Cache {
         let cache = get(&self.0, "cache");
         let record = call_method(&cache, "get", &[JsValue::from_str(&Self::key(identity))])?;
         let text = get(&record, "value").as_string()?;
-        let v: Value = crate::core::json::from_str(&text).ok()?;
+        let v: Value = json::from_str(&text).ok()?;
         Some(CachedToken {
             identity: identity.to_string(),
             token: Secret::new(v.get("t")?.as_str()?),

@@ -5,7 +5,7 @@
 use super::{host_config, log_config_error, marker, run_event};
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::flow::Outcome;
-use crate::core::json::{json, Value};
+use crate::core::json::{self, json, Value};
 use crate::core::profile::{host_from_name, Host};
 use crate::core::webhook;
 use crate::wasm::bindings::{call_method, get, promise, to_js};
@@ -144,7 +144,7 @@ async fn handle_webhook_run(host: String, request: JsValue, config: JsValue) -> 
         return error_response(401, &e);
     }
 
-    let event: Value = match crate::core::json::from_str(&raw) {
+    let event: Value = match json::from_str(&raw) {
         Ok(v) => v,
         Err(_) => {
             return error_response(400, &RuleError::new(ErrorCode::ProfileInvalid, "the webhook body is not JSON"))
@@ -171,7 +171,7 @@ async fn authenticate(host: Host, headers: &JsValue, raw: &str, secret: Option<&
         )),
         (Host::Clerk, Some(secret)) => {
             let names = ["svix-id", "svix-timestamp", "svix-signature", "webhook-id", "webhook-timestamp", "webhook-signature"];
-            let found: crate::core::json::Map =
+            let found: json::Map =
                 names.iter().filter_map(|n| header(headers, n).map(|v| ((*n).to_string(), Value::String(v)))).collect();
             let found = Value::Object(found);
             let h = webhook::svix_headers(&found)?;
