@@ -48,7 +48,8 @@ unsafe impl GlobalAlloc for SizeClasses {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let heap = &mut *self.0.get();
         let c = class(layout);
-        if c >= CLASSES {
+        // Fresh pages are page-aligned, so no block can promise more than that.
+        if c >= CLASSES || layout.align() > PAGE {
             return null_mut();
         }
         let head = heap.free[c];
@@ -59,8 +60,9 @@ unsafe impl GlobalAlloc for SizeClasses {
         let size = 1usize << c;
         // Aligned to its own size up to a page: enough for any layout of this class.
         let align = size.min(PAGE);
-        let mut start = (heap.next + align - 1) & !(align - 1);
-        if start.checked_add(size).map_or(true, |e| e > heap.end) {
+        let aligned = heap.next.checked_add(align - 1).map(|n| n & !(align - 1));
+        let mut start = aligned.unwrap_or(0);
+        if aligned.and_then(|a| a.checked_add(size)).map_or(true, |e| e > heap.end) {
             // A fresh run of pages for this block; the rest of the old run is left unused.
             let pages = size.div_ceil(PAGE);
             let prev = core::arch::wasm32::memory_grow(0, pages);
