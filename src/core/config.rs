@@ -272,9 +272,6 @@ impl<T: Clone> ParseCache<T> {
         self.last = Some((key, v.clone()));
         Ok(v)
     }
-    pub fn clear(&mut self) {
-        self.last = None;
-    }
 }
 
 impl Config {

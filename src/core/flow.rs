@@ -679,14 +679,21 @@ pub fn json_path(v: &Value, path: &str) -> Option<String> {
     }
 }
 
-impl ToJson for Status {
-    fn to_value(&self) -> Value {
-        Value::from(match self {
+impl Status {
+    /// The name outcomes and log lines show.
+    pub fn name(self) -> &'static str {
+        match self {
             Status::Created => "created",
             Status::Duplicate => "duplicate",
             Status::Skipped => "skipped",
             Status::Failed => "failed",
-        })
+        }
+    }
+}
+
+impl ToJson for Status {
+    fn to_value(&self) -> Value {
+        Value::from(self.name())
     }
 }
 

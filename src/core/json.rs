@@ -71,10 +71,6 @@ impl Number {
     pub fn is_i64(&self) -> bool {
         self.as_i64().is_some()
     }
-    /// The number as written.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 impl fmt::Display for Number {
@@ -94,9 +90,6 @@ impl fmt::Debug for Number {
 impl Map {
     pub const fn new() -> Self {
         Map(Vec::new())
-    }
-    pub fn with_capacity(n: usize) -> Self {
-        Map(Vec::with_capacity(n))
     }
     pub fn len(&self) -> usize {
         self.0.len()
@@ -147,9 +140,6 @@ impl Map {
     }
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&String, &Value)> + ExactSizeIterator {
         self.0.iter().map(|(k, v)| (k, v))
-    }
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&String, &mut Value)> {
-        self.0.iter_mut().map(|(k, v)| (&*k, v))
     }
     pub fn keys(&self) -> impl Iterator<Item = &String> {
         self.0.iter().map(|(k, _)| k)
@@ -307,9 +297,6 @@ impl Value {
     pub fn get<I: Index>(&self, i: I) -> Option<&Value> {
         i.index_into(self)
     }
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.as_object_mut()?.get_mut(key)
-    }
     /// RFC 6901 pointer (`/a/0/b`); `""` is the value itself.
     pub fn pointer(&self, pointer: &str) -> Option<&Value> {
         pointer_tokens(pointer)?.try_fold(self, |v, token| match v {
@@ -377,24 +364,11 @@ impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }
-    pub fn is_string(&self) -> bool {
-        matches!(self, Value::String(_))
-    }
     pub fn is_object(&self) -> bool {
         matches!(self, Value::Object(_))
     }
     pub fn is_array(&self) -> bool {
         matches!(self, Value::Array(_))
-    }
-    pub fn is_boolean(&self) -> bool {
-        matches!(self, Value::Bool(_))
-    }
-    pub fn is_number(&self) -> bool {
-        matches!(self, Value::Number(_))
-    }
-    /// Take the value out, leaving `null`.
-    pub fn take(&mut self) -> Value {
-        std::mem::take(self)
     }
 }
 

@@ -5,10 +5,9 @@
 use crate::core::config::{is_loopback_host, url_parts, Config, TokenGrant};
 use crate::core::flow::{FirstLoginFlow, Input, Outcome, Status, Step};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
+use crate::core::json::{self, ObjectBuilder, ToJson, Value};
 use crate::core::profile::HostEvent;
 use crate::core::record::{RecordPayload, Warning};
-
-use crate::core::json::{self, ObjectBuilder, ToJson, Value};
 
 /// Id shown for the record a plan would create.
 pub const PLANNED_ID: &str = "00Q000000000000AAA";

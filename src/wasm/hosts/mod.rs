@@ -40,7 +40,7 @@ pub fn log_outcome(outcome: &Outcome) {
         }
         _ => format!(
             "sf-lead-rule: {} {}{} ({} requests, token {}, slack {})",
-            status_word(outcome.status),
+            outcome.status.name(),
             outcome.object.name(),
             outcome.lead_id.as_deref().map(|i| format!(" {i}")).unwrap_or_default(),
             outcome.requests,
@@ -52,15 +52,6 @@ pub fn log_outcome(outcome: &Outcome) {
         console_error(&line);
     } else {
         console_log(&line);
-    }
-}
-
-fn status_word(s: Status) -> &'static str {
-    match s {
-        Status::Created => "created",
-        Status::Duplicate => "duplicate",
-        Status::Skipped => "skipped",
-        Status::Failed => "failed",
     }
 }
 
