@@ -417,21 +417,6 @@ impl From<&String> for Value {
         Value::String(s.clone())
     }
 }
-impl From<Map> for Value {
-    fn from(m: Map) -> Self {
-        Value::Object(m)
-    }
-}
-impl<T: Into<Value>> From<Vec<T>> for Value {
-    fn from(v: Vec<T>) -> Self {
-        Value::Array(v.into_iter().map(Into::into).collect())
-    }
-}
-impl<T: Into<Value>> From<Option<T>> for Value {
-    fn from(v: Option<T>) -> Self {
-        v.map_or(Value::Null, Into::into)
-    }
-}
 macro_rules! from_integer {
     ($($t:ty)*) => {$(
         impl From<$t> for Value {
@@ -723,66 +708,70 @@ impl Reader<'_> {
             Some(b'"') => Ok(Value::String(self.string()?)),
             Some(b'-' | b'0'..=b'9') => self.number(),
             Some(b'[') => {
-                if depth >= MAX_DEPTH {
-                    return Err(self.err("nested too deeply"));
-                }
-                self.i += 1;
                 let mut items = Vec::new();
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(Value::Array(items));
-                }
-                loop {
-                    items.push(self.value(depth + 1)?);
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(Value::Array(items));
+                if !self.open(depth, b']')? {
+                    loop {
+                        items.push(self.value(depth + 1)?);
+                        if self.closes(b']', "expected `,` or `]`")? {
+                            break;
                         }
-                        _ => return Err(self.err("expected `,` or `]`")),
                     }
                 }
+                Ok(Value::Array(items))
             }
             Some(b'{') => {
-                if depth >= MAX_DEPTH {
-                    return Err(self.err("nested too deeply"));
-                }
-                self.i += 1;
                 let mut map = Map::new();
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(Value::Object(map));
-                }
-                loop {
-                    self.ws();
-                    if self.peek() != Some(b'"') {
-                        return Err(self.err("expected a string key"));
-                    }
-                    let key = self.string()?;
-                    self.ws();
-                    if self.peek() != Some(b':') {
-                        return Err(self.err("expected `:`"));
-                    }
-                    self.i += 1;
-                    let v = self.value(depth + 1)?;
-                    // A repeated key keeps its first place and its last value, as in JS.
-                    map.insert(key, v);
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(Value::Object(map));
+                if !self.open(depth, b'}')? {
+                    loop {
+                        self.ws();
+                        if self.peek() != Some(b'"') {
+                            return Err(self.err("expected a string key"));
                         }
-                        _ => return Err(self.err("expected `,` or `}`")),
+                        let key = self.string()?;
+                        self.ws();
+                        if self.peek() != Some(b':') {
+                            return Err(self.err("expected `:`"));
+                        }
+                        self.i += 1;
+                        let v = self.value(depth + 1)?;
+                        // A repeated key keeps its first place and its last value, as in JS.
+                        map.insert(key, v);
+                        if self.closes(b'}', "expected `,` or `}`")? {
+                            break;
+                        }
                     }
                 }
+                Ok(Value::Object(map))
             }
             Some(_) => Err(self.err("expected a JSON value")),
+        }
+    }
+    /// Step over the `[` or `{` at hand; `true` when `close` follows at once (nothing inside).
+    fn open(&mut self, depth: usize, close: u8) -> Result<bool, Error> {
+        if depth >= MAX_DEPTH {
+            return Err(self.err("nested too deeply"));
+        }
+        self.i += 1;
+        self.ws();
+        let empty = self.peek() == Some(close);
+        if empty {
+            self.i += 1;
+        }
+        Ok(empty)
+    }
+    /// After an item: `true` at `close` (stepped over), `false` after a `,`.
+    fn closes(&mut self, close: u8, expected: &'static str) -> Result<bool, Error> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(true)
+            }
+            _ => Err(self.err(expected)),
         }
     }
     fn digits(&mut self) -> usize {
