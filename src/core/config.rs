@@ -249,10 +249,17 @@ fn invalid(key: &str, what: &str) -> RuleError {
 
 /// The last settings object parsed and what it gave. Hosts pass the same settings on every
 /// login, so a warm call skips parsing them (and compiling the mapping) again; the key is the
-/// object's JSON text, so any change of any value is a miss. Only successes are kept.
-#[derive(Debug, Default)]
+/// object's JSON text, so any change of any value is a miss. Only successes are kept. That text
+/// holds the settings' secrets in the clear, so `Debug` never shows it.
+#[derive(Default)]
 pub struct ParseCache<T> {
     last: Option<(String, T)>,
+}
+
+impl<T> std::fmt::Debug for ParseCache<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParseCache").field("cached", &self.last.is_some()).finish()
+    }
 }
 
 impl<T: Clone> ParseCache<T> {
@@ -606,6 +613,8 @@ mod tests {
         assert!(cache.get_or_parse(bad.as_object().expect("object"), &mut count).is_err());
         assert!(cache.get_or_parse(bad.as_object().expect("object"), &mut count).is_err());
         assert_eq!(calls, 4);
+        // The key is the settings' text, secrets included: it never shows.
+        assert!(!format!("{cache:?}").contains("s3cr3t"), "{cache:?}");
     }
 
     #[test]
