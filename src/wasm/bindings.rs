@@ -3,9 +3,8 @@
 //! through `JSON.parse`, and `RuleError`s become JS `Error`s carrying a stable `code`.
 
 use crate::core::error::{ErrorCode, RuleError};
-use crate::core::profile::{Host, MAX_PROFILE_BYTES};
-
 use crate::core::json::{self, Map, ToJson, Value};
+use crate::core::profile::{Host, MAX_PROFILE_BYTES};
 use std::future::Future;
 use std::pin::Pin;
 use wasm_bindgen::prelude::*;
