@@ -25,7 +25,7 @@ use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::scrub;
 use crate::core::session::{self, TokenStart};
 
-use crate::core::json::{self, json, Map, ObjectBuilder, ToJson, Value};
+use crate::core::json::{self, json, Map, ObjectWriter, ToJson, Value};
 use std::collections::{HashMap, VecDeque};
 
 /// The `format` of resume states this version writes and reads.
@@ -1635,45 +1635,51 @@ fn simulated_response(req: &HttpRequest, instance: &str, uploaded: &mut String) 
 }
 
 impl ToJson for Mode {
-    fn to_value(&self) -> Value {
-        Value::from(match self {
-            Mode::Collections => "collections",
-            Mode::Bulk => "bulk",
-            Mode::Auto => "auto",
-        })
+    fn write_json(&self, out: &mut String) {
+        json::write_str(
+            match self {
+                Mode::Collections => "collections",
+                Mode::Bulk => "bulk",
+                Mode::Auto => "auto",
+            },
+            out,
+        )
     }
 }
 
 impl ToJson for ResultStatus {
-    fn to_value(&self) -> Value {
-        Value::from(match self {
-            ResultStatus::Created => "created",
-            ResultStatus::Duplicate => "duplicate",
-            ResultStatus::Failed => "failed",
-            ResultStatus::Skipped => "skipped",
-            ResultStatus::Invalid => "invalid",
-            ResultStatus::Pending => "pending",
-            ResultStatus::Planned => "planned",
-        })
+    fn write_json(&self, out: &mut String) {
+        json::write_str(
+            match self {
+                ResultStatus::Created => "created",
+                ResultStatus::Duplicate => "duplicate",
+                ResultStatus::Failed => "failed",
+                ResultStatus::Skipped => "skipped",
+                ResultStatus::Invalid => "invalid",
+                ResultStatus::Pending => "pending",
+                ResultStatus::Planned => "planned",
+            },
+            out,
+        )
     }
 }
 
 impl ToJson for UserResult {
-    fn to_value(&self) -> Value {
-        ObjectBuilder::new()
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
             .field("userKey", &self.user_key)
             .field("status", self.status)
             .some("leadId", &self.lead_id)
             .some("error", &self.error)
             .some("reason", &self.reason)
             .field("input", self.input)
-            .build()
+            .end()
     }
 }
 
 impl ToJson for Stats {
-    fn to_value(&self) -> Value {
-        ObjectBuilder::new()
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
             .field("apiCalls", self.api_calls)
             .field("requests", self.requests)
             .field("created", self.created)
@@ -1682,30 +1688,30 @@ impl ToJson for Stats {
             .field("skipped", self.skipped)
             .field("invalid", self.invalid)
             .field("pending", self.pending)
-            .build()
+            .end()
     }
 }
 
 impl ToJson for BatchReport {
-    fn to_value(&self) -> Value {
-        ObjectBuilder::new()
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
             .field("mode", self.mode)
             .field("results", &self.results)
             .field("state", &self.state)
             .field("stats", &self.stats)
             .field("stopped", &self.stopped)
-            .build()
+            .end()
     }
 }
 
 impl ToJson for BatchPlan {
-    fn to_value(&self) -> Value {
-        ObjectBuilder::new()
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
             .field("mode", self.mode)
             .field("requests", &self.requests)
             .field("results", &self.results)
             .field("stats", &self.stats)
-            .build()
+            .end()
     }
 }
 

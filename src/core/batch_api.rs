@@ -85,7 +85,7 @@ pub fn collection_request(token: &AccessToken, config: &Config, records: &[&Reco
         .collect();
     let body = json::json!({ "allOrNone": false, "records": items }).to_string();
     let req = HttpRequest::new(Purpose::CreateCollection, "POST", sf::data_url(token, config, "composite/sobjects"));
-    sf::with_sforce_headers(sf::authorized(req, token), config).body("application/json", Text::plain(body))
+    sf::with_sforce_headers(sf::authorized(req, token), config).json_body(body)
 }
 
 /// What Salesforce did with one record of a collection.
@@ -237,8 +237,7 @@ fn bulk(token: &AccessToken, method: &'static str, url: Text) -> HttpRequest {
 pub fn create_job_request(token: &AccessToken, config: &Config) -> HttpRequest {
     let body =
         json::json!({"object": config.object.name(), "operation": "insert", "contentType": "CSV", "lineEnding": "LF"});
-    sf::with_sforce_headers(bulk(token, "POST", jobs_url(token, config, "")), config)
-        .body("application/json", Text::plain(body.to_string()))
+    sf::with_sforce_headers(bulk(token, "POST", jobs_url(token, config, "")), config).json_body(body.to_string())
 }
 
 /// `PUT …/jobs/ingest/{id}/batches` with the whole CSV (one upload per job).
@@ -250,7 +249,7 @@ pub fn upload_request(token: &AccessToken, config: &Config, job_id: &str, csv: S
 /// `PATCH …/jobs/ingest/{id}` to `UploadComplete` (close) or `Aborted`.
 pub fn set_job_state_request(token: &AccessToken, config: &Config, job_id: &str, state: &str) -> HttpRequest {
     let url = jobs_url(token, config, &format!("/{}", percent_encode(job_id)));
-    bulk(token, "PATCH", url).body("application/json", Text::plain(json::json!({ "state": state }).to_string()))
+    bulk(token, "PATCH", url).json_body(json::json!({ "state": state }).to_string())
 }
 
 /// `GET …/jobs/ingest/{id}`: the job's state.

@@ -1,7 +1,7 @@
 //! `RuleError` and its stable `ErrorCode`s: the one error type of the crate. The code string is
 //! what JS callers see as `err.code`; never rename a code, only add new ones.
 
-use crate::core::json::{ObjectBuilder, ToJson, Value};
+use crate::core::json::{ObjectWriter, ToJson};
 use std::fmt;
 
 /// Stable machine-readable error codes. `as_str` is the public contract.
@@ -136,21 +136,21 @@ impl fmt::Display for RuleError {
 impl std::error::Error for RuleError {}
 
 impl ToJson for ErrorCode {
-    fn to_value(&self) -> Value {
-        Value::from(self.as_str())
+    fn write_json(&self, out: &mut String) {
+        self.as_str().write_json(out)
     }
 }
 
 impl ToJson for RuleError {
-    fn to_value(&self) -> Value {
-        ObjectBuilder::new()
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
             .field("code", self.code)
             .field("message", &self.message)
             .some("field", &self.field)
             .some("position", &self.position)
             .some("remoteCode", &self.remote_code)
             .some("status", &self.status)
-            .build()
+            .end()
     }
 }
 

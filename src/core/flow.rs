@@ -13,7 +13,7 @@ use crate::core::secret::{scrub, Secret};
 use crate::core::session::{self, TokenStart};
 use crate::core::slack::{self, SlackResult};
 
-use crate::core::json::{ObjectBuilder, ToJson, Value};
+use crate::core::json::{ObjectWriter, ToJson, Value};
 
 const BACKOFF_BASE_MS: u64 = 250;
 const BACKOFF_CAP_MS: u64 = 2_000;
@@ -692,20 +692,20 @@ impl Status {
 }
 
 impl ToJson for Status {
-    fn to_value(&self) -> Value {
-        Value::from(self.name())
+    fn write_json(&self, out: &mut String) {
+        self.name().write_json(out)
     }
 }
 
 impl ToJson for SlackOutcome {
-    fn to_value(&self) -> Value {
-        ObjectBuilder::new().field("status", self.status).some("error", &self.error).build()
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out).field("status", self.status).some("error", &self.error).end()
     }
 }
 
 impl ToJson for Outcome {
-    fn to_value(&self) -> Value {
-        ObjectBuilder::new()
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
             .field("status", self.status)
             .field("reason", &self.reason)
             .field("object", self.object)
@@ -717,6 +717,6 @@ impl ToJson for Outcome {
             .field("slack", &self.slack)
             .field("token", self.token)
             .field("requests", self.requests)
-            .build()
+            .end()
     }
 }

@@ -3,7 +3,7 @@
 //! serialising a request (the plan shown to people) masks them.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::json::{self, Map, ObjectBuilder, ToJson, Value};
+use crate::core::json::{self, ObjectWriter, ToJson};
 use crate::core::secret::{Secret, MASK};
 
 /// Text built from plain and secret pieces, e.g. `Bearer ` + token, or a form body.
@@ -54,8 +54,19 @@ impl Text {
 }
 
 impl ToJson for Text {
-    fn to_value(&self) -> Value {
-        Value::String(self.masked())
+    /// Masked, as a JSON string.
+    fn write_json(&self, out: &mut String) {
+        out.push('"');
+        for p in &self.0 {
+            json::write_escaped(
+                match p {
+                    Part::Plain(s) => s,
+                    Part::Secret(_) => MASK,
+                },
+                out,
+            );
+        }
+        out.push('"');
     }
 }
 
@@ -95,11 +106,14 @@ pub struct HttpRequest {
     pub url: Text,
     pub headers: Vec<(String, Text)>,
     pub body: Option<Text>,
+    /// The body is compact JSON this crate wrote ([`HttpRequest::json_body`]), so a plan can show
+    /// it as it is instead of reading it back.
+    json_body: bool,
 }
 
 impl HttpRequest {
     pub fn new(purpose: Purpose, method: &'static str, url: Text) -> Self {
-        HttpRequest { purpose, method, url, headers: Vec::new(), body: None }
+        HttpRequest { purpose, method, url, headers: Vec::new(), body: None, json_body: false }
     }
     pub fn header(mut self, name: &str, value: Text) -> Self {
         self.headers.push((name.to_string(), value));
@@ -108,6 +122,12 @@ impl HttpRequest {
     pub fn body(mut self, content_type: &str, body: Text) -> Self {
         self.headers.push(("Content-Type".to_string(), Text::plain(content_type)));
         self.body = Some(body);
+        self
+    }
+    /// An `application/json` body: `json` must be the text of [`json::to_string`].
+    pub fn json_body(mut self, json: String) -> Self {
+        self = self.body("application/json", Text::plain(json));
+        self.json_body = true;
         self
     }
     /// Refuse header values that could split the request (CR/LF) before anything is sent.
@@ -131,26 +151,53 @@ impl HttpRequest {
 /// Serialised form (the plan): `{purpose, method, url, headers: {name: value}, body}` with
 /// secrets masked. A JSON body is shown as JSON, not as a string, so people can read it.
 impl ToJson for Purpose {
-    fn to_value(&self) -> Value {
-        Value::from(self.name())
+    fn write_json(&self, out: &mut String) {
+        json::write_str(self.name(), out)
     }
 }
 
 impl ToJson for HttpRequest {
     /// Secrets masked; a JSON body shown as JSON, any other as its text.
-    fn to_value(&self) -> Value {
-        let headers: Map = self.headers.iter().map(|(k, v)| (k.clone(), v.to_value())).collect();
-        let body = self.body.as_ref().map(|b| {
-            let masked = b.masked();
-            json::from_str(&masked).unwrap_or(Value::String(masked))
-        });
-        ObjectBuilder::new()
-            .field("purpose", self.purpose)
-            .field("method", self.method)
-            .field("url", &self.url)
-            .field("headers", Value::Object(headers))
-            .field("body", body)
-            .build()
+    fn write_json(&self, out: &mut String) {
+        let o =
+            ObjectWriter::new(out).field("purpose", self.purpose).field("method", self.method).field("url", &self.url);
+        let o = o.field("headers", Headers(&self.headers));
+        match &self.body {
+            None => o.field("body", Option::<&str>::None),
+            Some(Text(parts)) if self.json_body && parts.len() == 1 && matches!(parts[0], Part::Plain(_)) => o.field(
+                "body",
+                RawJson(match &parts[0] {
+                    Part::Plain(s) => s,
+                    Part::Secret(_) => MASK,
+                }),
+            ),
+            Some(body) => {
+                let masked = body.masked();
+                match json::from_str(&masked) {
+                    Ok(v) => o.field("body", v),
+                    Err(_) => o.field("body", masked),
+                }
+            }
+        }
+        .end()
+    }
+}
+
+/// Headers as a JSON object, values masked.
+struct Headers<'a>(&'a [(String, Text)]);
+
+impl ToJson for Headers<'_> {
+    fn write_json(&self, out: &mut String) {
+        self.0.iter().fold(ObjectWriter::new(out), |o, (k, v)| o.field(k, v)).end()
+    }
+}
+
+/// JSON text written as it is.
+struct RawJson<'a>(&'a str);
+
+impl ToJson for RawJson<'_> {
+    fn write_json(&self, out: &mut String) {
+        out.push_str(self.0)
     }
 }
 
@@ -217,6 +264,23 @@ mod tests {
                 "body":{"LastName":"Doe"}})
         );
         assert_eq!(req.headers[0].1.expose(), "Bearer tok");
+    }
+
+    #[test]
+    fn a_json_body_is_shown_as_written_and_as_if_read_back() {
+        let body = json::json!({"text": "a \"b\" <c>\n", "n": [1, {"x": null}]}).to_string();
+        let url = || Text::plain("https://x/y");
+        let written = HttpRequest::new(Purpose::NotifySlack, "POST", url()).json_body(body.clone());
+        let read = HttpRequest::new(Purpose::NotifySlack, "POST", url()).body("application/json", Text::plain(body));
+        assert_eq!(json::to_string(&written), json::to_string(&read));
+        assert_eq!(
+            json::to_string(&written),
+            r#"{"purpose":"notifySlack","method":"POST","url":"https://x/y","headers":{"Content-Type":"application/json"},"body":{"text":"a \"b\" <c>\n","n":[1,{"x":null}]}}"#
+        );
+        // Not JSON: shown as text.
+        let form = HttpRequest::new(Purpose::Token, "POST", url())
+            .body("x", Text::plain("a=1&b=").push_secret(Secret::new("s")));
+        assert_eq!(json::to_value(&form)["body"], "a=1&b=***");
     }
 
     #[test]

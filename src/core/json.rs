@@ -442,46 +442,99 @@ impl From<f64> for Value {
 
 // ----- writing -----------------------------------------------------------------------------
 
-/// Types with a JSON form (what serialising them to JS gives).
+/// Types with a JSON form (what serialising them to JS gives). Types write their JSON text
+/// straight into a buffer, so serialising a result builds no intermediate `Value` tree.
 pub trait ToJson {
-    fn to_value(&self) -> Value;
+    /// Append the compact JSON of `self` to `out`.
+    fn write_json(&self, out: &mut String);
+    /// The JSON value of `self`: by default, `write_json`'s text read back (tests, `json!`).
+    fn to_value(&self) -> Value {
+        from_str(&to_string(self)).unwrap_or(Value::Null)
+    }
 }
 
 impl ToJson for Value {
+    fn write_json(&self, out: &mut String) {
+        write_value(self, out)
+    }
     fn to_value(&self) -> Value {
         self.clone()
     }
 }
 impl ToJson for Map {
+    fn write_json(&self, out: &mut String) {
+        write_object(self, out)
+    }
     fn to_value(&self) -> Value {
         Value::Object(self.clone())
     }
 }
-macro_rules! to_json_via_from {
+impl ToJson for bool {
+    fn write_json(&self, out: &mut String) {
+        out.push_str(if *self { "true" } else { "false" })
+    }
+    fn to_value(&self) -> Value {
+        Value::Bool(*self)
+    }
+}
+macro_rules! to_json_number {
     ($($t:ty)*) => {$(
         impl ToJson for $t {
+            fn write_json(&self, out: &mut String) {
+                use std::fmt::Write;
+                let _ = write!(out, "{self}");
+            }
             fn to_value(&self) -> Value {
-                Value::from(self.clone())
+                Value::from(*self)
             }
         }
     )*};
 }
-to_json_via_from!(bool String u8 u16 u32 u64 usize i8 i16 i32 i64 isize f64);
+to_json_number!(u8 u16 u32 u64 usize i8 i16 i32 i64 isize);
+impl ToJson for f64 {
+    fn write_json(&self, out: &mut String) {
+        write_value(&Value::from(*self), out)
+    }
+    fn to_value(&self) -> Value {
+        Value::from(*self)
+    }
+}
 impl ToJson for str {
+    fn write_json(&self, out: &mut String) {
+        write_str(self, out)
+    }
+    fn to_value(&self) -> Value {
+        Value::from(self)
+    }
+}
+impl ToJson for String {
+    fn write_json(&self, out: &mut String) {
+        write_str(self, out)
+    }
     fn to_value(&self) -> Value {
         Value::from(self)
     }
 }
 
-/// Builds the JSON object of a struct, field by field.
-pub struct ObjectBuilder(Map);
+/// Writes the JSON object of a struct, field by field: `ObjectWriter::new(out).field(…).end()`.
+pub struct ObjectWriter<'a> {
+    out: &'a mut String,
+    empty: bool,
+}
 
-impl ObjectBuilder {
-    pub fn new() -> Self {
-        ObjectBuilder(Map::new())
+impl<'a> ObjectWriter<'a> {
+    pub fn new(out: &'a mut String) -> Self {
+        out.push('{');
+        ObjectWriter { out, empty: true }
     }
     pub fn field(mut self, key: &str, value: impl ToJson) -> Self {
-        self.0 .0.push((key.to_string(), value.to_value()));
+        if !self.empty {
+            self.out.push(',');
+        }
+        self.empty = false;
+        write_str(key, self.out);
+        self.out.push(':');
+        value.write_json(self.out);
         self
     }
     /// The field, left out when `None`.
@@ -491,38 +544,54 @@ impl ObjectBuilder {
             None => self,
         }
     }
-    pub fn build(self) -> Value {
-        Value::Object(self.0)
-    }
-}
-
-impl Default for ObjectBuilder {
-    fn default() -> Self {
-        Self::new()
+    pub fn end(self) {
+        self.out.push('}');
     }
 }
 
 impl<T: ToJson> ToJson for Option<T> {
+    fn write_json(&self, out: &mut String) {
+        match self {
+            Some(v) => v.write_json(out),
+            None => out.push_str("null"),
+        }
+    }
     fn to_value(&self) -> Value {
         self.as_ref().map_or(Value::Null, ToJson::to_value)
     }
 }
 impl<T: ToJson> ToJson for [T] {
+    fn write_json(&self, out: &mut String) {
+        out.push('[');
+        for (i, x) in self.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            x.write_json(out);
+        }
+        out.push(']');
+    }
     fn to_value(&self) -> Value {
         Value::Array(self.iter().map(ToJson::to_value).collect())
     }
 }
 impl<T: ToJson> ToJson for Vec<T> {
+    fn write_json(&self, out: &mut String) {
+        self.as_slice().write_json(out)
+    }
     fn to_value(&self) -> Value {
         self.as_slice().to_value()
     }
 }
 impl<T: ToJson + ?Sized> ToJson for Box<T> {
-    fn to_value(&self) -> Value {
-        (**self).to_value()
+    fn write_json(&self, out: &mut String) {
+        (**self).write_json(out)
     }
 }
 impl<T: ToJson + ?Sized> ToJson for &T {
+    fn write_json(&self, out: &mut String) {
+        (**self).write_json(out)
+    }
     fn to_value(&self) -> Value {
         (**self).to_value()
     }
@@ -535,7 +604,9 @@ pub fn to_value<T: ToJson + ?Sized>(v: &T) -> Value {
 
 /// Compact JSON text of `v`.
 pub fn to_string<T: ToJson + ?Sized>(v: &T) -> String {
-    v.to_value().to_string()
+    let mut out = String::with_capacity(256);
+    v.write_json(&mut out);
+    out
 }
 
 /// Append the compact JSON of `v` to `out`.
@@ -620,9 +691,15 @@ fn str_len(s: &str) -> usize {
 
 /// Append `s` as a JSON string literal, escaped as `JSON.stringify` does.
 pub fn write_str(s: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.reserve(s.len() + 2);
     out.push('"');
+    write_escaped(s, out);
+    out.push('"');
+}
+
+/// Append `s` escaped as inside a JSON string literal (without the quotes).
+pub fn write_escaped(s: &str, out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
@@ -650,7 +727,6 @@ pub fn write_str(s: &str, out: &mut String) {
         out.push(short);
     }
     out.push_str(&s[start..]);
-    out.push('"');
 }
 
 // ----- reading -----------------------------------------------------------------------------

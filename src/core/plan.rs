@@ -5,7 +5,7 @@
 use crate::core::config::{is_loopback_host, url_parts, Config, TokenGrant};
 use crate::core::flow::{FirstLoginFlow, Input, Outcome, Status, Step};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
-use crate::core::json::{self, ObjectBuilder, ToJson, Value};
+use crate::core::json::{self, ObjectWriter, ToJson, Value};
 use crate::core::profile::HostEvent;
 use crate::core::record::{RecordPayload, Warning};
 
@@ -110,14 +110,14 @@ fn simulated_response(req: &HttpRequest, instance: &str) -> HttpResponse {
 }
 
 impl ToJson for Plan {
-    fn to_value(&self) -> Value {
-        ObjectBuilder::new()
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
             .field("action", self.action)
             .field("reason", &self.reason)
             .field("lead", &self.lead)
             .field("warnings", &self.warnings)
             .field("requests", &self.requests)
             .field("slackPreview", &self.slack_preview)
-            .build()
+            .end()
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::core::error::{ErrorCode, Result, RuleError};
 
-use crate::core::json::{self, Map, ObjectBuilder, ToJson, Value};
+use crate::core::json::{self, Map, ObjectWriter, ToJson, Value};
 
 /// Largest event/profile accepted, in bytes of JSON.
 pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
@@ -677,8 +677,8 @@ fn clip(text: &str, max_chars: usize) -> String {
 }
 
 impl ToJson for FirstLoginSignal {
-    fn to_value(&self) -> Value {
-        let kind = ObjectBuilder::new();
+    fn write_json(&self, out: &mut String) {
+        let kind = ObjectWriter::new(out);
         match self {
             FirstLoginSignal::FirstLogin => kind.field("kind", "firstLogin"),
             FirstLoginSignal::ReturningUser => kind.field("kind", "returningUser"),
@@ -687,13 +687,13 @@ impl ToJson for FirstLoginSignal {
             }
             FirstLoginSignal::Unknown => kind.field("kind", "unknown"),
         }
-        .build()
+        .end()
     }
 }
 
 impl ToJson for HostEvent {
-    fn to_value(&self) -> Value {
-        ObjectBuilder::new().field("profile", &self.profile).field("signal", &self.signal).build()
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out).field("profile", &self.profile).field("signal", &self.signal).end()
     }
 }
 

@@ -2,7 +2,7 @@
 //! rules (required fields, maximum lengths) before any request is made. Pure.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::json::{self, ObjectBuilder, ToJson, Value};
+use crate::core::json::{self, ObjectWriter, ToJson, Value};
 use crate::core::mapping::Mapping;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,42 +58,27 @@ impl RecordPayload {
     pub fn get(&self, field: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == field).map(|(_, v)| v.as_str())
     }
-    /// The JSON body of a create request.
-    pub fn to_json(&self) -> String {
-        let mut out = String::new();
-        out.push('{');
-        for (i, (k, v)) in self.fields.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            json::write_str(k, &mut out);
-            out.push(':');
-            json::write_str(v, &mut out);
-        }
-        out.push('}');
-        out
-    }
 }
 
 impl ToJson for RecordPayload {
-    fn to_value(&self) -> Value {
-        Value::Object(self.fields.iter().map(|(k, v)| (k.clone(), Value::from(v))).collect())
+    fn write_json(&self, out: &mut String) {
+        self.fields.iter().fold(ObjectWriter::new(out), |o, (k, v)| o.field(k, v)).end()
     }
 }
 
 impl ToJson for SObject {
-    fn to_value(&self) -> Value {
-        Value::from(self.name())
+    fn write_json(&self, out: &mut String) {
+        json::write_str(self.name(), out)
     }
 }
 
 impl ToJson for Warning {
-    fn to_value(&self) -> Value {
-        ObjectBuilder::new()
+    fn write_json(&self, out: &mut String) {
+        ObjectWriter::new(out)
             .field("code", self.code)
             .field("field", &self.field)
             .field("message", &self.message)
-            .build()
+            .end()
     }
 }
 
@@ -206,7 +191,7 @@ mod tests {
     fn custom_fields_pass_through_and_order_is_kept() {
         let m = mapping(json!({"Signup_Source__c": "'auth0'", "LastName": "name", "Company": "'C'"}));
         let (p, _) = build_record(SObject::Lead, &m, &json!({"name": "Doe"})).unwrap();
-        assert_eq!(p.to_json(), r#"{"Signup_Source__c":"auth0","LastName":"Doe","Company":"C"}"#);
+        assert_eq!(json::to_string(&p), r#"{"Signup_Source__c":"auth0","LastName":"Doe","Company":"C"}"#);
     }
 
     #[test]

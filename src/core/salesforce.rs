@@ -236,7 +236,7 @@ pub(crate) fn with_sforce_headers(mut req: HttpRequest, config: &Config) -> Http
 pub fn create_request(token: &AccessToken, config: &Config, payload: &RecordPayload) -> HttpRequest {
     let path = format!("sobjects/{}/", config.object.name());
     let req = HttpRequest::new(Purpose::CreateRecord, "POST", data_url(token, config, &path));
-    with_sforce_headers(authorized(req, token), config).body("application/json", Text::plain(payload.to_json()))
+    with_sforce_headers(authorized(req, token), config).json_body(json::to_string(payload))
 }
 
 /// `PATCH …/sobjects/Lead/{field}/{value}`: creates or updates, so retries never make a second record.
@@ -251,7 +251,7 @@ pub fn upsert_request(
     let mut body = payload.clone();
     body.fields.retain(|(k, _)| k != field);
     let req = HttpRequest::new(Purpose::UpsertRecord, "PATCH", data_url(token, config, &path));
-    with_sforce_headers(authorized(req, token), config).body("application/json", Text::plain(body.to_json()))
+    with_sforce_headers(authorized(req, token), config).json_body(json::to_string(&body))
 }
 
 /// A SOQL string literal with Salesforce's escapes, so profile data can never change the query.

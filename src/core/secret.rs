@@ -1,7 +1,7 @@
 //! `Secret`: a string that can only be read on purpose. Its `Debug`, `Display` and `Serialize`
 //! print `***`, so a token, password or key cannot leak into a log, an error or a plan by accident.
 
-use crate::core::json::{ToJson, Value};
+use crate::core::json::ToJson;
 use std::fmt;
 
 /// The text every masked secret is shown as.
@@ -38,8 +38,8 @@ impl fmt::Display for Secret {
 }
 
 impl ToJson for Secret {
-    fn to_value(&self) -> Value {
-        Value::from(MASK)
+    fn write_json(&self, out: &mut String) {
+        MASK.write_json(out)
     }
 }
 

@@ -64,8 +64,7 @@ pub fn failure_message(object: SObject, who: &str, error: &RuleError) -> String 
 }
 
 pub fn webhook_request(url: &Secret, body: String) -> HttpRequest {
-    HttpRequest::new(Purpose::NotifySlack, "POST", Text::secret(url.clone()))
-        .body("application/json", Text::plain(body))
+    HttpRequest::new(Purpose::NotifySlack, "POST", Text::secret(url.clone())).json_body(body)
 }
 
 /// What Slack's answer means.
