@@ -544,16 +544,18 @@ pub struct UrlParts {
 
 pub fn url_parts(url: &str) -> Option<UrlParts> {
     let (scheme, rest) = url.split_once("://")?;
-    let https = match scheme.to_ascii_lowercase().as_str() {
-        "https" => true,
-        "http" => false,
-        _ => return None,
+    let https = if scheme.eq_ignore_ascii_case("https") {
+        true
+    } else if scheme.eq_ignore_ascii_case("http") {
+        false
+    } else {
+        return None;
     };
     let authority = rest.split(['/', '?', '#']).next()?;
     if authority.contains('@') || authority.is_empty() {
         return None;
     }
-    let host = if let Some(stripped) = authority.strip_prefix('[') {
+    let mut host = if let Some(stripped) = authority.strip_prefix('[') {
         format!("[{}]", stripped.split(']').next()?)
     } else {
         authority.split(':').next()?.to_string()
@@ -561,7 +563,8 @@ pub fn url_parts(url: &str) -> Option<UrlParts> {
     if host.is_empty() || host.contains(char::is_whitespace) {
         return None;
     }
-    Some(UrlParts { https, host: host.to_ascii_lowercase() })
+    host.make_ascii_lowercase();
+    Some(UrlParts { https, host })
 }
 
 pub fn is_loopback_host(host: &str) -> bool {

@@ -11,15 +11,21 @@ use crate::core::secret::Secret;
 /// Escape text for Slack mrkdwn so a profile value like `<!channel>` is shown, not obeyed.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c if c.is_control() && c != '\n' => {}
-            c => out.push(c),
-        }
+    // Copy the runs between the characters that change, not character by character.
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let with = match c {
+            '&' => "&amp;",
+            '<' => "&lt;",
+            '>' => "&gt;",
+            c if c.is_control() && c != '\n' => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(with);
+        start = i + c.len_utf8();
     }
+    out.push_str(&s[start..]);
     out
 }
 
@@ -96,6 +102,12 @@ pub fn parse_webhook_response(resp: &HttpResponse) -> SlackResult {
 mod tests {
     use super::*;
     use crate::core::json;
+
+    #[test]
+    fn escape_drops_controls_but_newlines_and_encodes_mrkdwn() {
+        assert_eq!(escape("é<a&b>\u{0}\u{85}\n\t😀"), "é&lt;a&amp;b&gt;\n😀");
+        assert_eq!(escape(""), "");
+    }
 
     #[test]
     fn user_values_cannot_ping_everyone() {
