@@ -52,6 +52,20 @@ fn errors_are_js_errors_with_code_field_and_position() {
 }
 
 #[wasm_bindgen_test]
+fn build_lead_follows_the_mapping_of_each_call() {
+    let profile = || js(r#"{"name":"Ana Pereira","email":"ana@example.com"}"#);
+    let first = js(r#"{"mapping":{"LastName":"name","Company":"'A'"}}"#);
+    let second = js(r#"{"mapping":{"LastName":"name | nameLast","Company":"'B'"}}"#);
+    for _ in 0..2 {
+        assert_eq!(text(&build_lead(profile(), first.clone()).unwrap()), r#"{"LastName":"Ana Pereira","Company":"A"}"#);
+        assert_eq!(text(&build_lead(profile(), second.clone()).unwrap()), r#"{"LastName":"Pereira","Company":"B"}"#);
+        // A bad mapping after a good one is still refused; the good one still works after it.
+        let err = build_lead(profile(), js(r#"{"mapping":{"LastName":"name |"}}"#)).unwrap_err();
+        assert_eq!(prop(&err, "code").as_string().unwrap(), "MAPPING_INVALID");
+    }
+}
+
+#[wasm_bindgen_test]
 fn circular_input_is_refused_not_a_panic() {
     let o = js_sys::Object::new();
     Reflect::set(&o, &"self".into(), &o).unwrap();

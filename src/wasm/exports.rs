@@ -6,10 +6,11 @@ use crate::core::error::{ErrorCode, RuleError};
 use crate::core::json::{Map, Value};
 use crate::core::mapping::Mapping;
 use crate::core::profile::{host_from_name, normalise, Host, HostEvent};
-use crate::core::record::build_record;
+use crate::core::record::{build_record, SObject};
 use crate::wasm::bindings::{event_from_js, from_js, object_from_js, promise, to_js, to_js_error};
 use crate::wasm::driver;
 use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 thread_local! {
@@ -17,11 +18,19 @@ thread_local! {
     static BASE_CONFIG: RefCell<Map> = const { RefCell::new(Map::new()) };
     /// The last merged settings and the `Config` they gave (a host repeats them on every login).
     static CONFIG_CACHE: RefCell<ParseCache<Config>> = const { RefCell::new(ParseCache::new()) };
+    /// The same for `buildLead`, which reads only the object and the mapping.
+    static MAPPING_CACHE: RefCell<ParseCache<(SObject, Rc<Mapping>)>> = const { RefCell::new(ParseCache::new()) };
 }
 
 /// `Config::parse`, skipped when the settings are the same as last time.
 pub fn parse_config(cfg: &Map) -> Result<Config, RuleError> {
     CONFIG_CACHE.with(|c| c.borrow_mut().get_or_parse(cfg, Config::parse))
+}
+
+/// `Config::parse_mapping_only`, skipped when the settings are the same as last time.
+fn parse_mapping(cfg: &Map) -> Result<(SObject, Rc<Mapping>), RuleError> {
+    MAPPING_CACHE
+        .with(|c| c.borrow_mut().get_or_parse(cfg, |cfg| Config::parse_mapping_only(cfg).map(|(o, m)| (o, Rc::new(m)))))
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -195,7 +204,7 @@ pub fn build_lead(
 ) -> Result<JsValue, JsValue> {
     let run = || -> Result<JsValue, RuleError> {
         let (host, cfg) = load_config(&config)?;
-        let (object, mapping) = Config::parse_mapping_only(&cfg)?;
+        let (object, mapping) = parse_mapping(&cfg)?;
         let event = first_event(host, &profile)?;
         let (record, _) = build_record(object, &mapping, &event.profile)?;
         Ok(to_js(&record))
