@@ -104,10 +104,17 @@ exports.handleWebhook = function handleWebhook(host, request, config) {
 // serialised (a toJSON, a getter) still gets the right module: see retriesOnHosts.
 const OTHER_HOSTS = new Set(['ory', 'firebase', 'cognito', 'clerk', 'okta']);
 
-/** Whether `config` names a host only the hosts module reads, as far as a plain read tells. */
+/**
+ * Whether `config` names a host only the hosts module reads, as far as a plain read tells. A
+ * `host` getter that throws is left to the wasm, which reports it as it always did.
+ */
 function namesOtherHost(config) {
-  const host = config !== null && typeof config === 'object' ? config.host : undefined;
-  return typeof host === 'string' && OTHER_HOSTS.has(host.trim().toLowerCase());
+  try {
+    const host = config !== null && typeof config === 'object' ? config.host : undefined;
+    return typeof host === 'string' && OTHER_HOSTS.has(host.trim().toLowerCase());
+  } catch {
+    return false;
+  }
 }
 
 /**
