@@ -1,7 +1,9 @@
-// The package entry (pkg/sf_lead_rule.js) and its two wasm modules: requiring it instantiates only
-// the login module; the backfill module (createLeads) is read and instantiated on the first
-// createLeads call, and gets the configure() settings and clearTokenCache() of the entry.
-// Each test file runs in its own process, so this one starts with the backfill module unloaded.
+// The package entry (pkg/sf_lead_rule.js) and its three wasm modules: requiring it instantiates
+// only the Auth0 module; the hosts module is read and instantiated when another host's event or
+// an export only it has needs it; the backfill module (createLeads) on the first createLeads call.
+// Both get the configure() settings and clearTokenCache() of the entry (tests/node/routing.test.mjs
+// checks the hosts module's results). Each test file runs in its own process, so this one starts
+// with the backfill module unloaded.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -13,6 +15,7 @@ import { useEmulator } from "./use-emulator.mjs";
 const require = createRequire(import.meta.url);
 const PKG = fileURLToPath(new URL("../../pkg/", import.meta.url));
 const BATCH_GLUE = `${PKG}sf_lead_rule_batch.js`;
+const HOSTS_GLUE = `${PKG}sf_lead_rule_hosts.js`;
 
 const sf = loadPackage();
 const fixtureEmu = useEmulator(sf);
@@ -35,7 +38,7 @@ function sentRecords(emu) {
     .flatMap((r) => JSON.parse(r.body).records.map(({ attributes, ...fields }) => fields));
 }
 
-test("require() reads and instantiates only the login wasm; the first createLeads loads the backfill wasm", () => {
+test("require() reads and instantiates only the Auth0 wasm; another host loads the hosts wasm, the first createLeads the backfill wasm", () => {
   // A fresh process, so nothing else has loaded anything yet; every file read is recorded.
   const script = `
     const fs = require("fs");
@@ -47,35 +50,93 @@ test("require() reads and instantiates only the login wasm; the first createLead
     const out = {};
     const sf = require(${JSON.stringify(`${PKG}sf_lead_rule.js`)});
     out.afterRequire = { modules: loaded(), wasm: wasmReads() };
+    const config = { clientId: "id", clientSecret: "secret", loginUrl: "https://acme.my.salesforce.com" };
     sf.configure({ mapping: "auth0-template" });
     sf.buildLead({ user_id: "auth0|1", name: "Ana Pereira" });
+    sf.buildLead({ user: { user_id: "auth0|1", name: "Ana Pereira" } }, { host: " Auth0-Action " });
+    sf.planFirstLogin({ user: { user_id: "auth0|1", name: "Ana Pereira" } }, { host: "auth0", ...config });
+    sf.planFirstLogin({ user_id: "auth0|1", name: "Ana Pereira" }, { host: "generic", ...config });
+    try { sf.buildLead({}, { host: "myspace" }); } catch (e) { out.unknownHost = e.code; }
+    sf.checkMapping("recommended");
     sf.clearTokenCache();
-    out.afterLoginCalls = { modules: loaded(), wasm: wasmReads() };
-    const config = { clientId: "id", clientSecret: "secret", loginUrl: "https://acme.my.salesforce.com" };
+    out.afterAuth0Calls = { modules: loaded(), wasm: wasmReads() };
+    // Another host's event: straight to the hosts module, the Auth0 module is not called.
+    const auth0 = require(${JSON.stringify(`${PKG}sf_lead_rule_auth0.js`)});
+    const auth0Calls = [];
+    for (const name of ["buildLead", "planFirstLogin", "onFirstLogin"]) {
+      const f = auth0[name];
+      auth0[name] = (...args) => (auth0Calls.push(name), f(...args));
+    }
+    const firebase = { data: { uid: "u1", email: "u1@example.com", displayName: "Una Uno" }, eventType: "providers/cloud.auth/eventTypes/user.beforeCreate" };
+    out.firebaseLead = sf.buildLead(firebase, { host: "firebase" });
+    out.afterFirebase = { modules: loaded(), wasm: wasmReads() };
+    for (const host of ["ory", "Cognito", " clerk", "OKTA"]) {
+      try { sf.planFirstLogin({}, { host, ...config }); } catch {}
+      sf.onFirstLogin({}, { host, ...config }).catch(() => {});
+    }
+    out.auth0Calls = auth0Calls;
     sf.createLeads([{ user_id: "auth0|1", name: "Ana Pereira" }], config, { dryRun: true }).then(async (plan) => {
       out.plan = plan.requests.map((r) => r.purpose);
       out.afterCreateLeads = { modules: loaded(), wasm: wasmReads() };
       await sf.createLeads([], config, { dryRun: true });
-      out.afterSecondCall = { wasm: wasmReads() };
+      sf.buildLead(firebase, { host: "firebase" });
+      out.afterSecondCalls = { wasm: wasmReads() };
       out.entryExports = Object.keys(sf).sort();
       out.fullBuildExports = Object.keys(require(${JSON.stringify(BATCH_GLUE)})).sort();
+      out.auth0Exports = Object.keys(auth0).sort();
+      out.hostsExports = Object.keys(require(${JSON.stringify(HOSTS_GLUE)})).sort();
       process.stdout.write(JSON.stringify(out));
     });
   `;
   const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  for (const when of ["afterRequire", "afterLoginCalls"]) {
-    assert.deepEqual(out[when].wasm, ["sf_lead_rule_login_bg.wasm"], when);
-    assert.ok(out[when].modules.includes("sf_lead_rule_login.js"), when);
-    assert.ok(!out[when].modules.includes("sf_lead_rule_batch.js"), `${when}: the backfill module is loaded`);
+  for (const when of ["afterRequire", "afterAuth0Calls"]) {
+    assert.deepEqual(out[when].wasm, ["sf_lead_rule_auth0_bg.wasm"], when);
+    assert.ok(out[when].modules.includes("sf_lead_rule_auth0.js"), when);
+    for (const other of ["sf_lead_rule_hosts.js", "sf_lead_rule_batch.js"]) {
+      assert.ok(!out[when].modules.includes(other), `${when}: ${other} is loaded`);
+    }
   }
+  assert.equal(out.unknownHost, "CONFIG_INVALID");
+  assert.deepEqual(out.firebaseLead, { LastName: "Una Uno", Company: "Web channel signups" }, "the configured (auth0-template) mapping");
+  assert.deepEqual(out.afterFirebase.wasm, ["sf_lead_rule_auth0_bg.wasm", "sf_lead_rule_hosts_bg.wasm"]);
+  assert.ok(out.afterFirebase.modules.includes("sf_lead_rule_hosts.js"));
+  assert.ok(!out.afterFirebase.modules.includes("sf_lead_rule_batch.js"));
+  assert.deepEqual(out.auth0Calls, [], "calls naming another host go straight to the hosts module");
   assert.deepEqual(out.plan, ["token", "createCollection"]);
-  assert.deepEqual(out.afterCreateLeads.wasm, ["sf_lead_rule_login_bg.wasm", "sf_lead_rule_batch_bg.wasm"]);
+  const all = ["sf_lead_rule_auth0_bg.wasm", "sf_lead_rule_hosts_bg.wasm", "sf_lead_rule_batch_bg.wasm"];
+  assert.deepEqual(out.afterCreateLeads.wasm, all);
   assert.ok(out.afterCreateLeads.modules.includes("sf_lead_rule_batch.js"));
-  assert.deepEqual(out.afterSecondCall.wasm, ["sf_lead_rule_login_bg.wasm", "sf_lead_rule_batch_bg.wasm"], "loaded once");
-  // Everything the full build exports (createLeads included), the entry exports too.
+  assert.deepEqual(out.afterSecondCalls.wasm, all, "each loaded once");
+  // Everything the full build exports (createLeads included), the entry exports too; the exports
+  // only the hosts module has are the ones the entry sends there.
   assert.deepEqual(out.entryExports, out.fullBuildExports);
+  assert.deepEqual(
+    out.hostsExports.filter((name) => !out.auth0Exports.includes(name)),
+    ["handleWebhook", "onCognitoTrigger", "onFirebaseAuthEvent"],
+  );
+  assert.deepEqual(out.fullBuildExports.filter((name) => !out.hostsExports.includes(name)), ["createLeads"]);
+});
+
+test("the exports only the hosts module has load it on their first call, and return Promises", () => {
+  for (const [name, args] of [
+    ["onFirebaseAuthEvent", "[{}, {}]"],
+    ["onCognitoTrigger", "[{}, {}]"],
+    ["handleWebhook", `["ory", { method: "GET", headers: {}, body: "" }, {}]`],
+  ]) {
+    const script = `
+      const sf = require(${JSON.stringify(`${PKG}sf_lead_rule.js`)});
+      const hostsLoaded = () => Object.keys(require.cache).some((f) => f.endsWith("sf_lead_rule_hosts.js"));
+      const before = hostsLoaded();
+      const p = sf[${JSON.stringify(name)}](...${args});
+      process.stdout.write(JSON.stringify({ before, after: hostsLoaded(), promise: p instanceof Promise }));
+      p.catch(() => {});
+    `;
+    const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { before: false, after: true, promise: true }, name);
+  }
 });
 
 test("configure() before the first createLeads: the backfill uses its mapping and credentials", async () => {
