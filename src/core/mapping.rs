@@ -1012,7 +1012,7 @@ mod tests {
             Err(err) => {
                 assert_eq!(err.code, ErrorCode::MappingInvalid);
                 assert_eq!(err.field.as_deref(), Some("F"));
-                (err.position, err.message)
+                (err.position, err.message.clone())
             }
         }
     }
@@ -1820,7 +1820,10 @@ mod tests {
         assert_eq!(Mapping::parse(&fields(100))?.fields.len(), 100);
         let err = Mapping::parse(&fields(101)).err();
         assert_eq!(err.as_ref().map(|e| e.code), Some(ErrorCode::MappingInvalid));
-        assert_eq!(err.map(|e| e.message), Some("the mapping has 101 fields; at most 100 are allowed".to_string()));
+        assert_eq!(
+            err.map(|e| e.message.clone()),
+            Some("the mapping has 101 fields; at most 100 are allowed".to_string())
+        );
         Ok(())
     }
 
