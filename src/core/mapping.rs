@@ -411,11 +411,14 @@ fn looks_like_email(text: &str) -> bool {
 /// `str::replace` that stops at [`MAX_VALUE_BYTES`] (on a character boundary).
 fn replace_bounded(text: &str, from: &str, to: &str) -> String {
     let mut out = String::new();
-    for (i, piece) in text.split(from).enumerate() {
-        if (i > 0 && !push_bounded(&mut out, to)) || !push_bounded(&mut out, piece) {
-            break;
+    let mut rest = text;
+    while let Some((piece, after)) = crate::core::text::split_once(rest, from) {
+        if !push_bounded(&mut out, piece) || !push_bounded(&mut out, to) {
+            return out;
         }
+        rest = after;
     }
+    push_bounded(&mut out, rest);
     out
 }
 
