@@ -465,7 +465,7 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
         "jwt_bearer" | "jwt" => {
             let why = "for the JWT bearer grant";
             let key = r.required_secret("privateKey", why)?;
-            if !key.expose().contains("-----BEGIN PRIVATE KEY-----") {
+            if !crate::core::text::contains(key.expose(), "-----BEGIN PRIVATE KEY-----") {
                 return Err(RuleError::new(
                     ErrorCode::ConfigInvalid,
                     "privateKey must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----); convert an RSA key with `openssl pkcs8 -topk8 -nocrypt`",
@@ -543,7 +543,7 @@ pub struct UrlParts {
 }
 
 pub fn url_parts(url: &str) -> Option<UrlParts> {
-    let (scheme, rest) = url.split_once("://")?;
+    let (scheme, rest) = crate::core::text::split_once(url, "://")?;
     let https = if scheme.eq_ignore_ascii_case("https") {
         true
     } else if scheme.eq_ignore_ascii_case("http") {

@@ -618,8 +618,8 @@ impl FirstLoginFlow {
         // Access tokens are secrets too, though no one configured them.
         secrets.extend(self.seen_tokens.iter());
         e.message = scrub(&e.message, &secrets);
-        e.remote_code = e.remote_code.map(|c| scrub(&c, &secrets));
-        e.field = e.field.map(|f| scrub(&f, &secrets));
+        e.remote_code = e.remote_code.take().map(|c| scrub(&c, &secrets));
+        e.field = e.field.take().map(|f| scrub(&f, &secrets));
         e
     }
 

@@ -411,11 +411,14 @@ fn looks_like_email(text: &str) -> bool {
 /// `str::replace` that stops at [`MAX_VALUE_BYTES`] (on a character boundary).
 fn replace_bounded(text: &str, from: &str, to: &str) -> String {
     let mut out = String::new();
-    for (i, piece) in text.split(from).enumerate() {
-        if (i > 0 && !push_bounded(&mut out, to)) || !push_bounded(&mut out, piece) {
-            break;
+    let mut rest = text;
+    while let Some((piece, after)) = crate::core::text::split_once(rest, from) {
+        if !push_bounded(&mut out, piece) || !push_bounded(&mut out, to) {
+            return out;
         }
+        rest = after;
     }
+    push_bounded(&mut out, rest);
     out
 }
 
@@ -1012,7 +1015,7 @@ mod tests {
             Err(err) => {
                 assert_eq!(err.code, ErrorCode::MappingInvalid);
                 assert_eq!(err.field.as_deref(), Some("F"));
-                (err.position, err.message)
+                (err.position, err.message.clone())
             }
         }
     }
@@ -1820,7 +1823,10 @@ mod tests {
         assert_eq!(Mapping::parse(&fields(100))?.fields.len(), 100);
         let err = Mapping::parse(&fields(101)).err();
         assert_eq!(err.as_ref().map(|e| e.code), Some(ErrorCode::MappingInvalid));
-        assert_eq!(err.map(|e| e.message), Some("the mapping has 101 fields; at most 100 are allowed".to_string()));
+        assert_eq!(
+            err.map(|e| e.message.clone()),
+            Some("the mapping has 101 fields; at most 100 are allowed".to_string())
+        );
         Ok(())
     }
 

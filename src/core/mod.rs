@@ -19,4 +19,5 @@ pub mod salesforce;
 pub mod secret;
 pub mod session;
 pub mod slack;
+pub mod text;
 pub mod webhook;

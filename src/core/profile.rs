@@ -718,7 +718,7 @@ mod tests {
     fn refused(host: Host, event: &Value) -> String {
         let err = normalise(host, event).expect_err("must be refused");
         assert_eq!(err.code, ErrorCode::ProfileInvalid);
-        err.message
+        err.into_details().message
     }
 
     fn recorded(lead: &str) -> FirstLoginSignal {

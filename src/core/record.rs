@@ -150,9 +150,9 @@ pub fn looks_like_email(s: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !domain.contains("..")
+        && !crate::core::text::contains(domain, "..")
         && !domain.contains('@')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || EMAIL_REFUSED.contains(c))
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || EMAIL_REFUSED.chars().any(|r| r == c))
 }
 
 const EMAIL_REFUSED: &str = "\"(),:;<>[]\\";

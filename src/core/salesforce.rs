@@ -110,13 +110,12 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
     let bad =
         |why: &str| RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey {why}")).with_field("privateKey");
     // Secrets stores often flatten newlines to "\n"; accept both.
-    let pem = pem.replace("\\n", "\n");
-    let start = pem
-        .find("-----BEGIN PRIVATE KEY-----")
+    let pem = crate::core::text::replace(pem, "\\n", "\n");
+    let (_, body) = crate::core::text::split_once(&pem, "-----BEGIN PRIVATE KEY-----")
         .ok_or_else(|| bad("must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)"))?;
-    let body = &pem[start + "-----BEGIN PRIVATE KEY-----".len()..];
-    let end = body.find("-----END PRIVATE KEY-----").ok_or_else(|| bad("has no -----END PRIVATE KEY----- line"))?;
-    let b64: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let (body, _) = crate::core::text::split_once(body, "-----END PRIVATE KEY-----")
+        .ok_or_else(|| bad("has no -----END PRIVATE KEY----- line"))?;
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
     crate::core::base64::decode(&b64).map_err(|_| bad("is not valid base64 between its BEGIN and END lines"))
 }
 

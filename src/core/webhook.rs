@@ -374,7 +374,7 @@ pub(crate) mod tests {
         ] {
             assert_eq!(svix_verify(&header, "1000", 1000, &mac), Ok(()), "{header}");
         }
-        let msg = |h: &str, ts: &str, mac: &[u8]| svix_verify(h, ts, 1000, mac).unwrap_err().message;
+        let msg = |h: &str, ts: &str, mac: &[u8]| svix_verify(h, ts, 1000, mac).unwrap_err().into_details().message;
         assert!(msg("", "1000", &mac).contains("missing svix-signature"));
         assert!(msg(&good, " ", &mac).contains("missing svix-timestamp"));
         assert!(msg(&good, "-5", &mac).contains("not Unix seconds"));

@@ -219,7 +219,7 @@ fn alg(name: &str) -> JsValue {
 
 /// RS256 signature with a PKCS#8 PEM private key, through WebCrypto.
 pub async fn sign_rs256(pem: &Secret, data: &[u8]) -> Result<Vec<u8>, String> {
-    let der = crate::core::salesforce::pem_to_der(pem.expose()).map_err(|e| e.message)?;
+    let der = crate::core::salesforce::pem_to_der(pem.expose()).map_err(|e| e.into_details().message)?;
     let subtle = subtle()?;
     let usages: js_sys::Array = std::iter::once(JsValue::from_str("sign")).collect();
     let algorithm = alg("RSASSA-PKCS1-v1_5");
