@@ -3,6 +3,7 @@
 //! the text they were written with, and nothing here formats or parses floats. It replaces
 //! serde + serde_json, which were a fifth of the wasm and most of the time of a call.
 
+use crate::core::text;
 use std::fmt;
 
 /// Deepest nesting the reader accepts, so hostile input cannot exhaust the stack.
@@ -379,7 +380,7 @@ fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = String> + '_> {
         "" => None,
         p => Some(p.strip_prefix('/')?),
     };
-    Some(rest.into_iter().flat_map(|r| r.split('/')).map(|t| t.replace("~1", "/").replace("~0", "~")))
+    Some(rest.into_iter().flat_map(|r| r.split('/')).map(|t| text::replace(&text::replace(t, "~1", "/"), "~0", "~")))
 }
 
 impl fmt::Display for Value {
@@ -706,7 +707,7 @@ pub fn write_escaped(s: &str, out: &mut String) {
         if b >= 0x20 && b != b'"' && b != b'\\' {
             continue;
         }
-        out.push_str(&s[start..i]);
+        out.push_str(s.get(start..i).unwrap_or_default());
         start = i + 1;
         let short = match b {
             b'"' => '"',
@@ -726,7 +727,7 @@ pub fn write_escaped(s: &str, out: &mut String) {
         out.push('\\');
         out.push(short);
     }
-    out.push_str(&s[start..]);
+    out.push_str(s.get(start..).unwrap_or_default());
 }
 
 // ----- reading -----------------------------------------------------------------------------

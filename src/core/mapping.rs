@@ -618,8 +618,9 @@ impl Parser {
             c => Err(Problem {
                 at: start,
                 message: format!(
-                    "unexpected character {c:?} at position {start}; a key with characters other than \
-                     letters, digits, '_', '-' and ':' must be quoted, as in [\"my key\"]"
+                    "unexpected character {} at position {start}; a key with characters other than \
+                     letters, digits, '_', '-' and ':' must be quoted, as in [\"my key\"]",
+                    quote_char(c)
                 ),
             }),
         }
@@ -994,6 +995,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous.last().copied().unwrap_or(0)
 }
 
+/// `c` in single quotes as Rust's `{:?}` shows it for the usual cases: `'#'`, `'\''`, `'\n'`,
+/// `'\u{7}'` (kept small: `char`'s `Debug` brings Unicode tables with it).
+fn quote_char(c: char) -> String {
+    match c {
+        '\'' | '\\' => format!("'\\{c}'"),
+        '\n' => "'\\n'".to_string(),
+        '\r' => "'\\r'".to_string(),
+        '\t' => "'\\t'".to_string(),
+        c if c.is_control() => format!("'\\u{{{:x}}}'", c as u32),
+        c => format!("'{c}'"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1051,6 +1065,13 @@ mod tests {
     }
 
     // --- paths ---------------------------------------------------------------------------------
+
+    #[test]
+    fn quote_char_shows_characters_as_debug_does() {
+        for c in ['#', '{', '\'', '\\', '\n', '\r', '\t', '\u{7}', '\u{85}', 'é', '😀', ' ', '"'] {
+            assert_eq!(quote_char(c), format!("{c:?}"));
+        }
+    }
 
     #[test]
     fn a_path_reads_a_top_level_or_nested_string() -> Result<()> {

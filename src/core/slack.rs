@@ -21,11 +21,11 @@ pub fn escape(s: &str) -> String {
             c if c.is_control() && c != '\n' => "",
             _ => continue,
         };
-        out.push_str(&s[start..i]);
+        out.push_str(s.get(start..i).unwrap_or_default());
         out.push_str(with);
         start = i + c.len_utf8();
     }
-    out.push_str(&s[start..]);
+    out.push_str(s.get(start..).unwrap_or_default());
     out
 }
 
