@@ -97,7 +97,7 @@ impl fmt::Display for ErrorCode {
 /// ([`ErrorDetails`], reached through `Deref`: `e.code`, `e.message`, …) are boxed, so a
 /// `Result<T>` is little more than a `T`: every `?` in the crate moves a pointer instead of six
 /// fields, which keeps the wasm several kB smaller. Errors are rare; the allocation is not.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleError(Box<ErrorDetails>);
 
 /// What a [`RuleError`] says.
@@ -125,21 +125,6 @@ impl std::ops::Deref for RuleError {
 impl std::ops::DerefMut for RuleError {
     fn deref_mut(&mut self) -> &mut ErrorDetails {
         &mut self.0
-    }
-}
-
-/// As a derived `Debug` of the unboxed struct would print it.
-impl fmt::Debug for RuleError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = &self.0;
-        f.debug_struct("RuleError")
-            .field("code", &d.code)
-            .field("message", &d.message)
-            .field("field", &d.field)
-            .field("position", &d.position)
-            .field("remote_code", &d.remote_code)
-            .field("status", &d.status)
-            .finish()
     }
 }
 
