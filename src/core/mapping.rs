@@ -412,7 +412,8 @@ fn looks_like_email(text: &str) -> bool {
 fn replace_bounded(text: &str, from: &str, to: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
-    while let Some((piece, after)) = crate::core::text::split_once(rest, from) {
+    // An empty `from` (the parser refuses it) matches nothing, as in `text::replace`.
+    while let Some((piece, after)) = crate::core::text::split_once(rest, from).filter(|_| !from.is_empty()) {
         if !push_bounded(&mut out, piece) || !push_bounded(&mut out, to) {
             return out;
         }
@@ -1065,6 +1066,13 @@ mod tests {
     }
 
     // --- paths ---------------------------------------------------------------------------------
+
+    #[test]
+    fn replace_with_an_empty_pattern_ends_and_changes_nothing() {
+        assert_eq!(replace_bounded("ab", "", ""), "ab");
+        assert_eq!(replace_bounded("ab", "", "x"), "ab");
+        assert_eq!(replace_bounded("a_b_", "_", " "), "a b ");
+    }
 
     #[test]
     fn quote_char_shows_characters_as_debug_does() {
