@@ -43,13 +43,13 @@ impl Text {
     }
     /// The text with every secret piece shown as `***`.
     pub fn masked(&self) -> String {
-        self.0
-            .iter()
-            .map(|p| match p {
-                Part::Plain(s) => s.as_str(),
-                Part::Secret(_) => MASK,
-            })
-            .collect()
+        self.masked_pieces().collect()
+    }
+    fn masked_pieces(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|p| match p {
+            Part::Plain(s) => s.as_str(),
+            Part::Secret(_) => MASK,
+        })
     }
 }
 
@@ -57,14 +57,8 @@ impl ToJson for Text {
     /// Masked, as a JSON string.
     fn write_json(&self, out: &mut String) {
         out.push('"');
-        for p in &self.0 {
-            json::write_escaped(
-                match p {
-                    Part::Plain(s) => s,
-                    Part::Secret(_) => MASK,
-                },
-                out,
-            );
+        for piece in self.masked_pieces() {
+            json::write_escaped(piece, out);
         }
         out.push('"');
     }
@@ -159,19 +153,16 @@ impl ToJson for Purpose {
 impl ToJson for HttpRequest {
     /// Secrets masked; a JSON body shown as JSON, any other as its text.
     fn write_json(&self, out: &mut String) {
-        let o =
-            ObjectWriter::new(out).field("purpose", self.purpose).field("method", self.method).field("url", &self.url);
-        let o = o.field("headers", Headers(&self.headers));
-        match &self.body {
-            None => o.field("body", Option::<&str>::None),
-            Some(Text(parts)) if self.json_body && parts.len() == 1 && matches!(parts[0], Part::Plain(_)) => o.field(
-                "body",
-                RawJson(match &parts[0] {
-                    Part::Plain(s) => s,
-                    Part::Secret(_) => MASK,
-                }),
-            ),
-            Some(body) => {
+        let o = ObjectWriter::new(out)
+            .field("purpose", self.purpose)
+            .field("method", self.method)
+            .field("url", &self.url)
+            .field("headers", Headers(&self.headers));
+        let Some(body) = &self.body else { return o.field("body", Option::<&str>::None).end() };
+        match body.0.as_slice() {
+            // JSON this crate wrote, with no secret in it: shown as it is.
+            [Part::Plain(json)] if self.json_body => o.field("body", RawJson(json)),
+            _ => {
                 let masked = body.masked();
                 match json::from_str(&masked) {
                     Ok(v) => o.field("body", v),
