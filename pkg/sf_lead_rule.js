@@ -131,26 +131,28 @@ function retriesOnHosts(e) {
   );
 }
 
-/** Build the Lead (or Contact) body for a profile: pure and synchronous (see the .d.ts). */
-exports.buildLead = function buildLead(profile, config) {
-  if (namesOtherHost(config)) return loadHosts().buildLead(profile, config);
+/**
+ * Call the synchronous export `name` with `(input, config)` on the module that reads
+ * `config`'s host: the hosts module when it names another host or the Auth0 module refuses it.
+ */
+function callSync(name, input, config) {
+  if (namesOtherHost(config)) return loadHosts()[name](input, config);
   try {
-    return auth0.buildLead(profile, config);
+    return auth0[name](input, config);
   } catch (e) {
-    if (retriesOnHosts(e)) return loadHosts().buildLead(profile, config);
+    if (retriesOnHosts(e)) return loadHosts()[name](input, config);
     throw e;
   }
+}
+
+/** Build the Lead (or Contact) body for a profile: pure and synchronous (see the .d.ts). */
+exports.buildLead = function buildLead(profile, config) {
+  return callSync('buildLead', profile, config);
 };
 
 /** What a first login would do, without sending anything (see the .d.ts). Synchronous. */
 exports.planFirstLogin = function planFirstLogin(event, config) {
-  if (namesOtherHost(config)) return loadHosts().planFirstLogin(event, config);
-  try {
-    return auth0.planFirstLogin(event, config);
-  } catch (e) {
-    if (retriesOnHosts(e)) return loadHosts().planFirstLogin(event, config);
-    throw e;
-  }
+  return callSync('planFirstLogin', event, config);
 };
 
 /** Run a first login: token, create, Slack (see the .d.ts). */
