@@ -46,15 +46,30 @@ impl TokenGrant {
     }
     /// Identifies whose token this is, for the token cache. Holds no secret.
     pub fn cache_identity(&self) -> String {
-        match self {
+        self.cache_identity_with_room(0)
+    }
+    /// [`TokenGrant::cache_identity`] with `extra` bytes of spare capacity for what follows.
+    pub(crate) fn cache_identity_with_room(&self, extra: usize) -> String {
+        // `name:part[:part]`, written piece by piece: this runs on every login.
+        let parts: [&str; 2] = match self {
             TokenGrant::Password { client_id, username, .. } | TokenGrant::JwtBearer { client_id, username, .. } => {
-                format!("{}:{client_id}:{username}", self.name())
+                [client_id, username]
             }
             TokenGrant::ClientCredentials { client_id, .. } | TokenGrant::RefreshToken { client_id, .. } => {
-                format!("{}:{client_id}", self.name())
+                [client_id, ""]
             }
-            TokenGrant::AccessToken { instance_url, .. } => format!("access_token:{instance_url}"),
+            TokenGrant::AccessToken { instance_url, .. } => [instance_url, ""],
+        };
+        let name = self.name();
+        let mut out = String::with_capacity(name.len() + parts[0].len() + parts[1].len() + 2 + extra);
+        out.push_str(name);
+        out.push(':');
+        out.push_str(parts[0]);
+        if let TokenGrant::Password { .. } | TokenGrant::JwtBearer { .. } = self {
+            out.push(':');
+            out.push_str(parts[1]);
         }
+        out
     }
 }
 
@@ -537,12 +552,13 @@ pub fn is_api_name(s: &str) -> bool {
 
 /// Parsed pieces of an absolute URL we are about to send something to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UrlParts {
+pub struct UrlParts<'a> {
     pub https: bool,
-    pub host: String,
+    /// Lower-case; borrowed from the URL unless it had to be changed.
+    pub host: std::borrow::Cow<'a, str>,
 }
 
-pub fn url_parts(url: &str) -> Option<UrlParts> {
+pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
     let (scheme, rest) = crate::core::text::split_once(url, "://")?;
     let https = if scheme.eq_ignore_ascii_case("https") {
         true
@@ -551,20 +567,40 @@ pub fn url_parts(url: &str) -> Option<UrlParts> {
     } else {
         return None;
     };
-    let authority = rest.split(['/', '?', '#']).next()?;
-    if authority.contains('@') || authority.is_empty() {
+    // Bytes, not chars: every delimiter is ASCII, and this runs several times per login.
+    let end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
+    let authority = rest.get(..end)?;
+    if authority.is_empty() || authority.bytes().any(|b| b == b'@') {
         return None;
     }
     let mut host = if let Some(stripped) = authority.strip_prefix('[') {
-        format!("[{}]", stripped.split(']').next()?)
+        match stripped.bytes().position(|b| b == b']') {
+            // `[v6]` as written, brackets included.
+            Some(i) => std::borrow::Cow::Borrowed(authority.get(..i + 2)?),
+            None => std::borrow::Cow::Owned(format!("[{stripped}]")),
+        }
     } else {
-        authority.split(':').next()?.to_string()
+        let end = authority.bytes().position(|b| b == b':').unwrap_or(authority.len());
+        std::borrow::Cow::Borrowed(authority.get(..end)?)
     };
-    if host.is_empty() || host.contains(char::is_whitespace) {
+    if host.is_empty() || has_whitespace(&host) {
         return None;
     }
-    host.make_ascii_lowercase();
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        host.to_mut().make_ascii_lowercase();
+    }
     Some(UrlParts { https, host })
+}
+
+/// `s.contains(char::is_whitespace)`, checked byte-wise when `s` is ASCII (always, for a host
+/// name that is not internationalised).
+fn has_whitespace(s: &str) -> bool {
+    if s.is_ascii() {
+        // char::is_whitespace on ASCII: tab, LF, VT, FF, CR and space.
+        s.bytes().any(|b| matches!(b, b'\t'..=b'\r' | b' '))
+    } else {
+        s.contains(char::is_whitespace)
+    }
 }
 
 pub fn is_loopback_host(host: &str) -> bool {
@@ -691,6 +727,41 @@ mod tests {
         let c = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","autoAssign":" 01Q000000000001 \n"})))
             .unwrap();
         assert_eq!(c.auto_assign.as_deref(), Some("01Q000000000001"));
+    }
+
+    #[test]
+    fn cache_identity_names_the_grant_and_whose_token() {
+        let id = |v: Value| Config::parse(&obj(v)).unwrap().grant.cache_identity();
+        assert_eq!(id(json!({"clientId":"c","clientSecret":"s"})), "client_credentials:c");
+        assert_eq!(id(json!({"clientId":"c","clientSecret":"s","username":"u","password":"p"})), "password:c:u");
+        assert_eq!(id(json!({"clientId":"c","refreshToken":"r"})), "refresh_token:c");
+        assert_eq!(
+            id(json!({"accessToken":"t","instanceUrl":"https://a.my.salesforce.com"})),
+            "access_token:https://a.my.salesforce.com"
+        );
+        let c = Config::parse(&obj(json!({"clientId":"c","clientSecret":"s"}))).unwrap();
+        assert_eq!(crate::core::flow::cache_identity(&c), "client_credentials:c@https://login.salesforce.com");
+    }
+
+    #[test]
+    fn url_parts_finds_the_host_as_before() {
+        let host = |u: &str| url_parts(u).map(|p| (p.https, p.host.into_owned()));
+        assert_eq!(host("https://Acme.My.Salesforce.com/x?y#z"), Some((true, "acme.my.salesforce.com".into())));
+        assert_eq!(host("HTTP://127.0.0.1:4000"), Some((false, "127.0.0.1".into())));
+        assert_eq!(host("http://[::1]:8080/p"), Some((false, "[::1]".into())));
+        // No closing bracket: the host is closed for it, as the split-based reading did.
+        assert_eq!(host("http://[::1/p"), Some((false, "[::1]".into())));
+        assert_eq!(host("https://a.example.com?q"), Some((true, "a.example.com".into())));
+        assert_eq!(host("https://a.example.com#f"), Some((true, "a.example.com".into())));
+        for bad in
+            ["https://", "https:///x", "https://u@h", "https://:80", "ftp://h", "h", "https://a b", "https://a\u{b}b"]
+        {
+            assert_eq!(host(bad), None, "{bad:?}");
+        }
+        // Unicode whitespace is whitespace too; other non-ASCII text is kept as it is.
+        assert_eq!(host("https://a\u{a0}b"), None);
+        assert_eq!(host("https://a\u{2003}b"), None);
+        assert_eq!(host("https://ÄX.example"), Some((true, "Äx.example".into())));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::json::{self, ObjectWriter, ToJson};
 use crate::core::secret::{Secret, MASK};
+use std::borrow::Cow;
 
 /// Text built from plain and secret pieces, e.g. `Bearer ` + token, or a form body.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -12,18 +13,19 @@ pub struct Text(Vec<Part>);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
-    Plain(String),
+    /// Fixed pieces (`Bearer `, content types) are borrowed, not copied, on every request.
+    Plain(Cow<'static, str>),
     Secret(Secret),
 }
 
 impl Text {
-    pub fn plain(s: impl Into<String>) -> Self {
+    pub fn plain(s: impl Into<Cow<'static, str>>) -> Self {
         Text(vec![Part::Plain(s.into())])
     }
     pub fn secret(s: Secret) -> Self {
         Text(vec![Part::Secret(s)])
     }
-    pub fn push(mut self, s: impl Into<String>) -> Self {
+    pub fn push(mut self, s: impl Into<Cow<'static, str>>) -> Self {
         self.0.push(Part::Plain(s.into()));
         self
     }
@@ -33,13 +35,20 @@ impl Text {
     }
     /// The bytes to put on the wire.
     pub fn expose(&self) -> String {
-        self.0
-            .iter()
-            .map(|p| match p {
-                Part::Plain(s) => s.as_str(),
-                Part::Secret(s) => s.expose(),
-            })
-            .collect()
+        self.exposed_pieces().collect()
+    }
+    fn exposed_pieces(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|p| match p {
+            Part::Plain(s) => s,
+            Part::Secret(s) => s.expose(),
+        })
+    }
+    /// The text when it is one plain piece (no secret in it): readable without a copy.
+    pub fn as_plain(&self) -> Option<&str> {
+        match self.0.as_slice() {
+            [Part::Plain(s)] => Some(s),
+            _ => None,
+        }
     }
     /// The text with every secret piece shown as `***`.
     pub fn masked(&self) -> String {
@@ -47,7 +56,7 @@ impl Text {
     }
     fn masked_pieces(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|p| match p {
-            Part::Plain(s) => s.as_str(),
+            Part::Plain(s) => s,
             Part::Secret(_) => MASK,
         })
     }
@@ -98,7 +107,8 @@ pub struct HttpRequest {
     pub purpose: Purpose,
     pub method: &'static str,
     pub url: Text,
-    pub headers: Vec<(String, Text)>,
+    /// Names are fixed text; `Cow` so a request can still be given any name.
+    pub headers: Vec<(Cow<'static, str>, Text)>,
     pub body: Option<Text>,
     /// The body is compact JSON this crate wrote ([`HttpRequest::json_body`]), so a plan can show
     /// it as it is instead of reading it back.
@@ -109,12 +119,12 @@ impl HttpRequest {
     pub fn new(purpose: Purpose, method: &'static str, url: Text) -> Self {
         HttpRequest { purpose, method, url, headers: Vec::new(), body: None, json_body: false }
     }
-    pub fn header(mut self, name: &str, value: Text) -> Self {
-        self.headers.push((name.to_string(), value));
+    pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: Text) -> Self {
+        self.headers.push((name.into(), value));
         self
     }
-    pub fn body(mut self, content_type: &str, body: Text) -> Self {
-        self.headers.push(("Content-Type".to_string(), Text::plain(content_type)));
+    pub fn body(mut self, content_type: &'static str, body: Text) -> Self {
+        self.headers.push((Cow::Borrowed("Content-Type"), Text::plain(content_type)));
         self.body = Some(body);
         self
     }
@@ -128,14 +138,15 @@ impl HttpRequest {
     pub fn check_headers(&self) -> Result<()> {
         for (name, value) in &self.headers {
             // Bytes, not chars: CR, LF and ':' are ASCII, and this runs for every header sent.
-            if value.expose().bytes().any(|b| b == b'\r' || b == b'\n')
+            // Piece by piece: a line break cannot span two pieces, so nothing is joined.
+            if value.exposed_pieces().any(|p| p.bytes().any(|b| b == b'\r' || b == b'\n'))
                 || name.bytes().any(|b| matches!(b, b'\r' | b'\n' | b':'))
             {
                 return Err(RuleError::new(
                     ErrorCode::HeaderInvalid,
                     format!("header {name} would contain a line break; remove CR/LF from its configured value"),
                 )
-                .with_field(name.clone()));
+                .with_field(name.to_string()));
             }
         }
         Ok(())
@@ -175,7 +186,7 @@ impl ToJson for HttpRequest {
 }
 
 /// Headers as a JSON object, values masked.
-struct Headers<'a>(&'a [(String, Text)]);
+struct Headers<'a>(&'a [(Cow<'static, str>, Text)]);
 
 impl ToJson for Headers<'_> {
     fn write_json(&self, out: &mut String) {
@@ -216,26 +227,44 @@ impl HttpResponse {
 /// `application/x-www-form-urlencoded` encoding of one value.
 pub fn form_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
+    form_encode_into(&mut out, value);
+    out
+}
+
+/// [`form_encode`], appended to `out`.
+pub fn form_encode_into(out: &mut String, value: &str) {
     for b in value.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
             b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
+            _ => push_percent(out, b),
         }
     }
-    out
+}
+
+/// `%XX` for one byte, upper-case hex (without a `format!` per byte).
+fn push_percent(out: &mut String, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push('%');
+    out.push(HEX[usize::from(b >> 4)] as char);
+    out.push(HEX[usize::from(b & 15)] as char);
 }
 
 /// Percent-encoding of one URL path segment or query value (RFC 3986 unreserved kept).
 pub fn percent_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
+    percent_encode_into(&mut out, value);
+    out
+}
+
+/// [`percent_encode`], appended to `out`.
+pub fn percent_encode_into(out: &mut String, value: &str) {
     for b in value.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
+            _ => push_percent(out, b),
         }
     }
-    out
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 
 use crate::core::config::{is_loopback_host, url_parts, Config, TokenGrant};
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::http::{form_encode, percent_encode, HttpRequest, HttpResponse, Purpose, Text};
+use crate::core::http::{
+    form_encode, form_encode_into, percent_encode, percent_encode_into, HttpRequest, HttpResponse, Purpose, Text,
+};
 use crate::core::json::{self, Value};
 use crate::core::record::{RecordPayload, SObject};
 use crate::core::secret::{scrub, Secret};
@@ -21,58 +23,78 @@ pub struct AccessToken {
 /// The token request, except for the JWT bearer grant, whose assertion must be signed first
 /// (see [`jwt_signing_input`]).
 pub fn token_request(config: &Config, assertion: Option<Secret>) -> Option<HttpRequest> {
-    let url = Text::plain(format!("{}/services/oauth2/token", config.login_url));
-    let form = |pairs: Vec<(&str, FormValue)>| {
-        let mut text = Text::default();
-        for (i, (k, v)) in pairs.into_iter().enumerate() {
-            text = text.push(format!("{}{k}=", if i > 0 { "&" } else { "" }));
-            text = match v {
-                FormValue::Plain(s) => text.push(form_encode(&s)),
-                FormValue::Secret(s) => text.push_secret(Secret::new(form_encode(s.expose()))),
-            };
+    let mut url = String::with_capacity(config.login_url.len() + 22);
+    url.push_str(&config.login_url);
+    url.push_str("/services/oauth2/token");
+    let mut form = Form::default();
+    match &config.grant {
+        TokenGrant::Password { client_id, client_secret, username, password } => {
+            form.plain("grant_type", "password");
+            form.plain("client_id", client_id);
+            form.secret("client_secret", client_secret);
+            form.plain("username", username);
+            form.secret("password", password);
         }
-        text
-    };
-    use FormValue::{Plain, Secret as S};
-    let body = match &config.grant {
-        TokenGrant::Password { client_id, client_secret, username, password } => form(vec![
-            ("grant_type", Plain("password".into())),
-            ("client_id", Plain(client_id.clone())),
-            ("client_secret", S(client_secret.clone())),
-            ("username", Plain(username.clone())),
-            ("password", S(password.clone())),
-        ]),
-        TokenGrant::ClientCredentials { client_id, client_secret } => form(vec![
-            ("grant_type", Plain("client_credentials".into())),
-            ("client_id", Plain(client_id.clone())),
-            ("client_secret", S(client_secret.clone())),
-        ]),
+        TokenGrant::ClientCredentials { client_id, client_secret } => {
+            form.plain("grant_type", "client_credentials");
+            form.plain("client_id", client_id);
+            form.secret("client_secret", client_secret);
+        }
         TokenGrant::JwtBearer { .. } => {
-            form(vec![("grant_type", Plain(JWT_GRANT.into())), ("assertion", S(assertion?))])
+            let assertion = assertion?;
+            form.plain("grant_type", JWT_GRANT);
+            form.secret("assertion", &assertion);
         }
         TokenGrant::RefreshToken { client_id, client_secret, refresh_token } => {
-            let mut pairs = vec![
-                ("grant_type", Plain("refresh_token".into())),
-                ("client_id", Plain(client_id.clone())),
-                ("refresh_token", S(refresh_token.clone())),
-            ];
+            form.plain("grant_type", "refresh_token");
+            form.plain("client_id", client_id);
+            form.secret("refresh_token", refresh_token);
             if let Some(cs) = client_secret {
-                pairs.push(("client_secret", S(cs.clone())));
+                form.secret("client_secret", cs);
             }
-            form(pairs)
         }
         TokenGrant::AccessToken { .. } => return None,
-    };
+    }
     Some(
-        HttpRequest::new(Purpose::Token, "POST", url)
+        HttpRequest::new(Purpose::Token, "POST", Text::plain(url))
             .header("Accept", Text::plain("application/json"))
-            .body("application/x-www-form-urlencoded", body),
+            .body("application/x-www-form-urlencoded", form.finish()),
     )
 }
 
-enum FormValue {
-    Plain(String),
-    Secret(Secret),
+/// A form body being written: the plain text since the last secret is gathered in one piece.
+#[derive(Default)]
+struct Form {
+    text: Text,
+    plain: String,
+    started: bool,
+}
+
+impl Form {
+    fn key(&mut self, key: &str) {
+        if self.started {
+            self.plain.push('&');
+        }
+        self.started = true;
+        self.plain.push_str(key);
+        self.plain.push('=');
+    }
+    fn plain(&mut self, key: &str, value: &str) {
+        self.key(key);
+        form_encode_into(&mut self.plain, value);
+    }
+    fn secret(&mut self, key: &str, value: &Secret) {
+        self.key(key);
+        let plain = std::mem::take(&mut self.plain);
+        self.text = std::mem::take(&mut self.text).push(plain).push_secret(Secret::new(form_encode(value.expose())));
+    }
+    fn finish(self) -> Text {
+        if self.plain.is_empty() {
+            self.text
+        } else {
+            self.text.push(self.plain)
+        }
+    }
 }
 
 /// `base64url(header).base64url(claims)` for the JWT bearer grant; the driver signs it (RS256).
@@ -201,7 +223,8 @@ pub fn check_instance_url(instance_url: &str, config: &Config) -> Result<()> {
     }
     let allowed = config.allowed_instance_hosts.iter().any(|a| {
         if let Some(suffix) = a.strip_prefix('.') {
-            inst.host.ends_with(&format!(".{suffix}"))
+            // `host` ends with `.{suffix}`, without building that text.
+            inst.host.strip_suffix(suffix).is_some_and(|h| h.ends_with('.'))
         } else {
             inst.host == *a
         }
@@ -217,7 +240,19 @@ pub fn check_instance_url(instance_url: &str, config: &Config) -> Result<()> {
 }
 
 pub(crate) fn data_url(token: &AccessToken, config: &Config, path: &str) -> Text {
-    Text::plain(format!("{}/services/data/v{}/{path}", token.instance_url, config.api_version))
+    Text::plain(data_url_for(token, config, &[path]))
+}
+
+/// `{instance}/services/data/v{version}/` followed by `path`'s pieces, in one allocation.
+fn data_url_for(token: &AccessToken, config: &Config, path: &[&str]) -> String {
+    let len = path.iter().map(|p| p.len()).sum::<usize>();
+    let mut url = String::with_capacity(token.instance_url.len() + config.api_version.len() + 17 + len);
+    url.push_str(&token.instance_url);
+    url.push_str("/services/data/v");
+    url.push_str(&config.api_version);
+    url.push('/');
+    path.iter().for_each(|p| url.push_str(p));
+    url
 }
 
 pub(crate) fn authorized(req: HttpRequest, token: &AccessToken) -> HttpRequest {
@@ -233,8 +268,8 @@ pub(crate) fn with_sforce_headers(mut req: HttpRequest, config: &Config) -> Http
 }
 
 pub fn create_request(token: &AccessToken, config: &Config, payload: &RecordPayload) -> HttpRequest {
-    let path = format!("sobjects/{}/", config.object.name());
-    let req = HttpRequest::new(Purpose::CreateRecord, "POST", data_url(token, config, &path));
+    let url = data_url_for(token, config, &["sobjects/", config.object.name(), "/"]);
+    let req = HttpRequest::new(Purpose::CreateRecord, "POST", Text::plain(url));
     with_sforce_headers(authorized(req, token), config).json_body(json::to_string(payload))
 }
 
@@ -362,7 +397,6 @@ pub fn retry_after_ms(resp: &HttpResponse) -> Option<u64> {
 }
 
 pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult {
-    let secrets = config.secrets();
     let object = config.object.name();
     match resp.status {
         204 => WriteResult::Existing { id: None, via: "upsert matched an existing record" },
@@ -396,7 +430,7 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
             let errors = parse_api_errors(&resp.body);
             let first = errors.first();
             let remote = first.map(|e| e.code.clone()).unwrap_or_else(|| format!("HTTP_{}", resp.status));
-            let message = first.map(|e| scrub(&e.message, &secrets)).unwrap_or_default();
+            let message = first.map(|e| scrub(&e.message, &config.secrets())).unwrap_or_default();
             if resp.status == 401 || remote == "INVALID_SESSION_ID" {
                 return WriteResult::SessionInvalid;
             }
@@ -490,7 +524,14 @@ pub fn parse_lookup_response(resp: &HttpResponse, config: &Config) -> LookupResu
 
 /// Link people can open: `{instance}/lightning/r/{Object}/{id}/view`.
 pub fn record_url(instance_url: &str, object: SObject, id: &str) -> String {
-    format!("{instance_url}/lightning/r/{}/{}/view", object.name(), percent_encode(id))
+    let mut url = String::with_capacity(instance_url.len() + 32 + id.len());
+    url.push_str(instance_url);
+    url.push_str("/lightning/r/");
+    url.push_str(object.name());
+    url.push('/');
+    percent_encode_into(&mut url, id);
+    url.push_str("/view");
+    url
 }
 
 #[cfg(test)]
@@ -519,6 +560,14 @@ mod tests {
             r.body.as_ref().unwrap().masked(),
             "grant_type=password&client_id=cid&client_secret=***&username=u%40x.com&password=***"
         );
+        // Refresh token: the client secret, when given, comes last; a body may end on a secret.
+        let c = config(json!({"clientId":"c id","refreshToken":"r/t","clientSecret":"cs"}));
+        let body = token_request(&c, None).unwrap().body.unwrap();
+        assert_eq!(body.expose(), "grant_type=refresh_token&client_id=c+id&refresh_token=r%2Ft&client_secret=cs");
+        assert_eq!(body.masked(), "grant_type=refresh_token&client_id=c+id&refresh_token=***&client_secret=***");
+        let c = config(json!({"clientId":"c","clientSecret":"s"}));
+        let body = token_request(&c, None).unwrap().body.unwrap();
+        assert_eq!(body.masked(), "grant_type=client_credentials&client_id=c&client_secret=***");
     }
 
     #[test]
