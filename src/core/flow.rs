@@ -29,7 +29,10 @@ pub struct CachedToken {
 }
 
 pub fn cache_identity(config: &Config) -> String {
-    format!("{}@{}", config.grant.cache_identity(), config.login_url)
+    let mut identity = config.grant.cache_identity_with_room(config.login_url.len() + 1);
+    identity.push('@');
+    identity.push_str(&config.login_url);
+    identity
 }
 
 /// What the driver must do next. `D` is what a finished machine hands back: the first-login flow
@@ -133,8 +136,8 @@ pub struct FirstLoginFlow {
     stored_id: Option<String>,
     token: Option<AccessToken>,
     token_source: &'static str,
-    /// Every access token this flow held or was handed (refused ones too): all are masked in
-    /// text that came from outside.
+    /// Every access token this flow held or was handed (refused ones too) but holds no more; with
+    /// `token`, all are masked in text that came from outside.
     seen_tokens: Vec<Secret>,
     token_update: TokenUpdate,
     refreshed: bool,
@@ -172,7 +175,7 @@ impl FirstLoginFlow {
                 FirstLoginSignal::AlreadyRecorded { lead_id } => lead_id.clone(),
                 _ => None,
             },
-            seen_tokens: token.iter().map(|t| t.token.clone()).collect(),
+            seen_tokens: Vec::new(),
             token,
             token_source,
             token_update: TokenUpdate::Unchanged,
@@ -296,14 +299,13 @@ impl FirstLoginFlow {
         }
     }
 
-    fn email(&self) -> Option<String> {
-        self.record.as_ref().and_then(|r| r.get("Email")).map(String::from)
+    fn email(&self) -> Option<&str> {
+        self.record.as_ref().and_then(|r| r.get("Email"))
     }
 
     /// Build and emit the request for `self.pending`.
     fn issue(&mut self) -> Step {
-        let token = self.token.clone();
-        let req = match (self.pending, &token) {
+        let req = match (self.pending, &self.token) {
             (Pending::Slack, _) => match (&self.config.slack_webhook_url, &self.slack_body) {
                 (Some(url), Some(body)) => slack::webhook_request(url, body.clone()),
                 _ => return self.finish(),
@@ -328,13 +330,14 @@ impl FirstLoginFlow {
                 sf::get_record_request(t, &self.config, self.stored_id.as_deref().unwrap_or_default())
             }
             (Pending::Find { .. }, Some(t)) => {
-                sf::find_by_email_request(t, &self.config, &self.email().unwrap_or_default())
+                sf::find_by_email_request(t, &self.config, self.email().unwrap_or_default())
             }
             (Pending::Write, Some(t)) => {
-                let record = self.record.clone().unwrap_or_default();
+                let empty = RecordPayload::default();
+                let record = self.record.as_ref().unwrap_or(&empty);
                 match self.external_id() {
-                    Some((field, value)) => sf::upsert_request(t, &self.config, &field, &value, &record),
-                    None => sf::create_request(t, &self.config, &record),
+                    Some((field, value)) => sf::upsert_request(t, &self.config, &field, &value, record),
+                    None => sf::create_request(t, &self.config, record),
                 }
             }
         };
@@ -388,8 +391,9 @@ impl FirstLoginFlow {
             }) {
                 Ok(token) => {
                     self.token_update = TokenUpdate::Store(session::cache_entry(&self.config, &token, self.now));
-                    self.seen_tokens.push(token.token.clone());
-                    self.token = Some(token);
+                    if let Some(old) = self.token.replace(token) {
+                        self.seen_tokens.push(old.token);
+                    }
                     self.token_source = "new";
                     self.attempt = 0;
                     self.pending = self.resume_after_token.take().unwrap_or_else(|| self.after_token());
@@ -509,7 +513,9 @@ impl FirstLoginFlow {
         self.refreshed = true;
         // Carry on with the call the session failed (a verifying lookup must stay one).
         self.resume_after_token = Some(self.pending);
-        self.token = None;
+        if let Some(old) = self.token.take() {
+            self.seen_tokens.push(old.token);
+        }
         self.token_update = TokenUpdate::Forget;
         self.attempt = 0;
         self.pending = Pending::Token;
@@ -615,8 +621,10 @@ impl FirstLoginFlow {
     /// configured secret an answer echoed back before it reaches an outcome or Slack.
     fn scrub_error(&self, mut e: RuleError) -> RuleError {
         let mut secrets = self.config.secrets();
-        // Access tokens are secrets too, though no one configured them.
+        // Access tokens are secrets too, though no one configured them. The one held is the
+        // latest seen, so it comes last, as it was seen.
         secrets.extend(self.seen_tokens.iter());
+        secrets.extend(self.token.as_ref().map(|t| &t.token));
         e.message = scrub(&e.message, &secrets);
         e.remote_code = e.remote_code.take().map(|c| scrub(&c, &secrets));
         e.field = e.field.take().map(|f| scrub(&f, &secrets));
@@ -644,7 +652,10 @@ impl FirstLoginFlow {
             outcome.slack.error =
                 Some(RuleError::new(ErrorCode::SlackFailed, "Slack was not notified: no time left within deadlineMs"));
         }
+        // Kept for a `resume` after the end, without the record: the one copy made is handed out.
         self.result = Some(outcome.clone());
+        outcome.record = self.record.clone();
+        outcome.warnings = self.warnings.clone();
         Step::Done(Box::new(outcome))
     }
 
@@ -656,8 +667,9 @@ impl FirstLoginFlow {
             object: self.config.object,
             lead_id,
             record_url,
-            record: self.record.clone(),
-            warnings: self.warnings.clone(),
+            // Filled in by `finish`: both are set once, when the flow decides, before any outcome.
+            record: None,
+            warnings: Vec::new(),
             error: None,
             slack: SlackOutcome { status: slack_status, error: None },
             token: self.token_source,

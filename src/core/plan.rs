@@ -12,6 +12,9 @@ use crate::core::record::{RecordPayload, Warning};
 /// Id shown for the record a plan would create.
 pub const PLANNED_ID: &str = "00Q000000000000AAA";
 
+/// Salesforce's answer to a create, with [`PLANNED_ID`] (written out: a `const` cannot `format!`).
+const CREATED_ANSWER: &str = r#"{"id":"00Q000000000000AAA","success":true,"errors":[],"created":true}"#;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     /// `create` or `skip`.
@@ -27,7 +30,8 @@ pub struct Plan {
 /// Plan a first login. Returns the outcome's error when the record cannot be built
 /// (e.g. `MISSING_REQUIRED_FIELD`), since nothing would be sent for Salesforce then.
 pub fn plan(config: Config, event: HostEvent, now_ms: u64) -> Result<Plan, crate::core::error::RuleError> {
-    let instance = planned_instance_url(&config);
+    // The token answer names this instance; written once, it is the same on every token request.
+    let token_body = token_answer(&planned_instance_url(&config));
     let slack_configured = config.slack_webhook_url.is_some();
     let mut flow = FirstLoginFlow::new(config, event, None, now_ms, 1);
     let mut requests = Vec::new();
@@ -40,9 +44,12 @@ pub fn plan(config: Config, event: HostEvent, now_ms: u64) -> Result<Plan, crate
             Step::Sign { .. } => step = flow.resume(Input::Signed(vec![0; 256]), now_ms),
             Step::Sleep { .. } => step = flow.resume(Input::Woke, now_ms),
             Step::Send { request, .. } => {
-                let resp = simulated_response(&request, &instance);
+                let resp = simulated_response(&request, &token_body);
                 if request.purpose == Purpose::NotifySlack {
-                    slack_preview = request.body.as_ref().and_then(|b| json::from_str(&b.masked()).ok());
+                    slack_preview = request.body.as_ref().and_then(|b| match b.as_plain() {
+                        Some(plain) => json::from_str(plain).ok(),
+                        None => json::from_str(&b.masked()).ok(),
+                    });
                 }
                 requests.push(request);
                 step = flow.resume(Input::Response(resp), now_ms);
@@ -94,18 +101,26 @@ pub fn planned_instance_url(config: &Config) -> String {
     }
 }
 
-fn simulated_response(req: &HttpRequest, instance: &str) -> HttpResponse {
+/// `{"access_token":"planned","instance_url":…,"token_type":"Bearer"}`.
+fn token_answer(instance: &str) -> String {
+    let mut out = String::with_capacity(instance.len() + 72);
+    ObjectWriter::new(&mut out)
+        .field("access_token", "planned")
+        .field("instance_url", instance)
+        .field("token_type", "Bearer")
+        .end();
+    out
+}
+
+fn simulated_response(req: &HttpRequest, token_body: &str) -> HttpResponse {
     match req.purpose {
-        Purpose::Token => HttpResponse::new(
-            200,
-            json::json!({"access_token": "planned", "instance_url": instance, "token_type": "Bearer"}).to_string(),
-        ),
+        Purpose::Token => HttpResponse::new(200, token_body),
         Purpose::FindExisting => HttpResponse::new(200, r#"{"totalSize":0,"done":true,"records":[]}"#),
         Purpose::CheckExisting => {
             HttpResponse::new(404, r#"[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]"#)
         }
         Purpose::NotifySlack => HttpResponse::new(200, "ok"),
-        _ => HttpResponse::new(201, format!(r#"{{"id":"{PLANNED_ID}","success":true,"errors":[],"created":true}}"#)),
+        _ => HttpResponse::new(201, CREATED_ANSWER),
     }
 }
 
@@ -119,5 +134,23 @@ impl ToJson for Plan {
             .field("requests", &self.requests)
             .field("slackPreview", &self.slack_preview)
             .end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simulated_answers_are_the_json_they_stand_for() {
+        assert_eq!(
+            json::from_str(CREATED_ANSWER).ok(),
+            Some(json::json!({"id": PLANNED_ID, "success": true, "errors": [], "created": true}))
+        );
+        let instance = "https://a.my.salesforce.com/\"x\"";
+        assert_eq!(
+            token_answer(instance),
+            json::json!({"access_token": "planned", "instance_url": instance, "token_type": "Bearer"}).to_string()
+        );
     }
 }

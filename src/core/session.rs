@@ -15,9 +15,11 @@ pub fn initial_token(config: &Config, cached: Option<CachedToken>, now_ms: u64) 
     if let TokenGrant::AccessToken { access_token, instance_url } = &config.grant {
         return Some(AccessToken { token: access_token.clone(), instance_url: instance_url.clone() });
     }
-    let identity = cache_identity(config);
+    // The identity is built only when there is a cached token to compare it with.
     cached
-        .filter(|c| c.identity == identity && now_ms.saturating_sub(c.obtained_at_ms) < config.token_ttl_ms)
+        .filter(|c| {
+            now_ms.saturating_sub(c.obtained_at_ms) < config.token_ttl_ms && c.identity == cache_identity(config)
+        })
         .filter(|c| sf::check_instance_url(&c.instance_url, config).is_ok())
         .map(|c| AccessToken { token: c.token, instance_url: c.instance_url })
 }

@@ -3,7 +3,7 @@
 
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose, Text};
-use crate::core::json::json;
+use crate::core::json::ObjectWriter;
 use crate::core::record::{RecordPayload, SObject};
 use crate::core::salesforce::retry_after_ms;
 use crate::core::secret::Secret;
@@ -11,62 +11,104 @@ use crate::core::secret::Secret;
 /// Escape text for Slack mrkdwn so a profile value like `<!channel>` is shown, not obeyed.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    // Copy the runs between the characters that change, not character by character.
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let with = match c {
-            '&' => "&amp;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            c if c.is_control() && c != '\n' => "",
-            _ => continue,
-        };
-        out.push_str(s.get(start..i).unwrap_or_default());
-        out.push_str(with);
-        start = i + c.len_utf8();
-    }
-    out.push_str(s.get(start..).unwrap_or_default());
+    escape_into(&mut out, s);
     out
 }
 
-fn person(record: &RecordPayload) -> String {
-    let name = [record.get("FirstName"), record.get("LastName")].into_iter().flatten().collect::<Vec<_>>().join(" ");
-    if name.is_empty() {
-        "(no name)".to_string()
-    } else {
-        name
+/// [`escape`], appended to `out`. Byte-wise: every character that changes is either ASCII (`&`,
+/// `<`, `>`, C0 controls, DEL) or a C1 control (U+0080–U+009F, always `C2 80`–`C2 9F` in UTF-8),
+/// so no character needs decoding; `\n` is the one control kept.
+fn escape_into(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    // Copy the runs between the characters that change, not character by character.
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let (with, len) = match bytes[i] {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'\n' => {
+                i += 1;
+                continue;
+            }
+            0..=0x1f | 0x7f => ("", 1),
+            0xc2 if matches!(bytes.get(i + 1), Some(0x80..=0x9f)) => ("", 2),
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push_str(s.get(start..i).unwrap_or_default());
+        out.push_str(with);
+        i += len;
+        start = i;
     }
+    out.push_str(s.get(start..).unwrap_or_default());
+}
+
+/// First and last name joined by a space, escaped, or `(no name)` when that join is empty.
+fn push_person(out: &mut String, record: &RecordPayload) {
+    // Decided on the text before escaping: a name of controls only is shown as nothing.
+    let mut joined_len = 0;
+    for (i, name) in [record.get("FirstName"), record.get("LastName")].into_iter().flatten().enumerate() {
+        if i > 0 {
+            out.push(' ');
+            joined_len += 1;
+        }
+        escape_into(out, name);
+        joined_len += name.len();
+    }
+    if joined_len == 0 {
+        out.push_str("(no name)");
+    }
+}
+
+/// `{"text": text}`, the body of an incoming-webhook message.
+fn message(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 12);
+    ObjectWriter::new(&mut out).field("text", text).end();
+    out
 }
 
 /// The notice for a newly created record.
 pub fn created_message(object: SObject, record: &RecordPayload, record_url: &str) -> String {
-    let mut text = format!("New Salesforce {}: *{}*", object.name(), escape(&person(record)));
+    let mut text = String::with_capacity(160);
+    text.push_str("New Salesforce ");
+    text.push_str(object.name());
+    text.push_str(": *");
+    push_person(&mut text, record);
+    text.push('*');
     if let Some(email) = record.get("Email") {
-        text.push_str(&format!(" ({})", escape(email)));
+        text.push_str(" (");
+        escape_into(&mut text, email);
+        text.push(')');
     }
     if let Some(company) = record.get("Company") {
-        text.push_str(&format!(" from {}", escape(company)));
+        text.push_str(" from ");
+        escape_into(&mut text, company);
     }
     // The URL is ours (instance URL + percent-encoded id), but escape it anyway: it came from a response.
-    text.push_str(&format!(" — <{}|open in Salesforce>", escape(record_url)));
-    json!({ "text": text }).to_string()
+    text.push_str(" — <");
+    escape_into(&mut text, record_url);
+    text.push_str("|open in Salesforce>");
+    message(&text)
 }
 
 /// The alert for a record that could not be created. `who` identifies the user (email or id);
 /// the error message was built by us and scrubbed of secrets.
 pub fn failure_message(object: SObject, who: &str, error: &RuleError) -> String {
-    let mut text = format!(
-        ":warning: Could not create the Salesforce {} for {}: {} — {}",
-        object.name(),
-        escape(who),
-        error.code,
-        escape(&error.message)
-    );
+    let mut text = format!(":warning: Could not create the Salesforce {} for ", object.name());
+    escape_into(&mut text, who);
+    text.push_str(&format!(": {} — ", error.code));
+    escape_into(&mut text, &error.message);
     if let Some(remote) = &error.remote_code {
-        text.push_str(&format!(" (Salesforce: {})", escape(remote)));
+        text.push_str(" (Salesforce: ");
+        escape_into(&mut text, remote);
+        text.push(')');
     }
     text.push_str(". The user was not marked as recorded; the next login tries again.");
-    json!({ "text": text }).to_string()
+    message(&text)
 }
 
 pub fn webhook_request(url: &Secret, body: String) -> HttpRequest {
@@ -107,6 +149,12 @@ mod tests {
     fn escape_drops_controls_but_newlines_and_encodes_mrkdwn() {
         assert_eq!(escape("é<a&b>\u{0}\u{85}\n\t😀"), "é&lt;a&amp;b&gt;\n😀");
         assert_eq!(escape(""), "");
+        // Every C0 and C1 control but LF goes, DEL too; the characters around C1 stay whole.
+        let all: String = (0u32..0x250).filter_map(char::from_u32).collect();
+        let kept: String = all.chars().filter(|c| !c.is_control() || *c == '\n').collect();
+        let expected = kept.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        assert_eq!(escape(&all), expected);
+        assert_eq!(escape("\u{7f}a\u{9f}\u{a0}\u{80}&\u{100}"), "a\u{a0}&amp;\u{100}");
     }
 
     #[test]
@@ -124,6 +172,20 @@ mod tests {
             json::from_str(&m).unwrap()["text"],
             "New Salesforce Lead: *&lt;!channel&gt; A&amp;B* (x@y.com) from &lt;script&gt; — <https://a.my.salesforce.com/lightning/r/Lead/00Q1/view|open in Salesforce>"
         );
+    }
+
+    #[test]
+    fn the_name_shown_is_the_escaped_join_or_no_name() {
+        let text = |fields: &[(&str, &str)]| {
+            let r = RecordPayload { fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+            let m = created_message(SObject::Lead, &r, "u");
+            json::from_str(&m).unwrap()["text"].as_str().unwrap().to_string()
+        };
+        assert_eq!(text(&[]), "New Salesforce Lead: *(no name)* — <u|open in Salesforce>");
+        assert_eq!(text(&[("FirstName", "")]), "New Salesforce Lead: *(no name)* — <u|open in Salesforce>");
+        assert_eq!(text(&[("FirstName", ""), ("LastName", "")]), "New Salesforce Lead: * * — <u|open in Salesforce>");
+        assert_eq!(text(&[("LastName", "\u{0}")]), "New Salesforce Lead: ** — <u|open in Salesforce>");
+        assert_eq!(text(&[("LastName", "<D>")]), "New Salesforce Lead: *&lt;D&gt;* — <u|open in Salesforce>");
     }
 
     #[test]
