@@ -233,13 +233,32 @@ pub fn form_encode(value: &str) -> String {
 
 /// [`form_encode`], appended to `out`.
 pub fn form_encode_into(out: &mut String, value: &str) {
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => push_percent(out, b),
+    encode_into(out, value, true)
+}
+
+/// Copy the runs of bytes kept as they are, and encode the bytes between them: `%XX`, or `+` for
+/// a space in a form. Kept bytes are ASCII, so a run always starts and ends on a char boundary.
+fn encode_into(out: &mut String, value: &str, form: bool) {
+    let mut start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        let kept = match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => true,
+            b'*' => form,
+            b'~' => !form,
+            _ => false,
+        };
+        if kept {
+            continue;
         }
+        out.push_str(value.get(start..i).unwrap_or_default());
+        if form && b == b' ' {
+            out.push('+');
+        } else {
+            push_percent(out, b);
+        }
+        start = i + 1;
     }
+    out.push_str(value.get(start..).unwrap_or_default());
 }
 
 /// `%XX` for one byte, upper-case hex (without a `format!` per byte).
@@ -259,12 +278,7 @@ pub fn percent_encode(value: &str) -> String {
 
 /// [`percent_encode`], appended to `out`.
 pub fn percent_encode_into(out: &mut String, value: &str) {
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
-            _ => push_percent(out, b),
-        }
-    }
+    encode_into(out, value, false)
 }
 
 #[cfg(test)]
@@ -314,5 +328,8 @@ mod tests {
     fn encodings() {
         assert_eq!(form_encode("a b&c=d/é"), "a+b%26c%3Dd%2F%C3%A9");
         assert_eq!(percent_encode("a b'c"), "a%20b%27c");
+        assert_eq!(form_encode("*~ é€x"), "*%7E+%C3%A9%E2%82%ACx");
+        assert_eq!(percent_encode("*~ é€x"), "%2A~%20%C3%A9%E2%82%ACx");
+        assert_eq!((form_encode(""), percent_encode("é")), (String::new(), "%C3%A9".to_string()));
     }
 }

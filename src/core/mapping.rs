@@ -397,14 +397,34 @@ impl Filter {
     }
 }
 
-fn is_blank(text: &str) -> bool {
-    text.trim().is_empty()
+/// Empty or whitespace only (`char::is_whitespace`, Unicode's).
+pub(crate) fn is_blank(text: &str) -> bool {
+    match text.as_bytes().first() {
+        // Most values start with a visible ASCII character: no need to decode any.
+        Some(&b) if b.is_ascii() && !is_ascii_space(b) => false,
+        _ => text.trim().is_empty(),
+    }
+}
+
+/// `char::is_whitespace` for an ASCII byte: tab, LF, VT, FF, CR and space (`u8::is_ascii_whitespace`
+/// leaves out VT).
+pub(crate) fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ')
+}
+
+/// `s.chars().any(char::is_whitespace)`, byte-wise for ASCII text.
+pub(crate) fn has_whitespace(s: &str) -> bool {
+    if s.is_ascii() {
+        s.bytes().any(is_ascii_space)
+    } else {
+        s.chars().any(char::is_whitespace)
+    }
 }
 
 /// `x@y` with no whitespace: a non-empty part on each side of the last `@`.
 fn looks_like_email(text: &str) -> bool {
     let text = text.trim();
-    !text.chars().any(char::is_whitespace)
+    !has_whitespace(text)
         && text.rsplit_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
 }
 

@@ -95,10 +95,10 @@ pub struct Warning {
 /// refuse is left out (warning `INVALID_EMAIL_DROPPED`) so the record is still created; a missing
 /// required field is `MISSING_REQUIRED_FIELD`.
 pub fn build_record(object: SObject, mapping: &Mapping, profile: &Value) -> Result<(RecordPayload, Vec<Warning>)> {
-    let mut payload = RecordPayload::default();
+    let mut payload = RecordPayload { fields: Vec::with_capacity(mapping.fields.len()) };
     let mut warnings = Vec::new();
-    for (field, value) in mapping.evaluate(profile) {
-        let Some(mut value) = value else { continue };
+    for (field, expr) in &mapping.fields {
+        let Some(mut value) = expr.evaluate(profile) else { continue };
         if field == "Email" && !looks_like_email(&value) {
             warnings.push(Warning {
                 code: "INVALID_EMAIL_DROPPED",
@@ -107,8 +107,9 @@ pub fn build_record(object: SObject, mapping: &Mapping, profile: &Value) -> Resu
             });
             continue;
         }
-        if let Some(max) = object.max_length(&field) {
-            let len = value.chars().count();
+        if let Some(max) = object.max_length(field) {
+            // No more bytes than allowed characters: short enough without counting.
+            let len = if value.len() <= max { value.len() } else { value.chars().count() };
             if len > max {
                 value = value.chars().take(max).collect();
                 warnings.push(Warning {
@@ -118,13 +119,13 @@ pub fn build_record(object: SObject, mapping: &Mapping, profile: &Value) -> Resu
                 });
             }
         }
-        payload.fields.push((field, value));
+        payload.fields.push((field.clone(), value));
     }
     let missing: Vec<&str> = object
         .required_fields()
         .iter()
         .copied()
-        .filter(|f| payload.get(f).map_or(true, |v| v.trim().is_empty()))
+        .filter(|f| payload.get(f).map_or(true, crate::core::mapping::is_blank))
         .collect();
     if let Some(first) = missing.first() {
         return Err(RuleError::new(
@@ -146,16 +147,24 @@ pub fn build_record(object: SObject, mapping: &Mapping, profile: &Value) -> Resu
 pub fn looks_like_email(s: &str) -> bool {
     let Some((local, domain)) = s.split_once('@') else { return false };
     !local.is_empty()
-        && s.chars().count() <= 80
+        && (s.len() <= 80 || s.chars().count() <= 80)
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !crate::core::text::contains(domain, "..")
         && !domain.contains('@')
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control() || EMAIL_REFUSED.chars().any(|r| r == c))
+        && !has_refused_char(s)
 }
 
 const EMAIL_REFUSED: &str = "\"(),:;<>[]\\";
+
+/// Whitespace, a control character or one of [`EMAIL_REFUSED`]. Byte-wise: the ASCII ones are
+/// checked on bytes (C0 controls and space, DEL, the refused list), and only the non-ASCII
+/// characters, when there are any, are decoded (Unicode spaces, C1 controls).
+fn has_refused_char(s: &str) -> bool {
+    s.bytes().any(|b| b <= b' ' || b == 0x7f || EMAIL_REFUSED.as_bytes().contains(&b))
+        || (!s.is_ascii() && s.chars().any(|c| !c.is_ascii() && (c.is_whitespace() || c.is_control())))
+}
 
 #[cfg(test)]
 mod tests {
@@ -201,6 +210,35 @@ mod tests {
         assert_eq!(p.get("Email"), None);
         assert_eq!(w[0].code, "INVALID_EMAIL_DROPPED");
         assert!(looks_like_email("o'brien@x.co"));
+    }
+
+    #[test]
+    fn refused_characters_are_the_char_rules_read_on_bytes() {
+        let by_chars = |s: &str| s.chars().any(|c| c.is_whitespace() || c.is_control() || EMAIL_REFUSED.contains(c));
+        let all: Vec<char> = (0u32..0x3100).filter_map(char::from_u32).collect();
+        for c in all {
+            for s in [format!("a{c}b"), c.to_string(), format!("é{c}")] {
+                assert_eq!(has_refused_char(&s), by_chars(&s), "{:?}", s);
+            }
+        }
+        assert!(!has_refused_char("a.b+tag@sub.example.co.uk"));
+    }
+
+    #[test]
+    fn length_checks_count_characters_not_bytes() {
+        // 80 characters of two bytes each: not too long for LastName (80) though 160 bytes.
+        let m = mapping(json!({"LastName": "name", "Company": "'X'"}));
+        let (p, w) = build_record(SObject::Lead, &m, &json!({"name": "é".repeat(80)})).unwrap();
+        assert_eq!(p.get("LastName").unwrap().chars().count(), 80);
+        assert!(w.is_empty());
+        let (_, w) = build_record(SObject::Lead, &m, &json!({"name": "é".repeat(81)})).unwrap();
+        assert_eq!(w[0].message, "LastName was 81 characters; Salesforce allows 80, so it was shortened");
+        // An email of 80 characters but more bytes is kept; 81 characters are not.
+        assert!(looks_like_email(&format!("{}@exämple.com", "é".repeat(68))));
+        assert!(!looks_like_email(&format!("{}@exämple.com", "é".repeat(69))));
+        // Whitespace-only required values are missing, Unicode spaces included.
+        let e = build_record(SObject::Lead, &m, &json!({"name": "\u{2003}\u{a0}"})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::MissingRequiredField);
     }
 
     #[test]
