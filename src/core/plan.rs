@@ -30,8 +30,7 @@ pub struct Plan {
 /// Plan a first login. Returns the outcome's error when the record cannot be built
 /// (e.g. `MISSING_REQUIRED_FIELD`), since nothing would be sent for Salesforce then.
 pub fn plan(config: Config, event: HostEvent, now_ms: u64) -> Result<Plan, crate::core::error::RuleError> {
-    // The token answer names this instance; written once, it is the same on every token request.
-    let token_body = token_answer(&planned_instance_url(&config));
+    let instance = planned_instance_url(&config);
     let slack_configured = config.slack_webhook_url.is_some();
     let mut flow = FirstLoginFlow::new(config, event, None, now_ms, 1);
     let mut requests = Vec::new();
@@ -44,7 +43,7 @@ pub fn plan(config: Config, event: HostEvent, now_ms: u64) -> Result<Plan, crate
             Step::Sign { .. } => step = flow.resume(Input::Signed(vec![0; 256]), now_ms),
             Step::Sleep { .. } => step = flow.resume(Input::Woke, now_ms),
             Step::Send { request, .. } => {
-                let resp = simulated_response(&request, &token_body);
+                let resp = simulated_response(&request, &instance);
                 if request.purpose == Purpose::NotifySlack {
                     slack_preview = request.body.as_ref().and_then(|b| match b.as_plain() {
                         Some(plain) => json::from_str(plain).ok(),
@@ -112,9 +111,9 @@ fn token_answer(instance: &str) -> String {
     out
 }
 
-fn simulated_response(req: &HttpRequest, token_body: &str) -> HttpResponse {
+fn simulated_response(req: &HttpRequest, instance: &str) -> HttpResponse {
     match req.purpose {
-        Purpose::Token => HttpResponse::new(200, token_body),
+        Purpose::Token => HttpResponse::new(200, token_answer(instance)),
         Purpose::FindExisting => HttpResponse::new(200, r#"{"totalSize":0,"done":true,"records":[]}"#),
         Purpose::CheckExisting => {
             HttpResponse::new(404, r#"[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]"#)
