@@ -26,7 +26,7 @@ pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, Ru
             format!("{what} cannot be read as JSON (circular or not serialisable)"),
         )
     })?;
-    let text: String = text.into();
+    let text = utf8_of(&text, limit).unwrap_or_else(|| text.into());
     if text.len() > limit {
         return Err(RuleError::new(
             ErrorCode::ProfileInvalid,
@@ -35,6 +35,44 @@ pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, Ru
     }
     json::from_str(&text)
         .map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is not valid JSON: {e}")))
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The host's `TextEncoder` (wasm-bindgen's own glue needs one as well).
+    type TextEncoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+    /// `encodeInto` writes into a view of wasm memory: the slice is not copied either way.
+    #[wasm_bindgen(method, catch, js_name = encodeInto)]
+    fn encode_into(this: &TextEncoder, text: &js_sys::JsString, into: &mut [u8]) -> Result<Encoded, JsValue>;
+    /// What `encodeInto` returns: `{ read, written }`.
+    type Encoded;
+    #[wasm_bindgen(method, getter)]
+    fn written(this: &Encoded) -> u32;
+}
+
+/// The text of a JS string of at most `limit` UTF-16 units (and `MAX_PROFILE_BYTES`: the
+/// buffer is three times that), written as UTF-8 by `TextEncoder.encodeInto` straight into wasm
+/// memory. wasm-bindgen's `String::from(JsString)` copies ASCII one `charCodeAt` at a time in
+/// JS, ~20 times slower (3.7 µs against 0.2 µs for the 860-byte Auth0 event in Node 20).
+/// `None` for anything else (not a string, longer, `encodeInto` failing): the caller takes that
+/// path instead, which gives the same text (both write a lone surrogate as U+FFFD).
+fn utf8_of(text: &js_sys::JsString, limit: usize) -> Option<String> {
+    if !text.is_string() {
+        return None;
+    }
+    let units = text.length() as usize;
+    if units > limit.min(MAX_PROFILE_BYTES) {
+        return None;
+    }
+    // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair: 2 units, 4 bytes), so
+    // `encodeInto` reads all of the text.
+    let mut buf = vec![0u8; units * 3];
+    let written = TextEncoder::new().encode_into(text, &mut buf).ok()?.written() as usize;
+    buf.truncate(written);
+    // Always UTF-8 by the Encoding standard; checked rather than trusted.
+    String::from_utf8(buf).ok()
 }
 
 /// A host's event as JSON: only the top-level keys its normaliser reads when the host names
