@@ -80,13 +80,26 @@ fn utf8_of(text: &js_sys::JsString, limit: usize) -> Option<String> {
 pub fn event_from_js(host: Host, event: &JsValue) -> Result<Value, RuleError> {
     let Some(keys) = host.event_keys().filter(|_| event.is_object()) else { return from_js(event, "event") };
     let picked = js_sys::Object::new();
-    for key in keys {
-        let v = get(event, key);
+    // Taken out while in use (a getter may call back into the module), put back after.
+    let js_keys = match EVENT_KEYS.with(std::cell::Cell::take) {
+        Some((cached, js_keys)) if std::ptr::eq(cached, keys) => js_keys,
+        _ => keys.iter().map(|k| JsValue::from_str(k)).collect(),
+    };
+    for key in &js_keys {
+        // A getter that throws reads as `undefined`, as in `get`.
+        let v = js_sys::Reflect::get(event, key).unwrap_or(JsValue::UNDEFINED);
         if !v.is_undefined() {
-            let _ = js_sys::Reflect::set(&picked, &JsValue::from_str(key), &v);
+            let _ = js_sys::Reflect::set(&picked, key, &v);
         }
     }
+    EVENT_KEYS.with(|c| c.set(Some((keys, js_keys))));
     from_js(&picked, "event")
+}
+
+thread_local! {
+    /// The JS strings of the last host's event keys, made once: a key made from a Rust `&str`
+    /// costs a `TextDecoder` call in JS, twice per key per event otherwise.
+    static EVENT_KEYS: std::cell::Cell<Option<(&'static [&'static str], Vec<JsValue>)>> = const { std::cell::Cell::new(None) };
 }
 
 /// A JS object (or nothing) as a JSON object; anything else is `CONFIG_INVALID`.
