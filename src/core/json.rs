@@ -525,16 +525,16 @@ pub struct ObjectWriter<'a> {
 
 impl<'a> ObjectWriter<'a> {
     pub fn new(out: &'a mut String) -> Self {
-        out.push('{');
+        push_ascii(out, b'{');
         ObjectWriter { out, empty: true }
     }
     pub fn field(mut self, key: &str, value: impl ToJson) -> Self {
         if !self.empty {
-            self.out.push(',');
+            push_ascii(self.out, b',');
         }
         self.empty = false;
         write_str(key, self.out);
-        self.out.push(':');
+        push_ascii(self.out, b':');
         value.write_json(self.out);
         self
     }
@@ -546,7 +546,7 @@ impl<'a> ObjectWriter<'a> {
         }
     }
     pub fn end(self) {
-        self.out.push('}');
+        push_ascii(self.out, b'}');
     }
 }
 
@@ -563,14 +563,14 @@ impl<T: ToJson> ToJson for Option<T> {
 }
 impl<T: ToJson> ToJson for [T] {
     fn write_json(&self, out: &mut String) {
-        out.push('[');
+        push_ascii(out, b'[');
         for (i, x) in self.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                push_ascii(out, b',');
             }
             x.write_json(out);
         }
-        out.push(']');
+        push_ascii(out, b']');
     }
     fn to_value(&self) -> Value {
         Value::Array(self.iter().map(ToJson::to_value).collect())
@@ -619,14 +619,14 @@ pub fn write_value(v: &Value, out: &mut String) {
         Value::Number(n) => out.push_str(&n.0),
         Value::String(s) => write_str(s, out),
         Value::Array(a) => {
-            out.push('[');
+            push_ascii(out, b'[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    push_ascii(out, b',');
                 }
                 write_value(x, out);
             }
-            out.push(']');
+            push_ascii(out, b']');
         }
         Value::Object(m) => write_object(m, out),
     }
@@ -634,16 +634,16 @@ pub fn write_value(v: &Value, out: &mut String) {
 
 /// Append the compact JSON of the object `m` to `out`.
 pub fn write_object(m: &Map, out: &mut String) {
-    out.push('{');
+    push_ascii(out, b'{');
     for (i, (k, x)) in m.0.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            push_ascii(out, b',');
         }
         write_str(k, out);
-        out.push(':');
+        push_ascii(out, b':');
         write_value(x, out);
     }
-    out.push('}');
+    push_ascii(out, b'}');
 }
 
 /// Whether the compact JSON of `v` is at most `limit` bytes; stops counting once past it.
@@ -736,12 +736,23 @@ fn plain_len(bytes: &[u8]) -> usize {
     n + rest.iter().position(|&b| ESCAPE[b as usize] != 0).unwrap_or(rest.len())
 }
 
+/// Append the ASCII character `c` (a quote, comma, colon or bracket) as one byte. The most
+/// called function of a plan in wasm was `String::push`, which takes any `char` through two
+/// more calls (`reserve`, then the UTF-8 encoder) for these single bytes.
+#[inline(always)]
+fn push_ascii(out: &mut String, c: u8) {
+    if c.is_ascii() {
+        // SAFETY: an ASCII byte is a whole UTF-8 character, so `out` stays UTF-8.
+        unsafe { out.as_mut_vec() }.push(c)
+    }
+}
+
 /// Append `s` as a JSON string literal, escaped as `JSON.stringify` does.
 pub fn write_str(s: &str, out: &mut String) {
     out.reserve(s.len() + 2);
-    out.push('"');
+    push_ascii(out, b'"');
     write_escaped(s, out);
-    out.push('"');
+    push_ascii(out, b'"');
 }
 
 /// Append `s` escaped as inside a JSON string literal (without the quotes). Runs of bytes that
@@ -758,7 +769,7 @@ pub fn write_escaped(s: &str, out: &mut String) {
         let Some(&b) = tail.as_bytes().first() else { return };
         rest = tail.get(1..).unwrap_or_default();
         let e = ESCAPE[b as usize];
-        out.push('\\');
+        push_ascii(out, b'\\');
         out.push(e as char);
         if e == b'u' {
             out.push_str("00");
