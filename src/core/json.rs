@@ -865,6 +865,8 @@ impl<'a> Reader<'a> {
                 // is clear is new and is pushed without comparing it with every earlier key.
                 let mut seen = 0u64;
                 if !self.open(depth, b'}')? {
+                    // Room for 8 keys at once rather than 4, then 8 (fewer reallocations).
+                    map.0.reserve_exact(8);
                     loop {
                         self.ws();
                         if self.peek() != Some(b'"') {
