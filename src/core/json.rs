@@ -88,6 +88,13 @@ impl fmt::Debug for Number {
 
 // ----- Map ---------------------------------------------------------------------------------
 
+/// `a == b` for keys, inlined: most keys of a map differ in length, so the bytes (a call to
+/// `memcmp`) are compared only when the lengths match.
+#[inline(always)]
+fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes() == b.as_bytes()
+}
+
 impl Map {
     pub const fn new() -> Self {
         Map(Vec::new())
@@ -99,13 +106,13 @@ impl Map {
         self.0.is_empty()
     }
     fn position(&self, key: &str) -> Option<usize> {
-        self.0.iter().position(|(k, _)| k == key)
+        self.0.iter().position(|(k, _)| same_key(k, key))
     }
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0.iter().find(|(k, _)| same_key(k, key)).map(|(_, v)| v)
     }
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0.iter_mut().find(|(k, _)| same_key(k, key)).map(|(_, v)| v)
     }
     pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_some()
@@ -525,16 +532,16 @@ pub struct ObjectWriter<'a> {
 
 impl<'a> ObjectWriter<'a> {
     pub fn new(out: &'a mut String) -> Self {
-        out.push('{');
+        push_ascii(out, b'{');
         ObjectWriter { out, empty: true }
     }
     pub fn field(mut self, key: &str, value: impl ToJson) -> Self {
         if !self.empty {
-            self.out.push(',');
+            push_ascii(self.out, b',');
         }
         self.empty = false;
         write_str(key, self.out);
-        self.out.push(':');
+        push_ascii(self.out, b':');
         value.write_json(self.out);
         self
     }
@@ -546,7 +553,7 @@ impl<'a> ObjectWriter<'a> {
         }
     }
     pub fn end(self) {
-        self.out.push('}');
+        push_ascii(self.out, b'}');
     }
 }
 
@@ -563,14 +570,14 @@ impl<T: ToJson> ToJson for Option<T> {
 }
 impl<T: ToJson> ToJson for [T] {
     fn write_json(&self, out: &mut String) {
-        out.push('[');
+        push_ascii(out, b'[');
         for (i, x) in self.iter().enumerate() {
             if i > 0 {
-                out.push(',');
+                push_ascii(out, b',');
             }
             x.write_json(out);
         }
-        out.push(']');
+        push_ascii(out, b']');
     }
     fn to_value(&self) -> Value {
         Value::Array(self.iter().map(ToJson::to_value).collect())
@@ -619,14 +626,14 @@ pub fn write_value(v: &Value, out: &mut String) {
         Value::Number(n) => out.push_str(&n.0),
         Value::String(s) => write_str(s, out),
         Value::Array(a) => {
-            out.push('[');
+            push_ascii(out, b'[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    push_ascii(out, b',');
                 }
                 write_value(x, out);
             }
-            out.push(']');
+            push_ascii(out, b']');
         }
         Value::Object(m) => write_object(m, out),
     }
@@ -634,16 +641,16 @@ pub fn write_value(v: &Value, out: &mut String) {
 
 /// Append the compact JSON of the object `m` to `out`.
 pub fn write_object(m: &Map, out: &mut String) {
-    out.push('{');
+    push_ascii(out, b'{');
     for (i, (k, x)) in m.0.iter().enumerate() {
         if i > 0 {
-            out.push(',');
+            push_ascii(out, b',');
         }
         write_str(k, out);
-        out.push(':');
+        push_ascii(out, b':');
         write_value(x, out);
     }
-    out.push('}');
+    push_ascii(out, b'}');
 }
 
 /// Whether the compact JSON of `v` is at most `limit` bytes; stops counting once past it.
@@ -679,55 +686,105 @@ pub fn fits(v: &Value, limit: usize) -> bool {
 /// Length of `s` written as a JSON string literal.
 fn str_len(s: &str) -> usize {
     let mut n = s.len() + 2;
-    for b in s.bytes() {
-        if b < 0x20 || b == b'"' || b == b'\\' {
-            n += match b {
-                b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
-                _ => 5,
-            };
-        }
+    let mut rest = s.as_bytes();
+    loop {
+        let Some((&b, tail)) = rest.get(plain_len(rest)..).and_then(<[u8]>::split_first) else { return n };
+        // `\u00XX` adds 5 bytes, the other escapes 1.
+        n += if ESCAPE[b as usize] == b'u' { 5 } else { 1 };
+        rest = tail;
     }
-    n
+}
+
+/// How `JSON.stringify` escapes each byte inside a string literal: 0 for none (the byte is
+/// copied), else the letter after the backslash (`u` for `\u00XX`). One load per byte for the
+/// scan and for the escape, instead of three comparisons and a `match`.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b'u';
+        b += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// How many bytes at the start of `bytes` a JSON string literal holds as they are: up to the
+/// first quote, backslash or control character. Eight bytes at a time (the usual bit trick for
+/// "a byte in this word is less than / equal to"), as strings are scanned on every read and
+/// every write; the word with a hit, and the last few bytes, one at a time.
+fn plain_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES * 0x80;
+    let mut n = 0;
+    for chunk in bytes.chunks_exact(8) {
+        let w = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        // A byte b sets its high bit in `x.wrapping_sub(ONES * k) & !x & HIGH` only if b < k
+        // (and, for the word as a whole, at least one does whenever one is below k).
+        let quote = w ^ (ONES * b'"' as u64);
+        let backslash = w ^ (ONES * b'\\' as u64);
+        let hit = (w.wrapping_sub(ONES * 0x20) & !w)
+            | (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash);
+        if hit & HIGH != 0 {
+            break;
+        }
+        n += 8;
+    }
+    let rest = bytes.get(n..).unwrap_or_default();
+    n + rest.iter().position(|&b| ESCAPE[b as usize] != 0).unwrap_or(rest.len())
+}
+
+/// `out.push(char::from(c))`, for ASCII punctuation (quotes, commas, colons, brackets): an
+/// ASCII `c` is pushed as one byte. The most called function of a plan in wasm was
+/// `String::push`, which takes any `char` through two more calls (`reserve`, then the UTF-8
+/// encoder) for these single bytes. Public for other writers of punctuation (`form_encode`).
+#[inline(always)]
+pub fn push_ascii(out: &mut String, c: u8) {
+    if c.is_ascii() {
+        // SAFETY: an ASCII byte is a whole UTF-8 character, so `out` stays UTF-8.
+        unsafe { out.as_mut_vec() }.push(c)
+    } else {
+        out.push(char::from(c))
+    }
 }
 
 /// Append `s` as a JSON string literal, escaped as `JSON.stringify` does.
 pub fn write_str(s: &str, out: &mut String) {
     out.reserve(s.len() + 2);
-    out.push('"');
+    push_ascii(out, b'"');
     write_escaped(s, out);
-    out.push('"');
+    push_ascii(out, b'"');
 }
 
-/// Append `s` escaped as inside a JSON string literal (without the quotes).
+/// Append `s` escaped as inside a JSON string literal (without the quotes). Runs of bytes that
+/// need no escape are copied with one `push_str` each.
 pub fn write_escaped(s: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b >= 0x20 && b != b'"' && b != b'\\' {
-            continue;
+    let mut rest = s;
+    loop {
+        let bytes = rest.as_bytes();
+        let n = plain_len(bytes);
+        // `n` is at an ASCII byte or the end, so both parts are whole characters.
+        let Some((run, tail)) = rest.split_at_checked(n) else { return };
+        out.push_str(run);
+        let Some(&b) = tail.as_bytes().first() else { return };
+        rest = tail.get(1..).unwrap_or_default();
+        let e = ESCAPE[b as usize];
+        push_ascii(out, b'\\');
+        out.push(e as char);
+        if e == b'u' {
+            out.push_str("00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 15) as usize] as char);
         }
-        out.push_str(s.get(start..i).unwrap_or_default());
-        start = i + 1;
-        let short = match b {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'\n' => 'n',
-            b'\r' => 'r',
-            b'\t' => 't',
-            0x08 => 'b',
-            0x0c => 'f',
-            _ => {
-                out.push_str("\\u00");
-                out.push(HEX[(b >> 4) as usize] as char);
-                out.push(HEX[(b & 15) as usize] as char);
-                continue;
-            }
-        };
-        out.push('\\');
-        out.push(short);
     }
-    out.push_str(s.get(start..).unwrap_or_default());
 }
 
 // ----- reading -----------------------------------------------------------------------------
@@ -749,21 +806,30 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, Error> {
     from_str(text)
 }
 
+/// A cheap hash of an object key for [`Reader`]'s check of repeated keys.
+#[inline(always)]
+fn key_hash(key: &str) -> usize {
+    let b = key.as_bytes();
+    b.len() + 7 * usize::from(b.first().copied().unwrap_or(0)) + 3 * usize::from(b.last().copied().unwrap_or(0))
+}
+
 struct Reader<'a> {
     text: &'a str,
     s: &'a [u8],
     i: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn err(&self, message: &'static str) -> Error {
         Error { message, offset: self.i }
     }
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.s.get(self.i) {
             self.i += 1;
         }
     }
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.s.get(self.i).copied()
     }
@@ -798,7 +864,12 @@ impl Reader<'_> {
             }
             Some(b'{') => {
                 let mut map = Map::new();
+                // One bit per key already read, at a hash of its length and ends: a key whose bit
+                // is clear is new and is pushed without comparing it with every earlier key.
+                let mut seen = 0u64;
                 if !self.open(depth, b'}')? {
+                    // Room for 8 keys at once rather than 4, then 8 (fewer reallocations).
+                    map.0.reserve_exact(8);
                     loop {
                         self.ws();
                         if self.peek() != Some(b'"') {
@@ -811,8 +882,14 @@ impl Reader<'_> {
                         }
                         self.i += 1;
                         let v = self.value(depth + 1)?;
-                        // A repeated key keeps its first place and its last value, as in JS.
-                        map.insert(key, v);
+                        let bit = 1u64 << (key_hash(&key) % 64);
+                        if seen & bit == 0 {
+                            seen |= bit;
+                            map.0.push((key, v));
+                        } else {
+                            // A repeated key keeps its first place and its last value, as in JS.
+                            map.insert(key, v);
+                        }
                         if self.closes(b'}', "expected `,` or `}`")? {
                             break;
                         }
@@ -885,9 +962,8 @@ impl Reader<'_> {
                 return Err(self.err("invalid number"));
             }
         }
-        // The bytes are ASCII digits and signs, so this slice is valid UTF-8.
-        let text = String::from_utf8_lossy(&self.s[start..self.i]).into_owned();
-        Ok(Value::Number(Number(text)))
+        // ASCII digits and signs: the slice is whole characters of the text.
+        Ok(Value::Number(Number(self.text.get(start..self.i).unwrap_or_default().to_string())))
     }
     fn hex4(&mut self) -> Result<u32, Error> {
         let mut n = 0u32;
@@ -903,83 +979,75 @@ impl Reader<'_> {
         }
         Ok(n)
     }
+    /// Step over the bytes a string literal copies as they are (up to a quote, a backslash, a
+    /// control character or the end) and return them. They end before an ASCII byte or at the
+    /// end, and start after one, so they are whole characters of the text.
+    fn plain(&mut self) -> &'a str {
+        let start = self.i;
+        let rest = self.s.get(start..).unwrap_or_default();
+        self.i += plain_len(rest);
+        self.text.get(start..self.i).unwrap_or_default()
+    }
     /// A string literal starting at the opening quote.
     fn string(&mut self) -> Result<String, Error> {
         self.i += 1;
-        // Most strings have no escapes: copy them in one go.
-        let start = self.i;
-        while let Some(&b) = self.s.get(self.i) {
-            if b == b'"' || b == b'\\' || b < 0x20 {
-                break;
-            }
-            self.i += 1;
-        }
+        // Most strings have no escapes: one scan, one allocation of the exact size.
+        let run = self.plain();
         if self.peek() == Some(b'"') {
-            // Quotes are ASCII, so both ends are character boundaries of the text.
-            let text = self.text.get(start..self.i).ok_or_else(|| self.err("not UTF-8"))?;
             self.i += 1;
-            return Ok(text.to_string());
+            return Ok(run.to_string());
         }
-        self.i = start;
-        let mut out = Vec::new();
+        let mut out = String::from(run);
         loop {
-            let start = self.i;
-            while let Some(&b) = self.s.get(self.i) {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
-            out.extend_from_slice(&self.s[start..self.i]);
             match self.peek() {
                 None => return Err(self.err("unterminated string")),
                 Some(b'"') => {
                     self.i += 1;
-                    // Input was a &str and escapes push whole UTF-8 sequences, so this holds.
-                    return String::from_utf8(out).map_err(|_| self.err("not UTF-8"));
+                    return Ok(out);
                 }
                 Some(b'\\') => {
                     self.i += 1;
-                    let c = match self.peek() {
-                        Some(b'"') => '"',
-                        Some(b'\\') => '\\',
-                        Some(b'/') => '/',
-                        Some(b'b') => '\u{8}',
-                        Some(b'f') => '\u{c}',
-                        Some(b'n') => '\n',
-                        Some(b'r') => '\r',
-                        Some(b't') => '\t',
-                        Some(b'u') => {
-                            self.i += 1;
-                            let hi = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&hi) && self.s[self.i..].starts_with(b"\\u") {
-                                let save = self.i;
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if (0xDC00..0xE000).contains(&lo) {
-                                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                                } else {
-                                    self.i = save;
-                                    hi
-                                }
-                            } else {
-                                hi
-                            };
-                            // A lone surrogate (JSON.stringify can emit one) becomes U+FFFD.
-                            let c = char::from_u32(code).unwrap_or('\u{FFFD}');
-                            let mut buf = [0; 4];
-                            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                            continue;
-                        }
-                        _ => return Err(self.err("invalid escape")),
-                    };
-                    self.i += 1;
-                    let mut buf = [0; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    out.push(self.escape()?);
                 }
                 Some(_) => return Err(self.err("control character in a string")),
             }
+            out.push_str(self.plain());
         }
+    }
+    /// The character of the escape after a backslash, stepped over.
+    fn escape(&mut self) -> Result<char, Error> {
+        let c = match self.peek() {
+            Some(b'"') => '"',
+            Some(b'\\') => '\\',
+            Some(b'/') => '/',
+            Some(b'b') => '\u{8}',
+            Some(b'f') => '\u{c}',
+            Some(b'n') => '\n',
+            Some(b'r') => '\r',
+            Some(b't') => '\t',
+            Some(b'u') => {
+                self.i += 1;
+                let hi = self.hex4()?;
+                let code = if (0xD800..0xDC00).contains(&hi) && self.s[self.i..].starts_with(b"\\u") {
+                    let save = self.i;
+                    self.i += 2;
+                    let lo = self.hex4()?;
+                    if (0xDC00..0xE000).contains(&lo) {
+                        0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                    } else {
+                        self.i = save;
+                        hi
+                    }
+                } else {
+                    hi
+                };
+                // A lone surrogate (JSON.stringify can emit one) becomes U+FFFD.
+                return Ok(char::from_u32(code).unwrap_or('\u{FFFD}'));
+            }
+            _ => return Err(self.err("invalid escape")),
+        };
+        self.i += 1;
+        Ok(c)
     }
 }
 
@@ -1058,6 +1126,18 @@ mod tests {
         assert_eq!(from_str(r#""\ud83d\ude00\/\t""#).unwrap(), Value::from("😀/\t"));
         assert_eq!(from_str(r#""\ud83d!""#).unwrap(), Value::from("\u{FFFD}!"));
         assert_eq!(from_str(r#""\ude00""#).unwrap(), Value::from("\u{FFFD}"));
+        // Plain runs before, between and after escapes, with characters of several bytes.
+        assert_eq!(from_str(r#""é\"ü\\\u00e9x\n""#).unwrap(), Value::from("é\"ü\\éx\n"));
+        assert_eq!(from_str(r#""\t\tabcdefghijé""#).unwrap(), Value::from("\t\tabcdefghijé"));
+        for (text, message, at) in [
+            ("\"ab\\ncd", "unterminated string", 7),
+            ("\"abcdefghij", "unterminated string", 11),
+            ("\"a\\n\u{1}\"", "control character in a string", 4),
+            ("\"abc\\", "invalid escape", 5),
+            ("\"é\\u12x4\"", "invalid \\u escape", 7),
+        ] {
+            assert_eq!(from_str(text).unwrap_err(), Error { message, offset: at }, "{text:?}");
+        }
     }
 
     #[test]
@@ -1095,6 +1175,18 @@ mod tests {
         assert_eq!(m.keys().collect::<Vec<_>>(), ["a"]);
         // A repeated key in the text keeps its first place and its last value.
         assert_eq!(from_str(r#"{"k":1,"j":0,"k":2}"#).unwrap().to_string(), r#"{"k":2,"j":0}"#);
+        // Keys with the same hash, and more keys than the reader's 64 bits, some repeated.
+        assert_eq!(from_str(r#"{"axb":1,"ayb":2,"axb":3}"#).unwrap().to_string(), r#"{"axb":3,"ayb":2}"#);
+        let keys: Vec<String> = (0..300).map(|i| format!("k{}", i % 170)).collect();
+        let text = format!(
+            "{{{}}}",
+            keys.iter().enumerate().map(|(i, k)| format!("\"{k}\":{i}")).collect::<Vec<_>>().join(",")
+        );
+        let mut expected = Map::new();
+        for (i, k) in keys.iter().enumerate() {
+            expected.insert(k.clone(), json!(i));
+        }
+        assert_eq!(from_str(&text).unwrap().to_string(), Value::Object(expected).to_string());
     }
 
     #[test]
@@ -1113,6 +1205,56 @@ mod tests {
             v.to_string(),
             r#"{"name":"Ada","n":3,"list":[1,-2,"three",null,[],{},{"deep":[true]}],"k1":"x","none":null,"sum":3}"#
         );
+    }
+
+    #[test]
+    fn writes_every_character_as_json_stringify_does() {
+        let naive = |s: &str| {
+            let mut out = String::from("\"");
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\u{c}' => out.push_str("\\f"),
+                    c if c < ' ' => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out + "\""
+        };
+        let all: String = (0..0x80u8).map(char::from).chain("é😀—".chars()).collect();
+        for text in
+            [all.clone(), all.chars().rev().collect(), format!("plain text {all} more plain text"), String::new()]
+        {
+            assert_eq!(to_string(text.as_str()), naive(&text));
+            assert_eq!(str_len(&text), naive(&text).len());
+            assert_eq!(from_str(&to_string(text.as_str())).unwrap(), Value::from(text));
+        }
+    }
+
+    #[test]
+    fn plain_len_stops_at_the_first_byte_to_escape() {
+        let naive = |b: &[u8]| b.iter().position(|&c| c < 0x20 || c == b'"' || c == b'\\').unwrap_or(b.len());
+        // Every byte value at every place of texts of 0 to 19 bytes, around the 8-byte words.
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut text = vec![b'a'; len];
+                    text[at] = b;
+                    assert_eq!(plain_len(&text), naive(&text), "{len} {at} {b}");
+                    // A byte to escape later, and bytes next to the limits of each test.
+                    for fill in [0x1f, 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xff] {
+                        let mut t = vec![fill; len];
+                        t[at] = b;
+                        assert_eq!(plain_len(&t), naive(&t), "{len} {at} {b} {fill}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, Ru
             format!("{what} cannot be read as JSON (circular or not serialisable)"),
         )
     })?;
-    let text: String = text.into();
+    let text = utf8_of(&text, limit).unwrap_or_else(|| text.into());
     if text.len() > limit {
         return Err(RuleError::new(
             ErrorCode::ProfileInvalid,
@@ -37,18 +37,69 @@ pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, Ru
         .map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is not valid JSON: {e}")))
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The host's `TextEncoder` (wasm-bindgen's own glue needs one as well).
+    type TextEncoder;
+    #[wasm_bindgen(constructor)]
+    fn new() -> TextEncoder;
+    /// `encodeInto` writes into a view of wasm memory: the slice is not copied either way.
+    #[wasm_bindgen(method, catch, js_name = encodeInto)]
+    fn encode_into(this: &TextEncoder, text: &js_sys::JsString, into: &mut [u8]) -> Result<Encoded, JsValue>;
+    /// What `encodeInto` returns: `{ read, written }`.
+    type Encoded;
+    #[wasm_bindgen(method, getter)]
+    fn written(this: &Encoded) -> u32;
+}
+
+/// The text of a JS string of at most `limit` UTF-16 units (and `MAX_PROFILE_BYTES`: the
+/// buffer is three times that), written as UTF-8 by `TextEncoder.encodeInto` straight into wasm
+/// memory. wasm-bindgen's `String::from(JsString)` copies ASCII one `charCodeAt` at a time in
+/// JS, ~20 times slower (3.7 µs against 0.2 µs for the 860-byte Auth0 event in Node 20).
+/// `None` for anything else (not a string, longer, `encodeInto` failing): the caller takes that
+/// path instead, which gives the same text (both write a lone surrogate as U+FFFD).
+fn utf8_of(text: &js_sys::JsString, limit: usize) -> Option<String> {
+    if !text.is_string() {
+        return None;
+    }
+    let units = text.length() as usize;
+    if units > limit.min(MAX_PROFILE_BYTES) {
+        return None;
+    }
+    // A UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair: 2 units, 4 bytes), so
+    // `encodeInto` reads all of the text.
+    let mut buf = vec![0u8; units * 3];
+    let written = TextEncoder::new().encode_into(text, &mut buf).ok()?.written() as usize;
+    buf.truncate(written);
+    // Always UTF-8 by the Encoding standard; checked rather than trusted.
+    String::from_utf8(buf).ok()
+}
+
 /// A host's event as JSON: only the top-level keys its normaliser reads when the host names
 /// them (`Host::event_keys`), so unrelated parts are neither copied nor parsed.
 pub fn event_from_js(host: Host, event: &JsValue) -> Result<Value, RuleError> {
     let Some(keys) = host.event_keys().filter(|_| event.is_object()) else { return from_js(event, "event") };
     let picked = js_sys::Object::new();
-    for key in keys {
-        let v = get(event, key);
+    // Taken out while in use (a getter may call back into the module), put back after.
+    let js_keys = match EVENT_KEYS.with(std::cell::Cell::take) {
+        Some((cached, js_keys)) if std::ptr::eq(cached, keys) => js_keys,
+        _ => keys.iter().map(|k| JsValue::from_str(k)).collect(),
+    };
+    for key in &js_keys {
+        // A getter that throws reads as `undefined`, as in `get`.
+        let v = js_sys::Reflect::get(event, key).unwrap_or(JsValue::UNDEFINED);
         if !v.is_undefined() {
-            let _ = js_sys::Reflect::set(&picked, &JsValue::from_str(key), &v);
+            let _ = js_sys::Reflect::set(&picked, key, &v);
         }
     }
+    EVENT_KEYS.with(|c| c.set(Some((keys, js_keys))));
     from_js(&picked, "event")
+}
+
+thread_local! {
+    /// The JS strings of the last host's event keys, made once: a key made from a Rust `&str`
+    /// costs a `TextDecoder` call in JS, twice per key per event otherwise.
+    static EVENT_KEYS: std::cell::Cell<Option<(&'static [&'static str], Vec<JsValue>)>> = const { std::cell::Cell::new(None) };
 }
 
 /// A JS object (or nothing) as a JSON object; anything else is `CONFIG_INVALID`.
