@@ -3,7 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Reflect, JSON};
-use sf_lead_rule::wasm::exports::{build_lead, check_mapping, on_first_login, plan_first_login};
+use sf_lead_rule::wasm::exports::{build_lead, check_mapping, configure, on_first_login, plan_first_login};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
@@ -63,6 +63,36 @@ fn build_lead_follows_the_mapping_of_each_call() {
         let err = build_lead(profile(), js(r#"{"mapping":{"LastName":"name |"}}"#)).unwrap_err();
         assert_eq!(prop(&err, "code").as_string().unwrap(), "MAPPING_INVALID");
     }
+}
+
+#[wasm_bindgen_test]
+fn a_new_configure_applies_to_the_same_config_argument() {
+    // The same argument text is cached between calls; configure() must still change the result.
+    let profile = || js(r#"{"name":"Ana Pereira","email":"ana@example.com"}"#);
+    let event = || js(r#"{"user":{"user_id":"auth0|1","email":"ana@example.com","name":"Ana Pereira"}}"#);
+    let build_config = js(r#"{"object":"Lead"}"#);
+    let plan_config = js(r#"{"clientId":"cid","clientSecret":"cs"}"#);
+    let lead = |config: &JsValue| text(&build_lead(profile(), config.clone()).unwrap());
+    let url = |config: &JsValue| {
+        let plan = plan_first_login(event(), config.clone()).unwrap();
+        text(&prop(&js_sys::Array::from(&prop(&plan, "requests")).get(0), "url"))
+    };
+    configure(js(r#"{"mapping":{"LastName":"name","Company":"'A'"},"loginUrl":"https://a.my.salesforce.com"}"#))
+        .unwrap();
+    assert_eq!(lead(&build_config), r#"{"LastName":"Ana Pereira","Company":"A"}"#);
+    assert_eq!(url(&plan_config), r#""https://a.my.salesforce.com/services/oauth2/token""#);
+    configure(js(r#"{"mapping":{"LastName":"name","Company":"'B'"},"loginUrl":"https://b.my.salesforce.com"}"#))
+        .unwrap();
+    assert_eq!(lead(&build_config), r#"{"LastName":"Ana Pereira","Company":"B"}"#);
+    assert_eq!(url(&plan_config), r#""https://b.my.salesforce.com/services/oauth2/token""#);
+    // A refused configure() changes nothing, cached results included.
+    assert!(configure(js(r#"{"mapping":{"LastName":"name |"}}"#)).is_err());
+    assert_eq!(lead(&build_config), r#"{"LastName":"Ana Pereira","Company":"B"}"#);
+    configure(js("{}")).unwrap();
+    assert_eq!(
+        lead(&build_config),
+        r#"{"FirstName":"Ana","LastName":"Pereira","Email":"ana@example.com","Company":"Web channel signups","LeadSource":"Web"}"#
+    );
 }
 
 #[wasm_bindgen_test]

@@ -17,8 +17,17 @@ pub fn from_js(v: &JsValue, what: &str) -> Result<Value, RuleError> {
 
 /// [`from_js`] with another size limit (a resume state grows with the number of users).
 pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, RuleError> {
+    match json_text_from_js(v, what, limit)? {
+        None => Ok(Value::Null),
+        Some(text) => value_from_text(&text, what),
+    }
+}
+
+/// A JS value's `JSON.stringify` text, checked against `limit`; `None` for `undefined`/`null`.
+/// [`value_from_text`] reads it: the two halves of [`from_js`], for callers that keep the text.
+pub fn json_text_from_js(v: &JsValue, what: &str, limit: usize) -> Result<Option<String>, RuleError> {
     if v.is_undefined() || v.is_null() {
-        return Ok(Value::Null);
+        return Ok(None);
     }
     let text = js_sys::JSON::stringify(v).map_err(|_| {
         RuleError::new(
@@ -33,7 +42,12 @@ pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, Ru
             format!("{what} is {} bytes; the limit is {limit} bytes", text.len()),
         ));
     }
-    json::from_str(&text)
+    Ok(Some(text))
+}
+
+/// JSON text from [`json_text_from_js`] as a value.
+pub fn value_from_text(text: &str, what: &str) -> Result<Value, RuleError> {
+    json::from_str(text)
         .map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is not valid JSON: {e}")))
 }
 
@@ -104,14 +118,26 @@ thread_local! {
 
 /// A JS object (or nothing) as a JSON object; anything else is `CONFIG_INVALID`.
 pub fn object_from_js(v: &JsValue, what: &str) -> Result<Map, RuleError> {
-    match from_js(v, what).map_err(|mut e| {
-        e.code = ErrorCode::ConfigInvalid;
-        e
-    })? {
+    object_from_text(object_text_from_js(v, what)?.as_deref(), what)
+}
+
+/// The first half of [`object_from_js`]: the value's JSON text (`None` for `undefined`/`null`).
+pub fn object_text_from_js(v: &JsValue, what: &str) -> Result<Option<String>, RuleError> {
+    json_text_from_js(v, what, MAX_PROFILE_BYTES).map_err(as_config_error)
+}
+
+/// The second half of [`object_from_js`]: that text as a JSON object.
+pub fn object_from_text(text: Option<&str>, what: &str) -> Result<Map, RuleError> {
+    match text.map_or(Ok(Value::Null), |t| value_from_text(t, what)).map_err(as_config_error)? {
         Value::Null => Ok(Map::new()),
         Value::Object(m) => Ok(m),
         _ => Err(RuleError::new(ErrorCode::ConfigInvalid, format!("{what} must be an object"))),
     }
+}
+
+fn as_config_error(mut e: RuleError) -> RuleError {
+    e.code = ErrorCode::ConfigInvalid;
+    e
 }
 
 /// A Promise for `f`. Every async export goes through this one boxed `future_to_promise`: each

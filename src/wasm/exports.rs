@@ -7,9 +7,11 @@ use crate::core::json::{Map, Value};
 use crate::core::mapping::Mapping;
 use crate::core::profile::{host_from_name, normalise, Host, HostEvent};
 use crate::core::record::{build_record, SObject};
-use crate::wasm::bindings::{event_from_js, from_js, object_from_js, promise, to_js, to_js_error};
+use crate::wasm::bindings::{
+    event_from_js, from_js, object_from_js, object_from_text, object_text_from_js, promise, to_js, to_js_error,
+};
 use crate::wasm::driver;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -18,8 +20,12 @@ thread_local! {
     static BASE_CONFIG: RefCell<Map> = const { RefCell::new(Map::new()) };
     /// The last merged settings and the `Config` they gave (a host repeats them on every login).
     static CONFIG_CACHE: RefCell<ParseCache<Config>> = const { RefCell::new(ParseCache::new()) };
-    /// The same for `buildLead`, which reads only the object and the mapping.
-    static MAPPING_CACHE: RefCell<ParseCache<(SObject, Rc<Mapping>)>> = const { RefCell::new(ParseCache::new()) };
+    /// Bumped by every accepted `configure()`: config arguments read before it are stale.
+    static BASE_GENERATION: Cell<u32> = const { Cell::new(0) };
+    /// `planFirstLogin`/`onFirstLogin`: the last config argument and the host and settings it gave.
+    static CONFIG_ARG: RefCell<ArgCache<(Host, Config)>> = const { RefCell::new(ArgCache::new()) };
+    /// `buildLead`: the same, for the host, object and mapping.
+    static MAPPING_ARG: RefCell<ArgCache<(Host, SObject, Rc<Mapping>)>> = const { RefCell::new(ArgCache::new()) };
 }
 
 /// `Config::parse`, skipped when the settings are the same as last time.
@@ -27,10 +33,54 @@ pub fn parse_config(cfg: &Map) -> Result<Config, RuleError> {
     CONFIG_CACHE.with(|c| c.borrow_mut().get_or_parse(cfg, Config::parse))
 }
 
-/// `Config::parse_mapping_only`, skipped when the settings are the same as last time.
-fn parse_mapping(cfg: &Map) -> Result<(SObject, Rc<Mapping>), RuleError> {
-    MAPPING_CACHE
-        .with(|c| c.borrow_mut().get_or_parse(cfg, |cfg| Config::parse_mapping_only(cfg).map(|(o, m)| (o, Rc::new(m)))))
+/// The last config argument, as its JSON text and the `configure()` generation it was read
+/// under, and what it gave. A host passes the same settings on every call, so a warm call skips
+/// reading, merging and parsing them again: reading the text costs a `JSON.stringify`, the rest
+/// a string comparison. Any change of any value, or a new `configure()`, is a miss; only
+/// successes are kept. The text holds secrets in the clear, so nothing here is ever shown.
+struct ArgCache<T> {
+    last: Option<(ArgKey, T)>,
+}
+
+type ArgKey = (u32, Option<String>);
+
+impl<T: Clone> ArgCache<T> {
+    const fn new() -> Self {
+        ArgCache { last: None }
+    }
+    fn get(&self, key: &ArgKey) -> Option<T> {
+        self.last.as_ref().filter(|(k, _)| k == key).map(|(_, v)| v.clone())
+    }
+}
+
+/// A JS config argument's cache key: its JSON text and the `configure()` generation.
+fn arg_key(config: &JsValue) -> Result<ArgKey, RuleError> {
+    Ok((BASE_GENERATION.with(Cell::get), object_text_from_js(config, "config")?))
+}
+
+/// The host and `Config` of a JS config argument (see [`load_config`]), cached.
+fn config_arg(config: &JsValue) -> Result<(Host, Config), RuleError> {
+    let key = arg_key(config)?;
+    if let Some(hit) = CONFIG_ARG.with(|c| c.borrow().get(&key)) {
+        return Ok(hit);
+    }
+    let (host, cfg) = settings_from(object_from_text(key.1.as_deref(), "config")?)?;
+    let made = (host, Config::parse(&cfg)?);
+    CONFIG_ARG.with(|c| c.borrow_mut().last = Some((key, made.clone())));
+    Ok(made)
+}
+
+/// The host, object and mapping of a JS config argument, cached.
+fn mapping_arg(config: &JsValue) -> Result<(Host, SObject, Rc<Mapping>), RuleError> {
+    let key = arg_key(config)?;
+    if let Some(hit) = MAPPING_ARG.with(|c| c.borrow().get(&key)) {
+        return Ok(hit);
+    }
+    let (host, cfg) = settings_from(object_from_text(key.1.as_deref(), "config")?)?;
+    let (object, mapping) = Config::parse_mapping_only(&cfg)?;
+    let made = (host, object, Rc::new(mapping));
+    MAPPING_ARG.with(|c| c.borrow_mut().last = Some((key, made.clone())));
+    Ok(made)
 }
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -144,7 +194,11 @@ pub fn with_base(overrides: Map) -> Map {
 /// A JS config argument → the host it names and the settings: `configure()` values, then the
 /// object's own keys, then its `secrets` (e.g. `process.env`: `SALESFORCE_CLIENT_ID`, …) on top.
 pub fn load_config(config: &JsValue) -> Result<(Host, Map), RuleError> {
-    let mut cfg = object_from_js(config, "config")?;
+    settings_from(object_from_js(config, "config")?)
+}
+
+/// [`load_config`] for the argument as read.
+fn settings_from(mut cfg: Map) -> Result<(Host, Map), RuleError> {
     let secrets = take_secrets(&mut cfg)?;
     let (host, cfg) = split_host(with_base(cfg))?;
     Ok((host, merge_secrets(&cfg, &secrets)))
@@ -192,6 +246,7 @@ pub fn configure(#[wasm_bindgen(unchecked_param_type = "Config")] config: JsValu
     };
     let checked = run().map_err(|e| to_js_error(&e))?;
     BASE_CONFIG.with(|b| *b.borrow_mut() = checked);
+    BASE_GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
     Ok(())
 }
 
@@ -203,8 +258,7 @@ pub fn build_lead(
     #[wasm_bindgen(unchecked_param_type = "Config | undefined")] config: JsValue,
 ) -> Result<JsValue, JsValue> {
     let run = || -> Result<JsValue, RuleError> {
-        let (host, cfg) = load_config(&config)?;
-        let (object, mapping) = parse_mapping(&cfg)?;
+        let (host, object, mapping) = mapping_arg(&config)?;
         let event = first_event(host, &profile)?;
         let (record, _) = build_record(object, &mapping, &event.profile)?;
         Ok(to_js(&record))
@@ -220,8 +274,7 @@ pub fn plan_first_login(
     #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
 ) -> Result<JsValue, JsValue> {
     let run = || -> Result<JsValue, RuleError> {
-        let (host, cfg) = load_config(&config)?;
-        let config = parse_config(&cfg)?;
+        let (host, config) = config_arg(&config)?;
         let event = first_event(host, &event)?;
         Ok(to_js(&crate::core::plan::plan(config, event, driver::now_ms())?))
     };
@@ -240,8 +293,8 @@ pub fn on_first_login(
 
 async fn on_first_login_run(event: JsValue, config: JsValue) -> Result<JsValue, JsValue> {
     let (config, event) = (|| -> Result<_, RuleError> {
-        let (host, cfg) = load_config(&config)?;
-        Ok((parse_config(&cfg)?, first_event(host, &event)?))
+        let (host, config) = config_arg(&config)?;
+        Ok((config, first_event(host, &event)?))
     })()
     .map_err(|e| to_js_error(&e))?;
     Ok(to_js(&driver::run_first_login(config, event, None).await))
