@@ -232,7 +232,7 @@ impl FirstLoginFlow {
         &self.token_update
     }
 
-    /// The record as mapped, once decided.
+    /// The record as mapped, once decided, until the outcome carries it away.
     pub fn record(&self) -> Option<&RecordPayload> {
         self.record.as_ref()
     }
@@ -652,10 +652,11 @@ impl FirstLoginFlow {
             outcome.slack.error =
                 Some(RuleError::new(ErrorCode::SlackFailed, "Slack was not notified: no time left within deadlineMs"));
         }
-        // Kept for a `resume` after the end, without the record: the one copy made is handed out.
+        // Kept for a `resume` after the end, which repeats the outcome. The record and warnings
+        // move into the one handed out now instead of being copied, so a repeat comes without them.
         self.result = Some(outcome.clone());
-        outcome.record = self.record.clone();
-        outcome.warnings = self.warnings.clone();
+        outcome.record = self.record.take();
+        outcome.warnings = std::mem::take(&mut self.warnings);
         Step::Done(Box::new(outcome))
     }
 
