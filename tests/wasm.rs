@@ -96,6 +96,20 @@ fn a_new_configure_applies_to_the_same_config_argument() {
 }
 
 #[wasm_bindgen_test]
+fn values_without_json_text_read_as_absent() {
+    // JSON.stringify gives `undefined` for a function or a Symbol: no panic, a coded error or
+    // the defaults.
+    let function: JsValue = js_sys::Function::new_no_args("return 1").into();
+    let symbol: JsValue = js_sys::Symbol::for_("s").into();
+    for v in [&function, &symbol] {
+        let err = build_lead(v.clone(), JsValue::UNDEFINED).unwrap_err();
+        assert_eq!(prop(&err, "code").as_string().unwrap(), "PROFILE_INVALID");
+        let lead = build_lead(js(r#"{"name":"Ana Pereira","email":"ana@example.com"}"#), v.clone()).unwrap();
+        assert_eq!(prop(&lead, "LastName").as_string().unwrap(), "Pereira");
+    }
+}
+
+#[wasm_bindgen_test]
 fn circular_input_is_refused_not_a_panic() {
     let o = js_sys::Object::new();
     Reflect::set(&o, &"self".into(), &o).unwrap();

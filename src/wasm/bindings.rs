@@ -9,7 +9,7 @@ use std::future::Future;
 use std::pin::Pin;
 use wasm_bindgen::prelude::*;
 
-/// A JS value as JSON. `undefined`/`null` become `Value::Null`. Over `MAX_PROFILE_BYTES`,
+/// A JS value as JSON. `undefined`/`null` (and functions, Symbols) become `Value::Null`. Over `MAX_PROFILE_BYTES`,
 /// circular, or otherwise not JSON-serialisable input is `PROFILE_INVALID`.
 pub fn from_js(v: &JsValue, what: &str) -> Result<Value, RuleError> {
     from_js_within(v, what, MAX_PROFILE_BYTES)
@@ -23,7 +23,8 @@ pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, Ru
     }
 }
 
-/// A JS value's `JSON.stringify` text, checked against `limit`; `None` for `undefined`/`null`.
+/// A JS value's `JSON.stringify` text, checked against `limit`; `None` for `undefined`/`null`
+/// and for values without JSON text (functions, Symbols).
 /// [`value_from_text`] reads it: the two halves of [`from_js`], for callers that keep the text.
 pub fn json_text_from_js(v: &JsValue, what: &str, limit: usize) -> Result<Option<String>, RuleError> {
     if v.is_undefined() || v.is_null() {
@@ -35,6 +36,11 @@ pub fn json_text_from_js(v: &JsValue, what: &str, limit: usize) -> Result<Option
             format!("{what} cannot be read as JSON (circular or not serialisable)"),
         )
     })?;
+    // A function or a Symbol has no JSON text (`JSON.stringify` gives `undefined`): it reads as
+    // absent, as it would inside an object.
+    if !text.is_string() {
+        return Ok(None);
+    }
     let text = utf8_of(&text, limit).unwrap_or_else(|| text.into());
     if text.len() > limit {
         return Err(RuleError::new(
