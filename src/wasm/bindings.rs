@@ -4,7 +4,7 @@
 
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::json::{self, Map, ToJson, Value};
-use crate::core::profile::{Host, MAX_PROFILE_BYTES};
+use crate::core::profile::{normalise_read, Host, HostEvent, MAX_PROFILE_BYTES};
 use std::future::Future;
 use std::pin::Pin;
 use wasm_bindgen::prelude::*;
@@ -120,6 +120,12 @@ thread_local! {
     /// The JS strings of the last host's event keys, made once: a key made from a Rust `&str`
     /// costs a `TextDecoder` call in JS, twice per key per event otherwise.
     static EVENT_KEYS: std::cell::Cell<Option<(&'static [&'static str], Vec<JsValue>)>> = const { std::cell::Cell::new(None) };
+}
+
+/// A host's event, normalised. [`event_from_js`] reads only text within [`MAX_PROFILE_BYTES`],
+/// so [`normalise_read`] need not walk the event to know that it fits.
+pub fn events_from_js(host: Host, event: &JsValue) -> Result<Vec<HostEvent>, RuleError> {
+    normalise_read(host, &event_from_js(host, event)?)
 }
 
 /// A JS object (or nothing) as a JSON object; anything else is `CONFIG_INVALID`.

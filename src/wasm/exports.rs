@@ -5,10 +5,10 @@ use crate::core::config::{check_keys, merge_secrets, Config, ParseCache};
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::json::{Map, Value};
 use crate::core::mapping::Mapping;
-use crate::core::profile::{host_from_name, normalise, Host, HostEvent};
+use crate::core::profile::{host_from_name, Host, HostEvent};
 use crate::core::record::{build_record, SObject};
 use crate::wasm::bindings::{
-    event_from_js, from_js, object_from_js, object_from_text, object_text_from_js, promise, to_js, to_js_error,
+    events_from_js, from_js, object_from_js, object_from_text, object_text_from_js, promise, to_js, to_js_error,
 };
 use crate::wasm::driver;
 use std::cell::{Cell, RefCell};
@@ -219,12 +219,8 @@ pub fn with_secrets(secrets: &Map) -> Map {
     BASE_CONFIG.with(|b| merge_secrets(&b.borrow(), secrets))
 }
 
-fn events(host: Host, event: &JsValue) -> Result<Vec<HostEvent>, RuleError> {
-    normalise(host, &event_from_js(host, event)?)
-}
-
 fn first_event(host: Host, event: &JsValue) -> Result<HostEvent, RuleError> {
-    events(host, event)?
+    events_from_js(host, event)?
         .into_iter()
         .next()
         .ok_or_else(|| RuleError::new(ErrorCode::ProfileInvalid, "the event carries no user to record"))
