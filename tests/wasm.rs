@@ -110,6 +110,17 @@ fn values_without_json_text_read_as_absent() {
 }
 
 #[wasm_bindgen_test]
+fn an_event_over_the_size_limit_is_refused() {
+    // 256 KiB of text in one field: refused when read (the normaliser does not walk it again).
+    let big = js(&format!(r#"{{"user":{{"user_id":"u","bio":"{}"}}}}"#, "x".repeat(262_144)));
+    let err =
+        plan_first_login(big.clone(), js(r#"{"host":"auth0","clientId":"cid","clientSecret":"cs"}"#)).unwrap_err();
+    assert_eq!(prop(&err, "code").as_string().unwrap(), "PROFILE_INVALID");
+    let err = build_lead(big, js(r#"{"host":"auth0"}"#)).unwrap_err();
+    assert_eq!(prop(&err, "code").as_string().unwrap(), "PROFILE_INVALID");
+}
+
+#[wasm_bindgen_test]
 fn circular_input_is_refused_not_a_panic() {
     let o = js_sys::Object::new();
     Reflect::set(&o, &"self".into(), &o).unwrap();

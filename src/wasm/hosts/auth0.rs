@@ -7,7 +7,7 @@ use crate::core::flow::CachedToken;
 use crate::core::json::{self, json, Value};
 use crate::core::profile::{normalise, Host};
 use crate::core::secret::Secret;
-use crate::wasm::bindings::{call_method, event_from_js, from_js, get, object_from_js, promise, to_js};
+use crate::wasm::bindings::{call_method, events_from_js, from_js, get, object_from_js, promise, to_js};
 use crate::wasm::driver::{self, HostTokenCache};
 use crate::wasm::exports::{parse_config, with_secrets};
 use wasm_bindgen::prelude::*;
@@ -81,8 +81,7 @@ async fn on_execute_post_login_run(event: JsValue, api: JsValue) -> JsValue {
         }
     };
     // Only the keys the profile is read from: never `secrets`, nor the large `request`.
-    let event_json = event_from_js(Host::Auth0Action, &event);
-    let host_event = match event_json.and_then(|v| normalise(Host::Auth0Action, &v)).map(|v| v.into_iter().next()) {
+    let host_event = match events_from_js(Host::Auth0Action, &event).map(|v| v.into_iter().next()) {
         Ok(Some(e)) => e,
         Ok(None) => return JsValue::UNDEFINED,
         Err(e) => {
