@@ -558,19 +558,15 @@ impl FirstLoginFlow {
 
     fn created(&mut self, id: String) -> Step {
         let url = self.record_url(&id);
-        let outcome = self.outcome(
-            Status::Created,
-            format!("{} created in Salesforce", self.config.object.name()),
-            Some(id),
-            url.clone(),
-        );
+        // The message first, so the URL then moves into the outcome instead of being copied.
         if self.config.notify_on_success {
             if let Some(record) = &self.record {
                 self.slack_body =
                     Some(slack::created_message(self.config.object, record, url.as_deref().unwrap_or("")));
             }
         }
-        self.result = Some(outcome);
+        let reason = format!("{} created in Salesforce", self.config.object.name());
+        self.result = Some(self.outcome(Status::Created, reason, Some(id), url));
         self.after_record()
     }
 
