@@ -100,11 +100,12 @@ impl Text {
 impl ToJson for Text {
     /// Masked, as a JSON string.
     fn write_json(&self, out: &mut String) {
-        out.push('"');
+        // `push_ascii`, not `String::push`, which takes a quote through the UTF-8 encoder.
+        json::push_ascii(out, b'"');
         for piece in self.masked_pieces() {
             json::write_escaped(piece, out);
         }
-        out.push('"');
+        json::push_ascii(out, b'"');
     }
 }
 
@@ -288,7 +289,7 @@ fn encode_into(out: &mut String, value: &str, form: bool) {
         }
         out.push_str(value.get(start..i).unwrap_or_default());
         if form && b == b' ' {
-            out.push('+');
+            json::push_ascii(out, b'+');
         } else {
             push_percent(out, b);
         }
@@ -300,9 +301,9 @@ fn encode_into(out: &mut String, value: &str, form: bool) {
 /// `%XX` for one byte, upper-case hex (without a `format!` per byte).
 fn push_percent(out: &mut String, b: u8) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push('%');
-    out.push(HEX[usize::from(b >> 4)] as char);
-    out.push(HEX[usize::from(b & 15)] as char);
+    json::push_ascii(out, b'%');
+    json::push_ascii(out, HEX[usize::from(b >> 4)]);
+    json::push_ascii(out, HEX[usize::from(b & 15)]);
 }
 
 /// Percent-encoding of one URL path segment or query value (RFC 3986 unreserved kept).

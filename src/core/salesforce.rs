@@ -76,11 +76,11 @@ impl Form {
     }
     fn key(&mut self, key: &str) {
         if self.started {
-            self.plain.push('&');
+            json::push_ascii(&mut self.plain, b'&');
         }
         self.started = true;
         self.plain.push_str(key);
-        self.plain.push('=');
+        json::push_ascii(&mut self.plain, b'=');
     }
     fn plain(&mut self, key: &str, value: &str) {
         self.key(key);
@@ -253,7 +253,7 @@ fn data_url_for(token: &AccessToken, config: &Config, path: &[&str]) -> String {
     url.push_str(&token.instance_url);
     url.push_str("/services/data/v");
     url.push_str(&config.api_version);
-    url.push('/');
+    json::push_ascii(&mut url, b'/');
     path.iter().for_each(|p| url.push_str(p));
     url
 }
@@ -531,7 +531,7 @@ pub fn record_url(instance_url: &str, object: SObject, id: &str) -> String {
     url.push_str(instance_url);
     url.push_str("/lightning/r/");
     url.push_str(object.name());
-    url.push('/');
+    json::push_ascii(&mut url, b'/');
     percent_encode_into(&mut url, id);
     url.push_str("/view");
     url
