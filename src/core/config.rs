@@ -559,11 +559,14 @@ pub struct UrlParts<'a> {
 }
 
 pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
-    let (scheme, rest) = crate::core::text::split_once(url, "://")?;
-    let https = if scheme.eq_ignore_ascii_case("https") {
-        true
-    } else if scheme.eq_ignore_ascii_case("http") {
-        false
+    // The scheme and `://`, case-insensitively, as a prefix: neither scheme holds a `:`, so this
+    // is the first `://` of the URL, and no search for it is needed (this runs several times
+    // per login, and the search compared three bytes at every place).
+    let scheme = |prefix: &str| url.get(..prefix.len()).filter(|s| s.eq_ignore_ascii_case(prefix)).is_some();
+    let (https, rest) = if scheme("https://") {
+        (true, url.get(8..)?)
+    } else if scheme("http://") {
+        (false, url.get(7..)?)
     } else {
         return None;
     };
@@ -753,15 +756,33 @@ mod tests {
         assert_eq!(host("http://[::1/p"), Some((false, "[::1]".into())));
         assert_eq!(host("https://a.example.com?q"), Some((true, "a.example.com".into())));
         assert_eq!(host("https://a.example.com#f"), Some((true, "a.example.com".into())));
-        for bad in
-            ["https://", "https:///x", "https://u@h", "https://:80", "ftp://h", "h", "https://a b", "https://a\u{b}b"]
-        {
+        for bad in [
+            "https://",
+            "https:///x",
+            "https://u@h",
+            "https://:80",
+            "ftp://h",
+            "h",
+            "https://a b",
+            "https://a\u{b}b",
+            "https:/h",
+            "https//h",
+            "httpx://h",
+            "ht://h",
+            "é://h",
+            "httpé://h",
+            "ahttps://h",
+            "",
+        ] {
             assert_eq!(host(bad), None, "{bad:?}");
         }
         // Unicode whitespace is whitespace too; other non-ASCII text is kept as it is.
         assert_eq!(host("https://a\u{a0}b"), None);
         assert_eq!(host("https://a\u{2003}b"), None);
         assert_eq!(host("https://ÄX.example"), Some((true, "Äx.example".into())));
+        assert_eq!(host("hTTpS://h"), Some((true, "h".into())));
+        assert_eq!(host("http://https://h"), Some((false, "https".into())));
+        assert_eq!(host("https://h://x"), Some((true, "h".into())));
     }
 
     #[test]

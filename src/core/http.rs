@@ -3,13 +3,21 @@
 //! serialising a request (the plan shown to people) masks them.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::json::{self, ObjectWriter, ToJson};
+use crate::core::json::{self, ObjectWriter, RawJson, ToJson};
 use crate::core::secret::{Secret, MASK};
 use std::borrow::Cow;
 
 /// Text built from plain and secret pieces, e.g. `Bearer ` + token, or a form body.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Text(Vec<Part>);
+#[derive(Debug, Clone)]
+pub struct Text(Pieces);
+
+/// Most texts are one piece (a URL, a header value, a JSON body): that one is kept inline, not in
+/// a vector of its own (an allocation less for each).
+#[derive(Debug, Clone)]
+enum Pieces {
+    One(Part),
+    Many(Vec<Part>),
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
@@ -18,34 +26,61 @@ enum Part {
     Secret(Secret),
 }
 
+/// The same pieces, however they are kept.
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for Text {}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text(Pieces::Many(Vec::new()))
+    }
+}
+
 impl Text {
     pub fn plain(s: impl Into<Cow<'static, str>>) -> Self {
-        Text(vec![Part::Plain(s.into())])
+        Text(Pieces::One(Part::Plain(s.into())))
     }
     pub fn secret(s: Secret) -> Self {
-        Text(vec![Part::Secret(s)])
+        Text(Pieces::One(Part::Secret(s)))
     }
-    pub fn push(mut self, s: impl Into<Cow<'static, str>>) -> Self {
-        self.0.push(Part::Plain(s.into()));
-        self
+    pub fn push(self, s: impl Into<Cow<'static, str>>) -> Self {
+        self.push_part(Part::Plain(s.into()))
     }
-    pub fn push_secret(mut self, s: Secret) -> Self {
-        self.0.push(Part::Secret(s));
-        self
+    pub fn push_secret(self, s: Secret) -> Self {
+        self.push_part(Part::Secret(s))
+    }
+    fn push_part(self, part: Part) -> Self {
+        let mut parts = match self.0 {
+            Pieces::One(first) => vec![first],
+            Pieces::Many(parts) => parts,
+        };
+        parts.push(part);
+        Text(Pieces::Many(parts))
+    }
+    fn parts(&self) -> &[Part] {
+        match &self.0 {
+            Pieces::One(part) => std::slice::from_ref(part),
+            Pieces::Many(parts) => parts,
+        }
     }
     /// The bytes to put on the wire.
     pub fn expose(&self) -> String {
         self.exposed_pieces().collect()
     }
     fn exposed_pieces(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|p| match p {
+        self.parts().iter().map(|p| match p {
             Part::Plain(s) => s,
             Part::Secret(s) => s.expose(),
         })
     }
     /// The text when it is one plain piece (no secret in it): readable without a copy.
     pub fn as_plain(&self) -> Option<&str> {
-        match self.0.as_slice() {
+        match self.parts() {
             [Part::Plain(s)] => Some(s),
             _ => None,
         }
@@ -55,7 +90,7 @@ impl Text {
         self.masked_pieces().collect()
     }
     fn masked_pieces(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|p| match p {
+        self.parts().iter().map(|p| match p {
             Part::Plain(s) => s,
             Part::Secret(_) => MASK,
         })
@@ -65,11 +100,12 @@ impl Text {
 impl ToJson for Text {
     /// Masked, as a JSON string.
     fn write_json(&self, out: &mut String) {
-        out.push('"');
+        // `push_ascii`, not `String::push`, which takes a quote through the UTF-8 encoder.
+        json::push_ascii(out, b'"');
         for piece in self.masked_pieces() {
             json::write_escaped(piece, out);
         }
-        out.push('"');
+        json::push_ascii(out, b'"');
     }
 }
 
@@ -134,6 +170,16 @@ impl HttpRequest {
         self.json_body = true;
         self
     }
+    /// The body as compact JSON text, secrets masked; `None` without a body or when it is not
+    /// JSON. A body this crate wrote is copied as it is rather than read back and written again.
+    pub fn json_body_text(&self) -> Option<String> {
+        let body = self.body.as_ref()?;
+        match body.as_plain() {
+            Some(json) if self.json_body => Some(json.to_string()),
+            Some(plain) => json::from_str(plain).ok().map(|v| json::to_string(&v)),
+            None => json::from_str(&body.masked()).ok().map(|v| json::to_string(&v)),
+        }
+    }
     /// Refuse header values that could split the request (CR/LF) before anything is sent.
     pub fn check_headers(&self) -> Result<()> {
         for (name, value) in &self.headers {
@@ -170,9 +216,9 @@ impl ToJson for HttpRequest {
             .field("url", &self.url)
             .field("headers", Headers(&self.headers));
         let Some(body) = &self.body else { return o.field("body", Option::<&str>::None).end() };
-        match body.0.as_slice() {
+        match body.as_plain() {
             // JSON this crate wrote, with no secret in it: shown as it is.
-            [Part::Plain(json)] if self.json_body => o.field("body", RawJson(json)),
+            Some(json) if self.json_body => o.field("body", RawJson(json)),
             _ => {
                 let masked = body.masked();
                 match json::from_str(&masked) {
@@ -191,15 +237,6 @@ struct Headers<'a>(&'a [(Cow<'static, str>, Text)]);
 impl ToJson for Headers<'_> {
     fn write_json(&self, out: &mut String) {
         self.0.iter().fold(ObjectWriter::new(out), |o, (k, v)| o.field(k, v)).end()
-    }
-}
-
-/// JSON text written as it is.
-struct RawJson<'a>(&'a str);
-
-impl ToJson for RawJson<'_> {
-    fn write_json(&self, out: &mut String) {
-        out.push_str(self.0)
     }
 }
 
@@ -252,7 +289,7 @@ fn encode_into(out: &mut String, value: &str, form: bool) {
         }
         out.push_str(value.get(start..i).unwrap_or_default());
         if form && b == b' ' {
-            out.push('+');
+            json::push_ascii(out, b'+');
         } else {
             push_percent(out, b);
         }
@@ -264,9 +301,9 @@ fn encode_into(out: &mut String, value: &str, form: bool) {
 /// `%XX` for one byte, upper-case hex (without a `format!` per byte).
 fn push_percent(out: &mut String, b: u8) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push('%');
-    out.push(HEX[usize::from(b >> 4)] as char);
-    out.push(HEX[usize::from(b & 15)] as char);
+    json::push_ascii(out, b'%');
+    json::push_ascii(out, HEX[usize::from(b >> 4)]);
+    json::push_ascii(out, HEX[usize::from(b & 15)]);
 }
 
 /// Percent-encoding of one URL path segment or query value (RFC 3986 unreserved kept).
@@ -315,6 +352,19 @@ mod tests {
         let form = HttpRequest::new(Purpose::Token, "POST", url())
             .body("x", Text::plain("a=1&b=").push_secret(Secret::new("s")));
         assert_eq!(json::to_value(&form)["body"], "a=1&b=***");
+    }
+
+    #[test]
+    fn text_is_its_pieces_however_they_are_kept() {
+        let one = Text::plain("a=1");
+        let pushed = Text::default().push("a=1");
+        assert_eq!(one, pushed);
+        assert_eq!((one.as_plain(), pushed.as_plain()), (Some("a=1"), Some("a=1")));
+        let two = Text::plain("a=").push_secret(Secret::new("s")).push("&b");
+        assert_eq!((two.expose(), two.masked(), two.as_plain()), ("a=s&b".into(), "a=***&b".into(), None));
+        assert_ne!(two, Text::plain("a=s&b"));
+        assert_eq!(Text::secret(Secret::new("s")).masked(), "***");
+        assert_eq!((Text::default().expose(), Text::default().as_plain()), (String::new(), None));
     }
 
     #[test]

@@ -557,6 +557,15 @@ impl<'a> ObjectWriter<'a> {
     }
 }
 
+/// JSON text written as it is: it must be valid JSON (text this crate wrote, usually).
+pub struct RawJson<'a>(pub &'a str);
+
+impl ToJson for RawJson<'_> {
+    fn write_json(&self, out: &mut String) {
+        out.push_str(self.0)
+    }
+}
+
 impl<T: ToJson> ToJson for Option<T> {
     fn write_json(&self, out: &mut String) {
         match self {

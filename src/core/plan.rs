@@ -5,9 +5,10 @@
 use crate::core::config::{is_loopback_host, url_parts, Config, TokenGrant};
 use crate::core::flow::{FirstLoginFlow, Input, Outcome, Status, Step};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
-use crate::core::json::{self, ObjectWriter, ToJson, Value};
+use crate::core::json::{ObjectWriter, RawJson, ToJson};
 use crate::core::profile::HostEvent;
-use crate::core::record::{RecordPayload, Warning};
+use crate::core::record::{RecordPayload, SObject, Warning};
+use std::borrow::Cow;
 
 /// Id shown for the record a plan would create.
 pub const PLANNED_ID: &str = "00Q000000000000AAA";
@@ -19,12 +20,12 @@ const CREATED_ANSWER: &str = r#"{"id":"00Q000000000000AAA","success":true,"error
 pub struct Plan {
     /// `create` or `skip`.
     pub action: &'static str,
-    pub reason: String,
+    pub reason: Cow<'static, str>,
     pub lead: Option<RecordPayload>,
     pub warnings: Vec<Warning>,
     pub requests: Vec<HttpRequest>,
-    /// The Slack message body that would be posted, if any.
-    pub slack_preview: Option<Value>,
+    /// The Slack message body that would be posted, if any, as compact JSON text.
+    pub slack_preview: Option<String>,
 }
 
 /// Plan a first login. Returns the outcome's error when the record cannot be built
@@ -45,10 +46,7 @@ pub fn plan(config: Config, event: HostEvent, now_ms: u64) -> Result<Plan, crate
             Step::Send { request, .. } => {
                 let resp = simulated_response(&request, &instance);
                 if request.purpose == Purpose::NotifySlack {
-                    slack_preview = request.body.as_ref().and_then(|b| match b.as_plain() {
-                        Some(plain) => json::from_str(plain).ok(),
-                        None => json::from_str(&b.masked()).ok(),
-                    });
+                    slack_preview = request.json_body_text();
                 }
                 requests.push(request);
                 step = flow.resume(Input::Response(resp), now_ms);
@@ -58,13 +56,13 @@ pub fn plan(config: Config, event: HostEvent, now_ms: u64) -> Result<Plan, crate
     Err(crate::core::error::RuleError::new(crate::core::error::ErrorCode::ConfigInvalid, "plan did not finish"))
 }
 
-fn finish(outcome: Outcome, requests: Vec<HttpRequest>, slack_preview: Option<Value>, _slack: bool) -> Plan {
+fn finish(outcome: Outcome, requests: Vec<HttpRequest>, slack_preview: Option<String>, _slack: bool) -> Plan {
     if outcome.status == Status::Failed {
         // Only a record that cannot be built fails a plan; remote answers are all simulated successes.
         if let Some(e) = &outcome.error {
             return Plan {
                 action: "fail",
-                reason: e.message.clone(),
+                reason: Cow::Owned(e.message.clone()),
                 lead: outcome.record,
                 warnings: outcome.warnings,
                 requests,
@@ -76,15 +74,20 @@ fn finish(outcome: Outcome, requests: Vec<HttpRequest>, slack_preview: Option<Va
     Plan {
         action: if creating { "create" } else { "skip" },
         // The flow's reason describes a simulated success; say what would happen instead.
-        reason: if creating {
-            format!("first login: the {} would be created, then Slack notified", outcome.object.name())
-        } else {
-            outcome.reason
-        },
+        reason: if creating { Cow::Borrowed(creating_reason(outcome.object)) } else { Cow::Owned(outcome.reason) },
         lead: outcome.record,
         warnings: outcome.warnings,
         requests,
         slack_preview,
+    }
+}
+
+/// What a plan that creates says (the flow's reason describes a simulated success): fixed text,
+/// not a `format!`, as every plan shows it.
+fn creating_reason(object: SObject) -> &'static str {
+    match object {
+        SObject::Lead => "first login: the Lead would be created, then Slack notified",
+        SObject::Contact => "first login: the Contact would be created, then Slack notified",
     }
 }
 
@@ -127,11 +130,11 @@ impl ToJson for Plan {
     fn write_json(&self, out: &mut String) {
         ObjectWriter::new(out)
             .field("action", self.action)
-            .field("reason", &self.reason)
+            .field("reason", &*self.reason)
             .field("lead", &self.lead)
             .field("warnings", &self.warnings)
             .field("requests", &self.requests)
-            .field("slackPreview", &self.slack_preview)
+            .field("slackPreview", self.slack_preview.as_deref().map(RawJson))
             .end()
     }
 }
@@ -139,6 +142,32 @@ impl ToJson for Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::json;
+
+    #[test]
+    fn the_creating_reason_names_the_object() {
+        for object in [SObject::Lead, SObject::Contact] {
+            assert_eq!(
+                creating_reason(object),
+                format!("first login: the {} would be created, then Slack notified", object.name())
+            );
+        }
+    }
+
+    #[test]
+    fn the_slack_preview_is_the_message_body_as_json() {
+        let config = json::json!({"clientId": "c", "clientSecret": "s", "mapping": "recommended",
+            "slackWebhookUrl": "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX"});
+        let config = Config::parse(config.as_object().unwrap()).unwrap();
+        let profile = json::json!({"user_id": "auth0|1", "email": "a\"b@example.com", "name": "A <B> \"C\""});
+        let event = HostEvent { profile, signal: crate::core::profile::FirstLoginSignal::FirstLogin };
+        let plan = plan(config, event, 0).unwrap();
+        let slack = plan.requests.iter().find(|r| r.purpose == Purpose::NotifySlack).unwrap();
+        let body = json::from_str(&slack.body.as_ref().unwrap().expose()).unwrap();
+        assert_eq!(plan.slack_preview.as_deref().map(json::from_str), Some(Ok(body.clone())));
+        assert_eq!(json::to_value(&plan)["slackPreview"], body);
+        assert_eq!(json::to_value(&plan)["reason"], "first login: the Lead would be created, then Slack notified");
+    }
 
     #[test]
     fn simulated_answers_are_the_json_they_stand_for() {

@@ -3,21 +3,16 @@
 
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose, Text};
-use crate::core::json::ObjectWriter;
 use crate::core::record::{RecordPayload, SObject};
 use crate::core::salesforce::retry_after_ms;
 use crate::core::secret::Secret;
 
-/// Escape text for Slack mrkdwn so a profile value like `<!channel>` is shown, not obeyed.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    escape_into(&mut out, s);
-    out
-}
-
-/// [`escape`], appended to `out`. Byte-wise: every character that changes is either ASCII (`&`,
-/// `<`, `>`, C0 controls, DEL) or a C1 control (U+0080–U+009F, always `C2 80`–`C2 9F` in UTF-8),
-/// so no character needs decoding; `\n` is the one control kept.
+/// Append `s` mrkdwn-escaped, so a profile value like `<!channel>` is shown, not obeyed, and
+/// then JSON-escaped, as inside the JSON string of a message: one pass and no copy of the text.
+/// Byte-wise: every character that changes is either ASCII (`&`, `<`, `>`, C0 controls, DEL,
+/// and for JSON `"`, `\`) or a C1 control (U+0080–U+009F, always `C2 80`–`C2 9F` in UTF-8), so
+/// no character needs decoding; `\n` is the one control kept (`\n` in JSON). What is left after
+/// the mrkdwn escape needs no other JSON escape: `JSON.stringify` escapes only controls, `"` and `\`.
 fn escape_into(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     // Copy the runs between the characters that change, not character by character.
@@ -28,10 +23,9 @@ fn escape_into(out: &mut String, s: &str) {
             b'&' => ("&amp;", 1),
             b'<' => ("&lt;", 1),
             b'>' => ("&gt;", 1),
-            b'\n' => {
-                i += 1;
-                continue;
-            }
+            b'\n' => ("\\n", 1),
+            b'"' => ("\\\"", 1),
+            b'\\' => ("\\\\", 1),
             0..=0x1f | 0x7f => ("", 1),
             0xc2 if matches!(bytes.get(i + 1), Some(0x80..=0x9f)) => ("", 2),
             _ => {
@@ -64,51 +58,59 @@ fn push_person(out: &mut String, record: &RecordPayload) {
     }
 }
 
-/// `{"text": text}`, the body of an incoming-webhook message.
-fn message(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 12);
-    ObjectWriter::new(&mut out).field("text", text).end();
+/// The body of an incoming-webhook message, `{"text": …}`, with `text` written by `write` (its
+/// fixed pieces have nothing to escape, its values go through [`escape_into`]).
+fn message(write: impl FnOnce(&mut String)) -> String {
+    let mut out = String::with_capacity(192);
+    out.push_str("{\"text\":\"");
+    write(&mut out);
+    out.push_str("\"}");
     out
 }
 
 /// The notice for a newly created record.
 pub fn created_message(object: SObject, record: &RecordPayload, record_url: &str) -> String {
-    let mut text = String::with_capacity(160);
-    text.push_str("New Salesforce ");
-    text.push_str(object.name());
-    text.push_str(": *");
-    push_person(&mut text, record);
-    text.push('*');
-    if let Some(email) = record.get("Email") {
-        text.push_str(" (");
-        escape_into(&mut text, email);
-        text.push(')');
-    }
-    if let Some(company) = record.get("Company") {
-        text.push_str(" from ");
-        escape_into(&mut text, company);
-    }
-    // The URL is ours (instance URL + percent-encoded id), but escape it anyway: it came from a response.
-    text.push_str(" — <");
-    escape_into(&mut text, record_url);
-    text.push_str("|open in Salesforce>");
-    message(&text)
+    message(|text| {
+        text.push_str("New Salesforce ");
+        text.push_str(object.name());
+        text.push_str(": *");
+        push_person(text, record);
+        text.push('*');
+        if let Some(email) = record.get("Email") {
+            text.push_str(" (");
+            escape_into(text, email);
+            text.push(')');
+        }
+        if let Some(company) = record.get("Company") {
+            text.push_str(" from ");
+            escape_into(text, company);
+        }
+        // The URL is ours (instance URL + percent-encoded id), but escape it anyway: it came from a response.
+        text.push_str(" — <");
+        escape_into(text, record_url);
+        text.push_str("|open in Salesforce>");
+    })
 }
 
 /// The alert for a record that could not be created. `who` identifies the user (email or id);
 /// the error message was built by us and scrubbed of secrets.
 pub fn failure_message(object: SObject, who: &str, error: &RuleError) -> String {
-    let mut text = format!(":warning: Could not create the Salesforce {} for ", object.name());
-    escape_into(&mut text, who);
-    text.push_str(&format!(": {} — ", error.code));
-    escape_into(&mut text, &error.message);
-    if let Some(remote) = &error.remote_code {
-        text.push_str(" (Salesforce: ");
-        escape_into(&mut text, remote);
-        text.push(')');
-    }
-    text.push_str(". The user was not marked as recorded; the next login tries again.");
-    message(&text)
+    message(|text| {
+        text.push_str(":warning: Could not create the Salesforce ");
+        text.push_str(object.name());
+        text.push_str(" for ");
+        escape_into(text, who);
+        text.push_str(": ");
+        text.push_str(error.code.as_str());
+        text.push_str(" — ");
+        escape_into(text, &error.message);
+        if let Some(remote) = &error.remote_code {
+            text.push_str(" (Salesforce: ");
+            escape_into(text, remote);
+            text.push(')');
+        }
+        text.push_str(". The user was not marked as recorded; the next login tries again.");
+    })
 }
 
 pub fn webhook_request(url: &Secret, body: String) -> HttpRequest {
@@ -144,6 +146,22 @@ pub fn parse_webhook_response(resp: &HttpResponse) -> SlackResult {
 mod tests {
     use super::*;
     use crate::core::json;
+
+    /// The text a message shows for `s`: escaped into a message, read back.
+    fn escape(s: &str) -> String {
+        let m = message(|text| escape_into(text, s));
+        json::from_str(&m).unwrap()["text"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn messages_are_the_json_of_their_text() {
+        // As `JSON.stringify({text})` of the mrkdwn-escaped text writes it, byte for byte.
+        let all: String = (0u32..0x250).filter_map(char::from_u32).collect();
+        for s in [all.as_str(), "a\"b\\c\nd", "", "plain"] {
+            let m = message(|text| escape_into(text, s));
+            assert_eq!(m, json::to_string(&json::json!({"text": escape(s)})), "{s:?}");
+        }
+    }
 
     #[test]
     fn escape_drops_controls_but_newlines_and_encodes_mrkdwn() {
