@@ -303,7 +303,7 @@ fn lost_create_is_looked_up_before_it_is_sent_again() {
     assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::NotifySlack]);
     assert_eq!(
         reqs[1].url.expose(),
-        "https://acme.my.salesforce.com/services/data/v66.0/query?q=SELECT%20Id%20FROM%20Lead%20WHERE%20Email%20%3D%20%27jane%40acme.com%27%20LIMIT%201"
+        "https://acme.my.salesforce.com/services/data/v66.0/query?q=SELECT%20Id%2C%20CreatedDate%20FROM%20Lead%20WHERE%20Email%20%3D%20%27jane%40acme.com%27%20ORDER%20BY%20CreatedDate%20DESC%20LIMIT%201"
     );
     assert_eq!((o.status, o.lead_id.as_deref()), (Status::Created, Some("00Q000000000landed")));
 
@@ -318,6 +318,35 @@ fn lost_create_is_looked_up_before_it_is_sent_again() {
         [Purpose::CreateRecord, Purpose::FindExisting, Purpose::CreateRecord, Purpose::NotifySlack]
     );
     assert_eq!(o.lead_id.as_deref(), Some("00Q000000000000004"));
+}
+
+#[test]
+fn a_record_older_than_the_login_is_not_taken_for_the_lost_create() {
+    // The flow starts at 1,000,000 ms (1970-01-01T00:16:40Z); Salesforce's clock may be up to
+    // two minutes behind.
+    let found = |created: &str| {
+        Input::Response(HttpResponse::new(
+            200,
+            json!({"totalSize": 1, "done": true, "records": [{"Id": "00Q000000000landed", "CreatedDate": created}]})
+                .to_string(),
+        ))
+    };
+    // Older: another Lead with this email was already there, so the create most likely did not
+    // land. The user is recorded with that Lead, as a duplicate, and Slack is not told of a new one.
+    let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
+    let (reqs, _, o) = drive(&mut flow, vec![Input::TimedOut, found("1970-01-01T00:10:00.000+0000")]);
+    assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting]);
+    assert_eq!((o.status, o.lead_id.as_deref()), (Status::Duplicate, Some("00Q000000000landed")));
+    assert_eq!(o.reason, "not created: a record with this email already existed (the create's answer was lost)");
+    assert!(o.confirmed());
+    assert_eq!(o.slack.status, "not_needed");
+    // Within the clock allowance (or later): the create landed.
+    for created in ["1970-01-01T00:14:41.000+0000", "1970-01-01T00:16:41.000+0000"] {
+        let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
+        let (reqs, _, o) = drive(&mut flow, vec![Input::TimedOut, found(created), slack_ok()]);
+        assert_eq!(purposes(&reqs), [Purpose::CreateRecord, Purpose::FindExisting, Purpose::NotifySlack]);
+        assert_eq!((o.status, o.lead_id.as_deref()), (Status::Created, Some("00Q000000000landed")), "{created}");
+    }
 }
 
 #[test]

@@ -17,6 +17,9 @@ use crate::core::json::{ObjectWriter, ToJson, Value};
 
 const BACKOFF_BASE_MS: u64 = 250;
 const BACKOFF_CAP_MS: u64 = 2_000;
+/// How far Salesforce's clock may be behind the host's when telling a record this login created
+/// (after its create's answer was lost) from one that was there before.
+const CLOCK_SKEW_MS: u64 = 120_000;
 
 /// A token kept between invocations (module memory, `api.cache`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +151,8 @@ pub struct FirstLoginFlow {
     last_error: Option<RuleError>,
     signing_input: Option<String>,
     deadline_at: u64,
+    /// When the flow began (the host's clock).
+    started_at: u64,
     now: u64,
     backoff: Backoff,
     requests: u32,
@@ -167,6 +172,7 @@ impl FirstLoginFlow {
         };
         FirstLoginFlow {
             deadline_at: now_ms.saturating_add(config.deadline_ms),
+            started_at: now_ms,
             config,
             profile: event.profile,
             record: None,
@@ -329,8 +335,8 @@ impl FirstLoginFlow {
             (Pending::CheckStored, Some(t)) => {
                 sf::get_record_request(t, &self.config, self.stored_id.as_deref().unwrap_or_default())
             }
-            (Pending::Find { .. }, Some(t)) => {
-                sf::find_by_email_request(t, &self.config, self.email().unwrap_or_default())
+            (Pending::Find { verify }, Some(t)) => {
+                sf::find_by_email_request(t, &self.config, self.email().unwrap_or_default(), verify)
             }
             (Pending::Write, Some(t)) => {
                 let empty = RecordPayload::default();
@@ -425,6 +431,12 @@ impl FirstLoginFlow {
                 other => self.on_lookup_problem(other),
             },
             Pending::Find { verify } => match sf::parse_lookup_response(&resp, &self.config) {
+                // Ours unless it was there before this login began (clocks may disagree a little).
+                LookupResult::Found(id)
+                    if verify && sf::created_before(&resp, self.started_at.saturating_sub(CLOCK_SKEW_MS)) =>
+                {
+                    self.existing(Some(id), "a record with this email already existed (the create's answer was lost)")
+                }
                 LookupResult::Found(id) if verify => self.created(id),
                 LookupResult::Found(id) => self.existing(Some(id), "a record with this email already exists"),
                 LookupResult::NotFound if verify => {

@@ -312,10 +312,52 @@ pub fn soql_literal(value: &str) -> String {
     out
 }
 
-pub fn find_by_email_request(token: &AccessToken, config: &Config, email: &str) -> HttpRequest {
-    let soql = format!("SELECT Id FROM {} WHERE Email = {} LIMIT 1", config.object.name(), soql_literal(email));
+/// Look a record up by email. `after_lost_create`: the lookup after a create whose answer was
+/// lost, which also reads when the record found was created (newest first), so a record that
+/// was there before the create is not taken for it ([`created_before`]).
+pub fn find_by_email_request(
+    token: &AccessToken,
+    config: &Config,
+    email: &str,
+    after_lost_create: bool,
+) -> HttpRequest {
+    let (fields, order) =
+        if after_lost_create { ("Id, CreatedDate", " ORDER BY CreatedDate DESC") } else { ("Id", "") };
+    let soql =
+        format!("SELECT {fields} FROM {} WHERE Email = {}{order} LIMIT 1", config.object.name(), soql_literal(email));
     let url = data_url(token, config, &format!("query?q={}", percent_encode(&soql)));
     authorized(HttpRequest::new(Purpose::FindExisting, "GET", url), token)
+}
+
+/// Whether a lookup answer's record says it was created before `time_ms` (Unix ms). `false`
+/// when it does not say (no `CreatedDate`, or one that does not read as a Salesforce date-time).
+pub fn created_before(resp: &HttpResponse, time_ms: u64) -> bool {
+    let created = json::from_str(&resp.body)
+        .ok()
+        .and_then(|v| v.pointer("/records/0/CreatedDate").and_then(Value::as_str).and_then(datetime_ms));
+    created.is_some_and(|t| t < time_ms)
+}
+
+/// A Salesforce date-time as Unix milliseconds. Only the REST API's own shape is read
+/// (`2026-11-30T12:10:04.360+0000`, always UTC); `None` for anything else or before 1970.
+pub fn datetime_ms(s: &str) -> Option<u64> {
+    const SHAPE: &[u8; 28] = b"dddd-dd-ddTdd:dd:dd.ddd+0000";
+    let b: &[u8; 28] = s.as_bytes().try_into().ok()?;
+    if !b.iter().zip(SHAPE).all(|(c, t)| if *t == b'd' { c.is_ascii_digit() } else { c == t }) {
+        return None;
+    }
+    let num = |from: usize, len: usize| b[from..from + len].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    let (year, month, day) = (num(0, 4), num(5, 2), num(8, 2));
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || num(11, 2) > 23 || num(14, 2) > 59 {
+        return None;
+    }
+    // Days from 1970-01-01 in the Gregorian calendar (Howard Hinnant's days_from_civil).
+    let y = if month <= 2 { year.checked_sub(1)? } else { year };
+    let (era, yoe) = (y / 400, y % 400);
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let days = (era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy).checked_sub(719_468)?;
+    let seconds = days * 86_400 + num(11, 2) * 3_600 + num(14, 2) * 60 + num(17, 2);
+    Some(seconds * 1_000 + num(20, 3))
 }
 
 pub fn get_record_request(token: &AccessToken, config: &Config, id: &str) -> HttpRequest {
@@ -541,6 +583,55 @@ pub fn record_url(instance_url: &str, object: SObject, id: &str) -> String {
 mod tests {
     use super::*;
     use crate::core::json::json;
+
+    #[test]
+    fn salesforce_date_times_read_as_unix_milliseconds() {
+        // Checked against `new Date(s).getTime()` in Node.
+        for (s, ms) in [
+            ("1970-01-01T00:00:00.000+0000", 0),
+            ("2026-11-30T12:10:04.360+0000", 1_796_040_604_360),
+            ("2024-02-29T23:59:59.999+0000", 1_709_251_199_999),
+            ("2000-03-01T00:00:00.000+0000", 951_868_800_000),
+            // A leap second reads as the next minute's first (JS's `Date` refuses it).
+            ("2100-03-01T00:00:60.000+0000", 4_107_542_460_000),
+        ] {
+            assert_eq!(datetime_ms(s), Some(ms), "{s}");
+        }
+        for s in [
+            "",
+            "2026-11-30",
+            "2026-11-30T12:10:04Z",
+            "2026-11-30T12:10:04.360Z",
+            "2026-11-30T13:10:04.360+0100",
+            "2026-11-30 12:10:04.360+0000",
+            "2026-13-30T12:10:04.360+0000",
+            "2026-00-30T12:10:04.360+0000",
+            "2026-11-00T12:10:04.360+0000",
+            "2026-11-30T24:10:04.360+0000",
+            "2026-11-30T12:60:04.360+0000",
+            "2026-11-30T12:10:04.360+00000",
+            "1969-12-31T23:59:59.000+0000",
+            "0000-01-01T00:00:00.000+0000",
+            "2026-11-3OT12:10:04.360+0000",
+            "２026-11-30T12:10:04.36+0000",
+        ] {
+            assert_eq!(datetime_ms(s), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn created_before_reads_the_first_record_of_a_query_answer() {
+        let answer = |created: Value| {
+            HttpResponse::new(200, json!({"totalSize": 1, "done": true, "records": [{"Id": "00Q000000000000001", "CreatedDate": created}]}).to_string())
+        };
+        let t = 1_796_040_604_360;
+        assert!(created_before(&answer(json!("2026-11-30T12:10:04.359+0000")), t));
+        assert!(!created_before(&answer(json!("2026-11-30T12:10:04.360+0000")), t));
+        // Not saying when is not "before": the record is taken for the lost create, as it was.
+        assert!(!created_before(&answer(Value::Null), t));
+        assert!(!created_before(&answer(json!("yesterday")), t));
+        assert!(!created_before(&HttpResponse::new(200, "not json"), t));
+    }
 
     fn config(v: Value) -> Config {
         Config::parse(v.as_object().unwrap()).unwrap()
