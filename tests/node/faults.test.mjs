@@ -258,7 +258,26 @@ test("drop on create (connection reset, once): looked up by email before resendi
   const { outcome, api } = await login();
   assertCreated(outcome, api);
   assert.deepEqual(emu.state.requests.map((r) => r.path).slice(0, 4), [TOKEN, CREATE, QUERY, CREATE]);
-  assert.match(emu.state.requests[2].query.q, /^SELECT Id FROM Lead WHERE Email = 'ana\.pereira@example\.com' LIMIT 1$/);
+  assert.equal(
+    emu.state.requests[2].query.q,
+    "SELECT Id, CreatedDate FROM Lead WHERE Email = 'ana.pereira@example.com' ORDER BY CreatedDate DESC LIMIT 1",
+  );
+});
+
+test("drop on create when a Lead with this email is older than the login: duplicate with that id, no 'new Lead' message", async () => {
+  const first = await login(actionEvent({}, { user_id: "auth0|first" }));
+  const existing = first.outcome.leadId;
+  // Created ten minutes ago, in the REST API's date-time shape.
+  emu.state.records.Lead[0].CreatedDate = new Date(Date.now() - 600_000).toISOString().replace("Z", "+0000");
+  emu.state.slackMessages.length = 0;
+  emu.setFaults({ kind: "drop", target: "create", times: 1 });
+  const { outcome, api } = await login(actionEvent({}, { user_id: "auth0|second-account-same-email" }));
+  assert.equal(outcome.status, "duplicate");
+  assert.equal(outcome.leadId, existing);
+  assert.equal(outcome.reason, "not created: a record with this email already existed (the create's answer was lost)");
+  assert.deepEqual(api.calls.setAppMetadata, [["recordedAsLead", true], ["salesforceLeadId", existing]]);
+  assert.equal(emu.state.slackMessages.length, 0);
+  assert.equal(leads(), 1);
 });
 
 test("drop on every create: never two Leads, failed after the retries, no marker", async () => {
