@@ -586,24 +586,13 @@ pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
         let end = authority.bytes().position(|b| b == b':').unwrap_or(authority.len());
         std::borrow::Cow::Borrowed(authority.get(..end)?)
     };
-    if host.is_empty() || has_whitespace(&host) {
+    if host.is_empty() || crate::core::text::has_whitespace(&host) {
         return None;
     }
     if host.bytes().any(|b| b.is_ascii_uppercase()) {
         host.to_mut().make_ascii_lowercase();
     }
     Some(UrlParts { https, host })
-}
-
-/// `s.contains(char::is_whitespace)`, checked byte-wise when `s` is ASCII (always, for a host
-/// name that is not internationalised).
-fn has_whitespace(s: &str) -> bool {
-    if s.is_ascii() {
-        // char::is_whitespace on ASCII: tab, LF, VT, FF, CR and space.
-        s.bytes().any(|b| matches!(b, b'\t'..=b'\r' | b' '))
-    } else {
-        s.contains(char::is_whitespace)
-    }
 }
 
 pub fn is_loopback_host(host: &str) -> bool {

@@ -27,6 +27,7 @@
 
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::json::{Map, Value};
+use crate::core::text::{has_whitespace, is_blank};
 use std::fmt;
 
 /// Longest expression accepted, in characters.
@@ -394,30 +395,6 @@ impl Filter {
             Filter::Replace { from, to } => Some(replace_bounded(&text, from, to)),
             Filter::Default(_) => Some(text),
         }
-    }
-}
-
-/// Empty or whitespace only (`char::is_whitespace`, Unicode's).
-pub(crate) fn is_blank(text: &str) -> bool {
-    match text.as_bytes().first() {
-        // Most values start with a visible ASCII character: no need to decode any.
-        Some(&b) if b.is_ascii() && !is_ascii_space(b) => false,
-        _ => text.trim().is_empty(),
-    }
-}
-
-/// `char::is_whitespace` for an ASCII byte: tab, LF, VT, FF, CR and space (`u8::is_ascii_whitespace`
-/// leaves out VT).
-pub(crate) fn is_ascii_space(b: u8) -> bool {
-    matches!(b, b'\t'..=b'\r' | b' ')
-}
-
-/// `s.chars().any(char::is_whitespace)`, byte-wise for ASCII text.
-pub(crate) fn has_whitespace(s: &str) -> bool {
-    if s.is_ascii() {
-        s.bytes().any(is_ascii_space)
-    } else {
-        s.chars().any(char::is_whitespace)
     }
 }
 

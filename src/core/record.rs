@@ -125,7 +125,7 @@ pub fn build_record(object: SObject, mapping: &Mapping, profile: &Value) -> Resu
         .required_fields()
         .iter()
         .copied()
-        .filter(|f| payload.get(f).map_or(true, crate::core::mapping::is_blank))
+        .filter(|f| payload.get(f).map_or(true, crate::core::text::is_blank))
         .collect();
     if let Some(first) = missing.first() {
         return Err(RuleError::new(
