@@ -171,14 +171,23 @@ impl HttpRequest {
         self
     }
     /// The body as compact JSON text, secrets masked; `None` without a body or when it is not
-    /// JSON. A body this crate wrote is copied as it is rather than read back and written again.
+    /// JSON.
     pub fn json_body_text(&self) -> Option<String> {
+        self.shown_body()?.ok()
+    }
+    /// The body as a plan shows it: `Ok` with its compact JSON text (secrets masked) when it is
+    /// JSON, else `Err` with its masked text. A body this crate wrote, with no secret in it, is
+    /// copied as it is instead of read back and written again.
+    fn shown_body(&self) -> Option<std::result::Result<String, String>> {
         let body = self.body.as_ref()?;
-        match body.as_plain() {
-            Some(json) if self.json_body => Some(json.to_string()),
-            Some(plain) => json::from_str(plain).ok().map(|v| json::to_string(&v)),
-            None => json::from_str(&body.masked()).ok().map(|v| json::to_string(&v)),
+        if let (Some(json), true) = (body.as_plain(), self.json_body) {
+            return Some(Ok(json.to_string()));
         }
+        let masked = body.masked();
+        Some(match json::from_str(&masked) {
+            Ok(v) => Ok(json::to_string(&v)),
+            Err(_) => Err(masked),
+        })
     }
     /// Refuse header values that could split the request (CR/LF) before anything is sent.
     pub fn check_headers(&self) -> Result<()> {
@@ -215,17 +224,10 @@ impl ToJson for HttpRequest {
             .field("method", self.method)
             .field("url", &self.url)
             .field("headers", Headers(&self.headers));
-        let Some(body) = &self.body else { return o.field("body", Option::<&str>::None).end() };
-        match body.as_plain() {
-            // JSON this crate wrote, with no secret in it: shown as it is.
-            Some(json) if self.json_body => o.field("body", RawJson(json)),
-            _ => {
-                let masked = body.masked();
-                match json::from_str(&masked) {
-                    Ok(v) => o.field("body", v),
-                    Err(_) => o.field("body", masked),
-                }
-            }
+        match self.shown_body() {
+            None => o.field("body", Option::<&str>::None),
+            Some(Ok(json)) => o.field("body", RawJson(&json)),
+            Some(Err(text)) => o.field("body", text),
         }
         .end()
     }
