@@ -13,6 +13,7 @@ use crate::wasm::bindings::{
 use crate::wasm::driver;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::thread::LocalKey;
 use wasm_bindgen::prelude::*;
 
 thread_local! {
@@ -58,29 +59,34 @@ fn arg_key(config: &JsValue) -> Result<ArgKey, RuleError> {
     Ok((BASE_GENERATION.with(Cell::get), object_text_from_js(config, "config")?))
 }
 
-/// The host and `Config` of a JS config argument (see [`load_config`]), cached.
-fn config_arg(config: &JsValue) -> Result<(Host, Config), RuleError> {
+/// `make(host, settings)` for a JS config argument (see [`load_config`]), or a copy of what it
+/// gave for the same argument last time.
+fn cached_arg<T: Clone>(
+    cache: &'static LocalKey<RefCell<ArgCache<T>>>,
+    config: &JsValue,
+    make: fn(Host, Map) -> Result<T, RuleError>,
+) -> Result<T, RuleError> {
     let key = arg_key(config)?;
-    if let Some(hit) = CONFIG_ARG.with(|c| c.borrow().get(&key)) {
+    if let Some(hit) = cache.with(|c| c.borrow().get(&key)) {
         return Ok(hit);
     }
     let (host, cfg) = settings_from(object_from_text(key.1.as_deref(), "config")?)?;
-    let made = (host, Config::parse(&cfg)?);
-    CONFIG_ARG.with(|c| c.borrow_mut().last = Some((key, made.clone())));
+    let made = make(host, cfg)?;
+    cache.with(|c| c.borrow_mut().last = Some((key, made.clone())));
     Ok(made)
+}
+
+/// The host and `Config` of a JS config argument, cached.
+fn config_arg(config: &JsValue) -> Result<(Host, Config), RuleError> {
+    cached_arg(&CONFIG_ARG, config, |host, cfg| Ok((host, Config::parse(&cfg)?)))
 }
 
 /// The host, object and mapping of a JS config argument, cached.
 fn mapping_arg(config: &JsValue) -> Result<(Host, SObject, Rc<Mapping>), RuleError> {
-    let key = arg_key(config)?;
-    if let Some(hit) = MAPPING_ARG.with(|c| c.borrow().get(&key)) {
-        return Ok(hit);
-    }
-    let (host, cfg) = settings_from(object_from_text(key.1.as_deref(), "config")?)?;
-    let (object, mapping) = Config::parse_mapping_only(&cfg)?;
-    let made = (host, object, Rc::new(mapping));
-    MAPPING_ARG.with(|c| c.borrow_mut().last = Some((key, made.clone())));
-    Ok(made)
+    cached_arg(&MAPPING_ARG, config, |host, cfg| {
+        let (object, mapping) = Config::parse_mapping_only(&cfg)?;
+        Ok((host, object, Rc::new(mapping)))
+    })
 }
 
 #[wasm_bindgen(typescript_custom_section)]
