@@ -348,7 +348,7 @@ pub fn datetime_ms(s: &str) -> Option<u64> {
     }
     let num = |from: usize, len: usize| b[from..from + len].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
     let (year, month, day) = (num(0, 4), num(5, 2), num(8, 2));
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || num(11, 2) > 23 || num(14, 2) > 59 {
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || num(11, 2) > 23 || num(14, 2) > 59 || num(17, 2) > 60 {
         return None;
     }
     // Days from 1970-01-01 in the Gregorian calendar (Howard Hinnant's days_from_civil).
@@ -609,6 +609,7 @@ mod tests {
             "2026-11-00T12:10:04.360+0000",
             "2026-11-30T24:10:04.360+0000",
             "2026-11-30T12:60:04.360+0000",
+            "2026-11-30T12:10:61.000+0000",
             "2026-11-30T12:10:04.360+00000",
             "1969-12-31T23:59:59.000+0000",
             "0000-01-01T00:00:00.000+0000",
