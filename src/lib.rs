@@ -7,6 +7,8 @@
 //! - `wasm::bindings`: converts JS values to core types and core errors to JS `Error`s with a `code`.
 //! - `wasm::driver`: the one `fetch` binding, timers, host objects (`api`, `callback`, caches).
 
+#![forbid(unsafe_code)]
+
 pub mod core;
 
 #[cfg(target_arch = "wasm32")]

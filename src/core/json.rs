@@ -750,18 +750,11 @@ fn plain_len(bytes: &[u8]) -> usize {
     n + rest.iter().position(|&b| ESCAPE[b as usize] != 0).unwrap_or(rest.len())
 }
 
-/// `out.push(char::from(c))`, for ASCII punctuation (quotes, commas, colons, brackets): an
-/// ASCII `c` is pushed as one byte. The most called function of a plan in wasm was
-/// `String::push`, which takes any `char` through two more calls (`reserve`, then the UTF-8
-/// encoder) for these single bytes. Public for other writers of punctuation (`form_encode`).
+/// `out.push(char::from(c))`, for ASCII punctuation (quotes, commas, colons, brackets). Public
+/// for other writers of punctuation (`form_encode`).
 #[inline(always)]
 pub fn push_ascii(out: &mut String, c: u8) {
-    if c.is_ascii() {
-        // SAFETY: an ASCII byte is a whole UTF-8 character, so `out` stays UTF-8.
-        unsafe { out.as_mut_vec() }.push(c)
-    } else {
-        out.push(char::from(c))
-    }
+    out.push(char::from(c))
 }
 
 /// Append `s` as a JSON string literal, escaped as `JSON.stringify` does.
