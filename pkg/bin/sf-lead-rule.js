@@ -181,7 +181,8 @@ async function backfill(opts) {
   const config = { secrets: process.env };
   if (opts.mapping) config.mapping = readMapping(opts.mapping);
 
-  const sf = require('../sf_lead_rule.js');
+  // The backfill module (createLeads): the package's own entry point for it, never loaded by a login.
+  const sf = require('../sf_lead_rule_backfill.js');
   if (opts.dryRun) {
     const plan = await sf.createLeads(items, config, { host, mode: opts.mode, dryRun: true, state: readState(opts.resume) });
     process.stdout.write(JSON.stringify(plan, null, 2) + '\n');

@@ -136,24 +136,11 @@ pub fn normalise_read(host: Host, event: &Value) -> Result<Vec<HostEvent>> {
     let (profile, signal) = match host {
         Host::Auth0Action | Host::Auth0Rule => auth0_event(event, host)?,
         Host::Generic => generic(event)?,
-        #[cfg(feature = "all-hosts")]
         Host::Okta => return okta(event),
-        #[cfg(feature = "all-hosts")]
         Host::Ory => ory(event)?,
-        #[cfg(feature = "all-hosts")]
         Host::Firebase => firebase(event)?,
-        #[cfg(feature = "all-hosts")]
         Host::Cognito => cognito(event)?,
-        #[cfg(feature = "all-hosts")]
         Host::Clerk => clerk(event)?,
-        #[cfg(not(feature = "all-hosts"))]
-        _ => {
-            return Err(RuleError::new(
-                ErrorCode::ConfigInvalid,
-                format!("this build reads Auth0 and generic events only; {} needs the npm package", host.name()),
-            )
-            .with_field("host"))
-        }
     };
     Ok(vec![HostEvent::new(profile, signal)])
 }
@@ -227,7 +214,6 @@ fn generic(event: &Value) -> Result<(Value, FirstLoginSignal)> {
 // Ory
 
 /// Which Ory self-service flow an after-hook ran for.
-#[cfg(feature = "all-hosts")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OryFlow {
     Registration,
@@ -235,7 +221,6 @@ enum OryFlow {
     Settings,
 }
 
-#[cfg(feature = "all-hosts")]
 fn ory(event: &Value) -> Result<(Value, FirstLoginSignal)> {
     let ctx = if event.get("identity").is_some() { event } else { event.get("ctx").unwrap_or(event) };
     let identity = ctx.get("identity").filter(|i| i.is_object()).ok_or_else(|| {
@@ -284,7 +269,6 @@ fn ory(event: &Value) -> Result<(Value, FirstLoginSignal)> {
 /// The flow, from `flow.type` when it names one, else from the path of the request URL, the
 /// flow's form action or the flow's own request URL (an OIDC callback URL names no flow, so
 /// the next one is tried).
-#[cfg(feature = "all-hosts")]
 fn ory_flow(ctx: &Value) -> Option<OryFlow> {
     let from_word = |word: &str| match word {
         "registration" => Some(OryFlow::Registration),
@@ -302,7 +286,6 @@ fn ory_flow(ctx: &Value) -> Option<OryFlow> {
 }
 
 /// The path of a URL: after `scheme://host`, before `?` or `#`.
-#[cfg(feature = "all-hosts")]
 fn url_path(url: &str) -> &str {
     // Without a scheme the URL is taken as a path already; with one, the host is skipped.
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest.split_once('/').map_or("", |(_, path)| path));
@@ -312,7 +295,6 @@ fn url_path(url: &str) -> &str {
 // ---------------------------------------------------------------------------------------------
 // Firebase
 
-#[cfg(feature = "all-hosts")]
 fn firebase(event: &Value) -> Result<(Value, FirstLoginSignal)> {
     let user = event.get("data").filter(|d| d.is_object()).ok_or_else(|| {
         invalid("the Firebase event has no `data` user record: pass the `AuthBlockingEvent` of beforeUserCreated/beforeUserSignedIn".into())
@@ -350,7 +332,6 @@ fn firebase(event: &Value) -> Result<(Value, FirstLoginSignal)> {
 // ---------------------------------------------------------------------------------------------
 // Cognito
 
-#[cfg(feature = "all-hosts")]
 fn cognito(event: &Value) -> Result<(Value, FirstLoginSignal)> {
     let attributes = path(event, &["request", "userAttributes"]).and_then(Value::as_object).ok_or_else(|| {
         invalid("the Cognito event has no `request.userAttributes`: pass the trigger's `event` as it is".into())
@@ -404,7 +385,6 @@ fn cognito(event: &Value) -> Result<(Value, FirstLoginSignal)> {
 // ---------------------------------------------------------------------------------------------
 // Clerk
 
-#[cfg(feature = "all-hosts")]
 fn clerk(event: &Value) -> Result<(Value, FirstLoginSignal)> {
     let event_type = event.get("type").and_then(Value::as_str);
     let user = event.get("data").filter(|d| d.is_object()).ok_or_else(|| {
@@ -457,7 +437,6 @@ fn clerk(event: &Value) -> Result<(Value, FirstLoginSignal)> {
 }
 
 /// `1716883195123` → `"2024-05-28T07:59:55.123Z"` (proleptic Gregorian, years 1970–9999).
-#[cfg(feature = "all-hosts")]
 fn iso_from_epoch_millis(millis: u64) -> Option<String> {
     const MAX_MILLIS: u64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
     if millis > MAX_MILLIS {
@@ -488,7 +467,6 @@ fn iso_from_epoch_millis(millis: u64) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // Okta
 
-#[cfg(feature = "all-hosts")]
 fn okta(event: &Value) -> Result<Vec<HostEvent>> {
     if let Some(events) = path(event, &["data", "events"]).and_then(Value::as_array) {
         let mut users = Vec::new();
@@ -672,13 +650,11 @@ fn count(value: Option<&Value>) -> Option<u64> {
 }
 
 /// `"First Last"` from whichever parts exist.
-#[cfg(feature = "all-hosts")]
 fn join_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
     let joined = [first, last].into_iter().flatten().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
     (!joined.is_empty()).then_some(joined)
 }
 
-#[cfg(feature = "all-hosts")]
 fn clip(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),

@@ -10,7 +10,8 @@ import { fileURLToPath } from "node:url";
 import { startEmulator } from "../emulator/server.mjs";
 import { loadPackage, emulatorSecrets, assertNoSecrets, fixtureText } from "./harness.mjs";
 
-const sf = loadPackage();
+// The backfill has its own entry point, require("sf-lead-rule/backfill").
+const sf = loadPackage("sf_lead_rule_backfill.js");
 const CLI = fileURLToPath(new URL("../../pkg/bin/sf-lead-rule.js", import.meta.url));
 const TMP = fileURLToPath(new URL("./tmp/backfill/", import.meta.url));
 const COLLECTIONS = "POST /services/data/v66.0/composite/sobjects";

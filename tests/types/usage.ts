@@ -1,6 +1,7 @@
 // Compiled with `tsc --noEmit --strict` by tests/node/types.test.mjs: the .d.ts of pkg/ must type
 // real uses of every export (and reject a wrong one, see the @ts-expect-error lines).
 import * as sf from "../../pkg/sf_lead_rule";
+import * as backfillModule from "../../pkg/sf_lead_rule_backfill";
 
 const config: sf.Config = { clientId: "id", clientSecret: "secret", loginUrl: "https://acme.my.salesforce.com", mapping: "recommended" };
 
@@ -27,20 +28,23 @@ async function hosts(): Promise<void> {
   void [status, code, viaAction, hook, wrong];
 }
 
-// createLeads comes from the backfill module, loaded on first use; the entry's .d.ts types it too.
+// createLeads comes from the backfill module (require("sf-lead-rule/backfill")), typed by its own
+// .d.ts; the login module has none.
 async function backfill(): Promise<void> {
-  const result = await sf.createLeads([{ email: "a@b.co" }], config, { host: "auth0", mode: "collections", onState: (json: string) => void json });
+  // @ts-expect-error the login module does not export createLeads
+  void sf.createLeads;
+  const result = await backfillModule.createLeads([{ email: "a@b.co" }], config, { host: "auth0", mode: "collections", onState: (json: string) => void json });
   if ("dryRun" in result) {
-    const requests: sf.PlannedRequest[] = result.requests;
+    const requests: backfillModule.PlannedRequest[] = result.requests;
     void requests;
   } else {
     const stopped: sf.RuleErrorInfo | null = result.stopped;
     const created: number = result.stats.created;
-    const state: sf.BackfillState = result.state;
+    const state: backfillModule.BackfillState = result.state;
     void [stopped, created, state];
   }
   // @ts-expect-error mode is "collections", "bulk" or "auto"
-  await sf.createLeads([], config, { mode: "fast" });
+  await backfillModule.createLeads([], config, { mode: "fast" });
 }
 
 // @ts-expect-error unknown config keys are type errors too

@@ -101,8 +101,9 @@ async fn on_execute_post_login_run(event: JsValue, api: JsValue) -> JsValue {
     to_js(&outcome)
 }
 
-/// **Auth0 Rules** (legacy) `function (user, context, callback)`: settings from the global
-/// `configuration`; on success `auth0.users.updateAppMetadata`. Always calls
+/// **Auth0 Rules** (legacy: Rules reached end of life on 18 Nov 2026; new setups use
+/// `onExecutePostLogin` in an Action) `function (user, context, callback)`: settings from the
+/// global `configuration`; on success `auth0.users.updateAppMetadata`. Always calls
 /// `callback(null, user, context)`, after the attempt (bounded by `deadlineMs`).
 #[wasm_bindgen]
 pub fn rule(user: JsValue, context: JsValue, callback: JsValue) {

@@ -3,11 +3,8 @@
 //! host family. They never throw and never block a login past the configured deadline.
 
 pub mod auth0;
-#[cfg(feature = "all-hosts")]
 pub mod cognito;
-#[cfg(feature = "all-hosts")]
 pub mod firebase;
-#[cfg(feature = "webhooks")]
 pub mod webhook;
 
 use crate::core::config::Config;
