@@ -151,7 +151,7 @@ fn as_config_error(mut e: RuleError) -> RuleError {
 }
 
 /// A Promise for `f`. Every async export goes through this one boxed `future_to_promise`: each
-/// generic instantiation of it costs about 1.5 kB of wasm, which the single file cannot spare.
+/// generic instantiation of it costs about 1.5 kB of wasm.
 pub fn promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> js_sys::Promise {
     boxed_promise(Box::pin(f))
 }
