@@ -82,7 +82,9 @@ export interface BackfillPlan {
 /// Create Leads (or Contacts) for many existing users: sObject Collections, 200 records a
 /// request, or a Bulk API 2.0 job above `bulkThreshold`. Resolves to per-user results, the resume
 /// state and counts, also when Salesforce stops it (`stopped`); rejects only for bad
-/// configuration, options or state.
+/// configuration, options or state. Exported by the backfill entry only,
+/// `require("sf-lead-rule/backfill")`: a module of its own, with its own `configure()` settings
+/// and token cache.
 #[wasm_bindgen(js_name = createLeads, unchecked_return_type = "Promise<BackfillReport | BackfillPlan>")]
 pub fn create_leads(
     #[wasm_bindgen(unchecked_param_type = "unknown[]")] profiles: JsValue,
