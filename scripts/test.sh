@@ -15,6 +15,8 @@ if cargo clippy --version >/dev/null 2>&1; then
   step "lints (cargo clippy, warnings are errors)"
   cargo clippy --quiet --all-targets -- -D warnings
   cargo clippy --quiet --lib --target wasm32-unknown-unknown -- -D warnings
+  # The login module is built without the `batch` feature (scripts/build.sh): lint that build too.
+  cargo clippy --quiet --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 fi
 
 step "native core tests (cargo test)"
