@@ -1,7 +1,8 @@
 //! Salesforce REST API: builds the token, create, upsert, query and collections requests, and
 //! reads Salesforce's answers into typed results. Knows the wire format; never sends anything.
 
-use crate::core::config::{is_loopback_host, url_parts, Config, TokenGrant};
+use crate::core::config::{Config, TokenGrant};
+use crate::core::endpoint::WebUrl;
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::http::{
     form_encode, form_encode_into, percent_encode, percent_encode_into, HttpRequest, HttpResponse, Purpose, Text,
@@ -117,9 +118,9 @@ pub fn jwt_signing_input(config: &Config, now_secs: u64) -> Option<String> {
 /// Salesforce wants `aud` to be login.salesforce.com or test.salesforce.com (sandboxes); for a My
 /// Domain or a local emulator the login URL itself.
 fn jwt_audience(login_url: &str) -> String {
-    match url_parts(login_url) {
-        Some(p) if p.host.ends_with(".sandbox.my.salesforce.com") => "https://test.salesforce.com".into(),
-        Some(p) if p.host.ends_with(".my.salesforce.com") => "https://login.salesforce.com".into(),
+    match WebUrl::parse(login_url) {
+        Ok(p) if p.host().ends_with(".sandbox.my.salesforce.com") => "https://test.salesforce.com".into(),
+        Ok(p) if p.host().ends_with(".my.salesforce.com") => "https://login.salesforce.com".into(),
         _ => login_url.to_string(),
     }
 }
@@ -179,8 +180,7 @@ pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<Acce
     let instance = v.get("instance_url").and_then(Value::as_str).filter(|s| !s.is_empty());
     match (token, instance) {
         (Some(t), Some(i)) => {
-            let instance_url = i.trim_end_matches('/').to_string();
-            check_instance_url(&instance_url, config)?;
+            let instance_url = check_instance_url(i, config)?;
             Ok(AccessToken { token: Secret::new(t), instance_url })
         }
         _ => Err(invalid_response("token response has no access_token or instance_url", resp.status)),
@@ -211,32 +211,45 @@ const SALESFORCE_DOMAINS: &[&str] = &[
     ".database.com",
 ];
 
-pub fn check_instance_url(instance_url: &str, config: &Config) -> Result<()> {
+/// Whether the token may be sent to `instance_url`, read as `fetch` reads it; `Ok` with the URL
+/// to send to (its serialisation, without trailing `/`), so the host checked is the host
+/// contacted.
+pub fn check_instance_url(instance_url: &str, config: &Config) -> Result<String> {
     let refuse = |why: &str| {
+        // The URL as given, but printable: it came from outside and may hold controls.
+        let shown: String = instance_url.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
         Err(RuleError::new(
             ErrorCode::InstanceUrlNotAllowed,
-            format!("instance_url {instance_url} refused: {why}; add its host to allowedInstanceHosts if it is really yours"),
+            format!("instance_url {shown} refused: {why}; add its host to allowedInstanceHosts if it is really yours"),
         )
         .with_field("allowedInstanceHosts"))
     };
-    let Some(inst) = url_parts(instance_url) else { return refuse("not an absolute URL") };
-    let login = url_parts(&config.login_url);
-    if !inst.https && !is_loopback_host(&inst.host) {
+    let inst = match WebUrl::parse(instance_url) {
+        Ok(inst) => inst,
+        Err(why) => return refuse(&format!("it {}", why.reason())),
+    };
+    let base = match inst.base() {
+        Ok(base) => base,
+        Err(why) => return refuse(&format!("it {}", why.reason())),
+    };
+    let host = inst.host();
+    let login = WebUrl::parse(&config.login_url).ok();
+    if !inst.is_https() && !inst.is_loopback() {
         return refuse("the access token is only sent over https");
     }
     let allowed = config.allowed_instance_hosts.iter().any(|a| {
         if let Some(suffix) = a.strip_prefix('.') {
             // `host` ends with `.{suffix}`, without building that text.
-            inst.host.strip_suffix(suffix).is_some_and(|h| h.ends_with('.'))
+            host.strip_suffix(suffix).is_some_and(|h| h.ends_with('.'))
         } else {
-            inst.host == *a
+            host == *a
         }
     });
-    let same_as_login = login.as_ref().is_some_and(|l| l.host == inst.host);
-    let salesforce = inst.https && SALESFORCE_DOMAINS.iter().any(|d| inst.host.ends_with(d));
-    let loopback_pair = is_loopback_host(&inst.host) && login.as_ref().is_some_and(|l| is_loopback_host(&l.host));
+    let same_as_login = login.as_ref().is_some_and(|l| l.host() == host);
+    let salesforce = inst.is_https() && SALESFORCE_DOMAINS.iter().any(|d| host.ends_with(d));
+    let loopback_pair = inst.is_loopback() && login.as_ref().is_some_and(WebUrl::is_loopback);
     if allowed || same_as_login || salesforce || loopback_pair {
-        Ok(())
+        Ok(base)
     } else {
         refuse("its host is not a Salesforce domain nor the login host")
     }
