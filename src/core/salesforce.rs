@@ -5,7 +5,8 @@ use crate::core::config::{Config, TokenGrant};
 use crate::core::endpoint::WebUrl;
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::http::{
-    form_encode, form_encode_into, percent_encode, percent_encode_into, HttpRequest, HttpResponse, Purpose, Text,
+    form_encode, form_encode_into, is_dot_segment, path_segment, path_segment_into, percent_encode, redirect_refused,
+    HttpRequest, HttpResponse, Purpose, Text,
 };
 use crate::core::json::{self, Value};
 use crate::core::record::{RecordPayload, SObject};
@@ -148,6 +149,14 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
 /// Read a token response. Failures are `TOKEN_REJECTED` (credentials refused) or
 /// `RESPONSE_INVALID`; the OAuth error code is kept as `remote_code`.
 pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<AccessToken> {
+    if resp.is_redirect() {
+        // Following it would re-send the form, client secret and password included.
+        return Err(redirect_refused(
+            resp,
+            "the Salesforce token endpoint",
+            "loginUrl (the org's login or My Domain URL)",
+        ));
+    }
     let json: Option<Value> = json::from_str(&resp.body).ok();
     if resp.status != 200 {
         let (code, description) = match &json {
@@ -192,6 +201,11 @@ pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<Acce
 pub fn offered_token(resp: &HttpResponse) -> Option<Secret> {
     let v: Value = json::from_str(&resp.body).ok()?;
     v.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty()).map(Secret::new)
+}
+
+/// `REDIRECT_REFUSED` for a REST API answer (the token endpoint has its own message).
+pub(crate) fn redirect_error(resp: &HttpResponse) -> RuleError {
+    redirect_refused(resp, "Salesforce", "loginUrl and allowedInstanceHosts (the instance URL the token came with)")
 }
 
 pub(crate) fn invalid_response(what: &str, status: u16) -> RuleError {
@@ -289,7 +303,26 @@ pub fn create_request(token: &AccessToken, config: &Config, payload: &RecordPayl
     with_sforce_headers(authorized(req, token), config).json_body(json::to_string(payload))
 }
 
-/// `PATCH …/sobjects/Lead/{field}/{value}`: creates or updates, so retries never make a second record.
+/// An external id must be usable as the last segment of the upsert URL: `.`, `..` (and empty)
+/// cannot be one, whatever their encoding (`fetch` reads `%2E%2E` as `..` and drops the segment
+/// before it, turning `PATCH …/Lead/Auth0_User_Id__c/..` into `PATCH …/sobjects/Lead/`).
+/// `source` is the profile path the value came from (`externalIdSource`).
+pub fn check_external_id(source: &str, value: &str) -> Result<()> {
+    if is_dot_segment(value) {
+        return Err(RuleError::new(
+            ErrorCode::ProfileInvalid,
+            format!(
+                "the external id ({source}) is '{value}', which cannot be sent as a URL path segment; nothing was sent"
+            ),
+        )
+        .with_field(source));
+    }
+    Ok(())
+}
+
+/// `PATCH …/sobjects/Lead/{field}/{value}`: creates or updates, so retries never make a second
+/// record. `field` and `value` are each one path segment, fully encoded; `value` must have passed
+/// [`check_external_id`].
 pub fn upsert_request(
     token: &AccessToken,
     config: &Config,
@@ -297,7 +330,7 @@ pub fn upsert_request(
     value: &str,
     payload: &RecordPayload,
 ) -> HttpRequest {
-    let path = format!("sobjects/{}/{}/{}", config.object.name(), field, percent_encode(value));
+    let path = format!("sobjects/{}/{}/{}", config.object.name(), path_segment(field), path_segment(value));
     let mut body = payload.clone();
     body.fields.retain(|(k, _)| k != field);
     let req = HttpRequest::new(Purpose::UpsertRecord, "PATCH", data_url(token, config, &path));
@@ -374,7 +407,7 @@ pub fn datetime_ms(s: &str) -> Option<u64> {
 }
 
 pub fn get_record_request(token: &AccessToken, config: &Config, id: &str) -> HttpRequest {
-    let path = format!("sobjects/{}/{}?fields=Id", config.object.name(), percent_encode(id));
+    let path = format!("sobjects/{}/{}?fields=Id", config.object.name(), path_segment(id));
     authorized(HttpRequest::new(Purpose::CheckExisting, "GET", data_url(token, config, &path)), token)
 }
 
@@ -484,6 +517,8 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
             )
             .with_remote("MULTIPLE_CHOICES", 300),
         ),
+        // Not retried, and never read as a success: a redirected create is no record.
+        _ if resp.is_redirect() => WriteResult::Failed(redirect_error(resp)),
         _ => {
             let errors = parse_api_errors(&resp.body);
             let first = errors.first();
@@ -587,7 +622,7 @@ pub fn record_url(instance_url: &str, object: SObject, id: &str) -> String {
     url.push_str("/lightning/r/");
     url.push_str(object.name());
     json::push_ascii(&mut url, b'/');
-    percent_encode_into(&mut url, id);
+    path_segment_into(&mut url, id);
     url.push_str("/view");
     url
 }
