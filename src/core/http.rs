@@ -303,7 +303,7 @@ enum Encoding {
     Form,
     /// RFC 3986 unreserved kept (a query value).
     Unreserved,
-    /// One path segment: unreserved but `.` kept, so no value is a dot segment.
+    /// One path segment: RFC 3986 unreserved kept except `.`, which is encoded (`%2E`) too.
     Segment,
 }
 
