@@ -721,7 +721,7 @@ mod tests {
             ("https://a\tb.example", "loginUrl must not contain spaces, tabs, line breaks or other control characters"),
             (
                 "https://acme．my.salesforce.com",
-                "loginUrl must have an ASCII host name (write an international domain name in its xn-- form)",
+                "loginUrl must have a host name of ASCII letters, digits, '-' and '.' (an international domain name in its xn-- form)",
             ),
             ("https://acme.my.salesforce.com?x=1", "loginUrl must not have a ?query or #fragment"),
             ("ftp://h", "loginUrl is not an absolute http(s) URL"),

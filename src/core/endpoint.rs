@@ -14,9 +14,10 @@ pub enum UrlRefusal {
     /// A space or a control character in it: `fetch` would silently drop tabs and newlines, so
     /// what was written would not be what is contacted.
     Whitespace,
-    /// The host is not ASCII. The IDNA tables are left out of the build, so an international
-    /// name must be written in its `xn--` form.
-    NonAsciiHost,
+    /// The host is not a plain ASCII name: non-ASCII (the IDNA tables are left out of the
+    /// build, so an international name must be written in its `xn--` form, even percent-encoded),
+    /// or a character no host name has (`%2f`, `%00`, …).
+    HostInvalid,
     /// `user:pass@` before the host.
     Userinfo,
     /// A `?query` or `#fragment` on a URL that paths are appended to.
@@ -29,8 +30,8 @@ impl UrlRefusal {
         match self {
             UrlRefusal::NotHttp => "is not an absolute http(s) URL",
             UrlRefusal::Whitespace => "must not contain spaces, tabs, line breaks or other control characters",
-            UrlRefusal::NonAsciiHost => {
-                "must have an ASCII host name (write an international domain name in its xn-- form)"
+            UrlRefusal::HostInvalid => {
+                "must have a host name of ASCII letters, digits, '-' and '.' (an international domain name in its xn-- form)"
             }
             UrlRefusal::Userinfo => "must not contain a user name or password (user:pass@ before the host)",
             UrlRefusal::QueryOrFragment => "must not have a ?query or #fragment",
@@ -50,8 +51,7 @@ impl WebUrl {
             return Err(UrlRefusal::Whitespace);
         }
         let url = Url::parse(text).map_err(|e| match e {
-            // Also any other forbidden host character; a non-ASCII host is the common case.
-            url::ParseError::IdnaError if !text.is_ascii() => UrlRefusal::NonAsciiHost,
+            url::ParseError::IdnaError => UrlRefusal::HostInvalid,
             _ => UrlRefusal::NotHttp,
         })?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -152,11 +152,15 @@ mod tests {
             ("https://a\u{a0}b.example", UrlRefusal::Whitespace),
             (" https://a.example", UrlRefusal::Whitespace),
             ("https://a.example\u{0}", UrlRefusal::Whitespace),
-            ("https://evil．example", UrlRefusal::NonAsciiHost),
-            ("https://acme．my．salesforce．com", UrlRefusal::NonAsciiHost),
-            ("https://bücher.example", UrlRefusal::NonAsciiHost),
-            ("https://evil.example%2f.my.salesforce.com", UrlRefusal::NotHttp),
-            ("https://evil.example%2F.my.salesforce.com", UrlRefusal::NotHttp),
+            ("https://evil．example", UrlRefusal::HostInvalid),
+            ("https://acme．my．salesforce．com", UrlRefusal::HostInvalid),
+            ("https://bücher.example", UrlRefusal::HostInvalid),
+            // Percent-decoded, it is not ASCII: Node reads xn--exmple-cua.com.
+            ("https://ex%C3%A4mple.com", UrlRefusal::HostInvalid),
+            ("https://evil.example%2f.my.salesforce.com", UrlRefusal::HostInvalid),
+            ("https://evil.example%2F.my.salesforce.com", UrlRefusal::HostInvalid),
+            ("https://a.example%00", UrlRefusal::HostInvalid),
+            ("http://256.1.1.1", UrlRefusal::NotHttp),
             ("https://", UrlRefusal::NotHttp),
             ("https:///", UrlRefusal::NotHttp),
             ("ftp://h.example", UrlRefusal::NotHttp),
