@@ -812,3 +812,23 @@ fn a_state_from_another_org_is_refused_after_login() {
     let e = report.stopped.unwrap();
     assert_eq!((e.code, e.field.as_deref()), (ErrorCode::ConfigInvalid, Some("state")));
 }
+
+#[test]
+fn a_redirected_collection_stops_the_backfill_without_resending() {
+    // Data call 2 (the second chunk) answers 302: refused as a whole, not retried, not followed.
+    let mut org = Org {
+        overrides: vec![(2, Override::Answer(302, json!([{"id": "00Q000000000001AAA", "success": true}])))],
+        ..Org::default()
+    };
+    let mut m = machine(config(json!({})), users(0..450), &Value::Null, Mode::Auto);
+    let (reqs, sleeps, report) = run(&mut m, &mut org);
+    assert_eq!(reqs.len(), 3, "token, the first collection, the redirected second");
+    assert!(sleeps.is_empty());
+    let stopped = report.stopped.clone().unwrap();
+    assert_eq!(
+        (stopped.code, stopped.remote_code.as_deref(), stopped.status),
+        (ErrorCode::RedirectRefused, Some("REDIRECT_REFUSED"), Some(302))
+    );
+    assert_eq!((report.stats.created, report.stats.pending), (200, 250));
+    assert_eq!(report.state["users"].as_object().unwrap().len(), 200, "the redirected chunk is not marked sending");
+}

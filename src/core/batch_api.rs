@@ -33,6 +33,10 @@ pub fn classify(resp: &HttpResponse, config: &Config) -> Answer {
     if (200..300).contains(&resp.status) {
         return Answer::Ok;
     }
+    if resp.is_redirect() {
+        // Refused as a whole and not retried: nothing is sent where it points.
+        return Answer::Refused(sf::redirect_error(resp));
+    }
     let errors = sf::parse_api_errors(&resp.body);
     let first = errors.first();
     let remote = first.map(|e| e.code.clone()).unwrap_or_else(|| format!("HTTP_{}", resp.status));

@@ -2,6 +2,7 @@
 //! host secrets (`SALESFORCE_CLIENT_ID`, …). Parse, don't validate: after this, URLs are checked,
 //! the grant is chosen and the mapping is compiled. Never performs I/O.
 
+use crate::core::endpoint::{UrlRefusal, WebUrl};
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::json::{self, Map, Value};
 use crate::core::mapping::Mapping;
@@ -309,7 +310,7 @@ impl Config {
         let (mapping, mapping_name) = parse_mapping(obj.get("mapping"))?;
 
         let login_url = r.string("loginUrl")?.unwrap_or_else(|| DEFAULT_LOGIN_URL.to_string());
-        let login_url = check_url("loginUrl", login_url.trim_end_matches('/'))?;
+        let login_url = check_url("loginUrl", &login_url, true)?;
         let api_version = match r.string("apiVersion")? {
             None => DEFAULT_API_VERSION.to_string(),
             Some(v) => parse_api_version(&v)?,
@@ -317,14 +318,8 @@ impl Config {
         let grant = parse_grant(&r)?;
         let slack_webhook_url = match r.secret("slackWebhookUrl")? {
             None => None,
-            Some(url) => {
-                check_url("slackWebhookUrl", url.expose()).map_err(|mut e| {
-                    // The webhook URL is itself a credential: never echo it.
-                    e.message = "slackWebhookUrl must be an https URL (http only on loopback)".into();
-                    e
-                })?;
-                Some(url)
-            }
+            // Kept as a secret (it is a credential), as the URL `fetch` reads it.
+            Some(url) => Some(Secret::new(check_url("slackWebhookUrl", url.expose(), false)?)),
         };
         let external_id_field = r.string("externalIdField")?;
         if let Some(f) = &external_id_field {
@@ -506,7 +501,7 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
             let instance_url = r.required("instanceUrl", why)?;
             TokenGrant::AccessToken {
                 access_token: Secret::new(header_value("accessToken", r.required("accessToken", why)?)?),
-                instance_url: check_url("instanceUrl", instance_url.trim_end_matches('/'))?,
+                instance_url: check_url("instanceUrl", &instance_url, true)?,
             }
         }
         other => {
@@ -550,68 +545,25 @@ pub fn is_api_name(s: &str) -> bool {
         && s.len() <= 80
 }
 
-/// Parsed pieces of an absolute URL we are about to send something to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UrlParts<'a> {
-    pub https: bool,
-    /// Lower-case; borrowed from the URL unless it had to be changed.
-    pub host: std::borrow::Cow<'a, str>,
-}
-
-pub fn url_parts(url: &str) -> Option<UrlParts<'_>> {
-    // The scheme and `://`, case-insensitively, as a prefix: neither scheme holds a `:`, so this
-    // is the first `://` of the URL, and no search for it is needed (this runs several times
-    // per login, and the search compared three bytes at every place).
-    let scheme = |prefix: &str| url.get(..prefix.len()).filter(|s| s.eq_ignore_ascii_case(prefix)).is_some();
-    let (https, rest) = if scheme("https://") {
-        (true, url.get(8..)?)
-    } else if scheme("http://") {
-        (false, url.get(7..)?)
-    } else {
-        return None;
-    };
-    // Bytes, not chars: every delimiter is ASCII, and this runs several times per login.
-    let end = rest.bytes().position(|b| matches!(b, b'/' | b'?' | b'#')).unwrap_or(rest.len());
-    let authority = rest.get(..end)?;
-    if authority.is_empty() || authority.bytes().any(|b| b == b'@') {
-        return None;
-    }
-    let mut host = if let Some(stripped) = authority.strip_prefix('[') {
-        match stripped.bytes().position(|b| b == b']') {
-            // `[v6]` as written, brackets included.
-            Some(i) => std::borrow::Cow::Borrowed(authority.get(..i + 2)?),
-            None => std::borrow::Cow::Owned(format!("[{stripped}]")),
-        }
-    } else {
-        let end = authority.bytes().position(|b| b == b':').unwrap_or(authority.len());
-        std::borrow::Cow::Borrowed(authority.get(..end)?)
-    };
-    if host.is_empty() || crate::core::text::has_whitespace(&host) {
-        return None;
-    }
-    if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        host.to_mut().make_ascii_lowercase();
-    }
-    Some(UrlParts { https, host })
-}
-
-pub fn is_loopback_host(host: &str) -> bool {
-    host == "localhost" || host == "[::1]" || host.starts_with("127.")
-}
-
-/// https anywhere; plain http only to loopback (the local emulator).
-pub fn check_url(key: &str, url: &str) -> Result<String> {
-    match url_parts(url) {
-        None => {
-            Err(RuleError::new(ErrorCode::ConfigInvalid, format!("{key} is not an absolute http(s) URL"))
-                .with_field(key))
-        }
-        Some(p) if !p.https && !is_loopback_host(&p.host) => Err(RuleError::new(
+/// A URL setting, read as `fetch` reads it ([`WebUrl`]): https anywhere, plain http only to
+/// loopback, no `user:pass@`. Gives the URL's serialisation, which is what is sent; for a `base`
+/// (paths are appended to it: `loginUrl`, `instanceUrl`) without trailing `/` and with no query or
+/// fragment. Messages never quote the URL: a Slack webhook URL is a credential.
+pub fn check_url(key: &str, url: &str, base: bool) -> Result<String> {
+    let refused =
+        |why: UrlRefusal| RuleError::new(ErrorCode::ConfigInvalid, format!("{key} {}", why.reason())).with_field(key);
+    let parsed = WebUrl::parse(url).map_err(refused)?;
+    if !parsed.is_https() && !parsed.is_loopback() {
+        return Err(RuleError::new(
             ErrorCode::InsecureUrl,
-            format!("{key} must use https (plain http is accepted only for localhost/127.0.0.1)"),
+            format!("{key} must use https (plain http is accepted only for localhost, 127.0.0.1 and [::1])"),
         )
-        .with_field(key)),
-        Some(_) => Ok(url.to_string()),
+        .with_field(key));
+    }
+    if base {
+        parsed.base().map_err(refused)
+    } else {
+        Ok(parsed.as_str().to_string())
     }
 }
 
@@ -736,42 +688,74 @@ mod tests {
     }
 
     #[test]
-    fn url_parts_finds_the_host_as_before() {
-        let host = |u: &str| url_parts(u).map(|p| (p.https, p.host.into_owned()));
-        assert_eq!(host("https://Acme.My.Salesforce.com/x?y#z"), Some((true, "acme.my.salesforce.com".into())));
-        assert_eq!(host("HTTP://127.0.0.1:4000"), Some((false, "127.0.0.1".into())));
-        assert_eq!(host("http://[::1]:8080/p"), Some((false, "[::1]".into())));
-        // No closing bracket: the host is closed for it, as the split-based reading did.
-        assert_eq!(host("http://[::1/p"), Some((false, "[::1]".into())));
-        assert_eq!(host("https://a.example.com?q"), Some((true, "a.example.com".into())));
-        assert_eq!(host("https://a.example.com#f"), Some((true, "a.example.com".into())));
-        for bad in [
-            "https://",
-            "https:///x",
-            "https://u@h",
-            "https://:80",
-            "ftp://h",
-            "h",
-            "https://a b",
-            "https://a\u{b}b",
-            "https:/h",
-            "https//h",
-            "httpx://h",
-            "ht://h",
-            "é://h",
-            "httpé://h",
-            "ahttps://h",
-            "",
-        ] {
-            assert_eq!(host(bad), None, "{bad:?}");
+    fn url_settings_are_kept_as_fetch_reads_them() {
+        let check = |u: &str| check_url("loginUrl", u, true).map_err(|e| (e.code, e.message.clone()));
+        assert_eq!(check("https://Acme.My.Salesforce.com/"), Ok("https://acme.my.salesforce.com".into()));
+        assert_eq!(check("HTTP://127.0.0.1:4000"), Ok("http://127.0.0.1:4000".into()));
+        assert_eq!(check("http://[::1]:8080/p/"), Ok("http://[::1]:8080/p".into()));
+        assert_eq!(check("http://localhost:3000"), Ok("http://localhost:3000".into()));
+        // The host fetch would contact is evil.example: it is not loopback, so http is refused,
+        // and with https the stored URL says evil.example for every later check.
+        assert_eq!(
+            check("https://evil.example\\.my.salesforce.com"),
+            Ok("https://evil.example/.my.salesforce.com".into())
+        );
+        let insecure = |u: &str| check(u).map_err(|(code, _)| code);
+        for u in
+            ["http://127.attacker.example", "http://localhost.evil.example", "http://127.0.0.2", "http://h.example"]
+        {
+            assert_eq!(insecure(u), Err(ErrorCode::InsecureUrl), "{u}");
         }
-        // Unicode whitespace is whitespace too; other non-ASCII text is kept as it is.
-        assert_eq!(host("https://a\u{a0}b"), None);
-        assert_eq!(host("https://a\u{2003}b"), None);
-        assert_eq!(host("https://ÄX.example"), Some((true, "Äx.example".into())));
-        assert_eq!(host("hTTpS://h"), Some((true, "h".into())));
-        assert_eq!(host("http://https://h"), Some((false, "https".into())));
-        assert_eq!(host("https://h://x"), Some((true, "h".into())));
+        assert_eq!(
+            check("http://127.0.0.2"),
+            Err((
+                ErrorCode::InsecureUrl,
+                "loginUrl must use https (plain http is accepted only for localhost, 127.0.0.1 and [::1])".into()
+            ))
+        );
+        for (u, message) in [
+            (
+                "https://acme.my.salesforce.com@evil.example",
+                "loginUrl must not contain a user name or password (user:pass@ before the host)",
+            ),
+            ("https://a\tb.example", "loginUrl must not contain spaces, tabs, line breaks or other control characters"),
+            (
+                "https://acme．my.salesforce.com",
+                "loginUrl must have a host name of ASCII letters, digits, '-' and '.' (an international domain name in its xn-- form)",
+            ),
+            ("https://acme.my.salesforce.com?x=1", "loginUrl must not have a ?query or #fragment"),
+            ("ftp://h", "loginUrl is not an absolute http(s) URL"),
+            ("https://", "loginUrl is not an absolute http(s) URL"),
+        ] {
+            assert_eq!(check(u), Err((ErrorCode::ConfigInvalid, message.into())), "{u}");
+        }
+        // Not a base: the query stays, and the text is the serialisation.
+        assert_eq!(
+            check_url("slackWebhookUrl", "https://hooks.slack.com/services/T/B/X?a=1", false),
+            Ok("https://hooks.slack.com/services/T/B/X?a=1".into())
+        );
+    }
+
+    #[test]
+    fn slack_webhook_urls_are_never_echoed() {
+        for u in [
+            "http://hooks.slack.com/services/SECRET",
+            "https://SECRET@hooks.slack.com/services/T/B/X",
+            "https://hooks.slack.com/services/SECRET\tX",
+            "https://hooks．slack.com/services/SECRET",
+        ] {
+            let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","slackWebhookUrl": u}))).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some("slackWebhookUrl"));
+            assert!(!e.message.contains("SECRET"), "{}", e.message);
+        }
+        let c = Config::parse(&obj(
+            json!({"clientId":"id","clientSecret":"s","slackWebhookUrl":"https://Hooks.Slack.com/services/T/B/X"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            c.slack_webhook_url.map(|s| s.expose().to_string()),
+            Some("https://hooks.slack.com/services/T/B/X".into())
+        );
     }
 
     #[test]

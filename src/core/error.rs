@@ -51,6 +51,9 @@ pub enum ErrorCode {
     /// A request that may have created the record got no answer and the record cannot be looked
     /// up, so it is not sent again (batch backfill).
     OutcomeUnknown,
+    /// Salesforce answered with a redirect (3xx). Redirects are never followed: nothing is sent
+    /// where it points, and the request is not retried.
+    RedirectRefused,
 }
 
 impl ErrorCode {
@@ -77,6 +80,7 @@ impl ErrorCode {
             AmbiguousMatch => "AMBIGUOUS_MATCH",
             SlackFailed => "SLACK_FAILED",
             OutcomeUnknown => "OUTCOME_UNKNOWN",
+            RedirectRefused => "REDIRECT_REFUSED",
         }
     }
 

@@ -227,6 +227,13 @@ impl FirstLoginFlow {
             Ok((record, warnings)) => {
                 self.record = Some(record);
                 self.warnings = warnings;
+                // Refused before any request: the upsert URL could not name this record.
+                let bad_id = self
+                    .external_id()
+                    .and_then(|(_, value)| sf::check_external_id(&self.config.external_id_source, &value).err());
+                if let Some(e) = bad_id {
+                    self.fail_later(e);
+                }
             }
             Err(e) => self.fail_later(e),
         }

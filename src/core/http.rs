@@ -261,6 +261,27 @@ impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
+    /// A redirect, not followed: every request is sent with `redirect: "manual"`, so Node
+    /// (undici) hands back the 3xx itself and browsers an `opaqueredirect` response, whose status
+    /// reads 0. Any 3xx counts (300 too: Salesforce's "several records match" answer to an upsert
+    /// is read before this by the one caller that expects it).
+    pub fn is_redirect(&self) -> bool {
+        self.status == 0 || (300..400).contains(&self.status)
+    }
+}
+
+/// `REDIRECT_REFUSED` for a redirect from `who`: never followed, never retried. Says which
+/// settings to check and never where the redirect pointed.
+pub fn redirect_refused(resp: &HttpResponse, who: &str, check: &str) -> RuleError {
+    let status = match resp.status {
+        0 => "a redirect the browser hides".to_string(),
+        n => format!("HTTP {n}"),
+    };
+    RuleError::new(
+        ErrorCode::RedirectRefused,
+        format!("{who} answered with a redirect ({status}); redirects are never followed, so nothing was sent where it points: check {check}"),
+    )
+    .with_remote("REDIRECT_REFUSED", resp.status)
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.
@@ -272,16 +293,29 @@ pub fn form_encode(value: &str) -> String {
 
 /// [`form_encode`], appended to `out`.
 pub fn form_encode_into(out: &mut String, value: &str) {
-    encode_into(out, value, true)
+    encode_into(out, value, Encoding::Form)
+}
+
+/// Which bytes an encoding keeps as they are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// `application/x-www-form-urlencoded`: `*` kept, space as `+`.
+    Form,
+    /// RFC 3986 unreserved kept (a query value).
+    Unreserved,
+    /// One path segment: RFC 3986 unreserved kept except `.`, which is encoded (`%2E`) too.
+    Segment,
 }
 
 /// Copy the runs of bytes kept as they are, and encode the bytes between them: `%XX`, or `+` for
 /// a space in a form. Kept bytes are ASCII, so a run always starts and ends on a char boundary.
-fn encode_into(out: &mut String, value: &str, form: bool) {
+fn encode_into(out: &mut String, value: &str, encoding: Encoding) {
+    let form = encoding == Encoding::Form;
     let mut start = 0;
     for (i, b) in value.bytes().enumerate() {
         let kept = match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => true,
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => true,
+            b'.' => encoding != Encoding::Segment,
             b'*' => form,
             b'~' => !form,
             _ => false,
@@ -317,7 +351,29 @@ pub fn percent_encode(value: &str) -> String {
 
 /// [`percent_encode`], appended to `out`.
 pub fn percent_encode_into(out: &mut String, value: &str) {
-    encode_into(out, value, false)
+    encode_into(out, value, Encoding::Unreserved)
+}
+
+/// One URL path segment: every byte but ASCII letters, digits, `-`, `_` and `~` percent-encoded,
+/// `.` included, so `/`, `?`, `#`, `%` and `\` in a value stay inside its segment. A value of
+/// `.` or `..` is a dot segment even encoded (WHATWG URLs, hence `fetch`, read `%2E` as `.`):
+/// such a value cannot be a segment, and callers refuse it ([`is_dot_segment`]).
+pub fn path_segment_into(out: &mut String, value: &str) {
+    encode_into(out, value, Encoding::Segment)
+}
+
+/// [`path_segment_into`] into a new string.
+pub fn path_segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    path_segment_into(&mut out, value);
+    out
+}
+
+/// `""`, `.` or `..`: a value that can never be one literal path segment. URL parsing removes
+/// `.` and `..` (also written `%2E`, `.%2e`, …) with the segment before them, and an empty
+/// segment names the collection instead of one record.
+pub fn is_dot_segment(value: &str) -> bool {
+    matches!(value, "" | "." | "..")
 }
 
 #[cfg(test)]
@@ -383,5 +439,30 @@ mod tests {
         assert_eq!(form_encode("*~ é€x"), "*%7E+%C3%A9%E2%82%ACx");
         assert_eq!(percent_encode("*~ é€x"), "%2A~%20%C3%A9%E2%82%ACx");
         assert_eq!((form_encode(""), percent_encode("é")), (String::new(), "%C3%A9".to_string()));
+    }
+
+    #[test]
+    fn a_path_segment_keeps_only_letters_digits_dash_underscore_tilde() {
+        for (value, segment) in [
+            (".", "%2E"),
+            ("..", "%2E%2E"),
+            ("a/b", "a%2Fb"),
+            ("?x", "%3Fx"),
+            ("#x", "%23x"),
+            ("%2e", "%252e"),
+            ("auth0|1", "auth0%7C1"),
+            ("a b\\c", "a%20b%5Cc"),
+            ("é€", "%C3%A9%E2%82%AC"),
+            ("user.name-1_~", "user%2Ename-1_~"),
+            ("Az09", "Az09"),
+        ] {
+            assert_eq!(path_segment(value), segment, "{value:?}");
+        }
+        // Every byte outside the kept set is encoded.
+        let all: String = (0u32..0x100).filter_map(char::from_u32).collect();
+        let kept: String = path_segment(&all).chars().filter(|c| *c != '%' && !c.is_ascii_hexdigit()).collect();
+        assert_eq!(kept, "-GHIJKLMNOPQRSTUVWXYZ_ghijklmnopqrstuvwxyz~");
+        assert!(is_dot_segment("..") && is_dot_segment(".") && is_dot_segment(""));
+        assert!(!is_dot_segment("...") && !is_dot_segment("%2e") && !is_dot_segment(". "));
     }
 }

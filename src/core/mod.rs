@@ -6,6 +6,7 @@ pub mod batch;
 pub mod batch_api;
 pub mod config;
 pub mod csv;
+pub mod endpoint;
 pub mod error;
 pub mod flow;
 pub mod http;

@@ -2,7 +2,8 @@
 //! successful answers and collects the requests it would send (secrets masked when serialised),
 //! so the plan can never drift from what `onFirstLogin` really sends.
 
-use crate::core::config::{is_loopback_host, url_parts, Config, TokenGrant};
+use crate::core::config::{Config, TokenGrant};
+use crate::core::endpoint::WebUrl;
 use crate::core::flow::{FirstLoginFlow, Input, Outcome, Status, Step};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
 use crate::core::json::{ObjectWriter, RawJson, ToJson};
@@ -97,8 +98,8 @@ pub fn planned_instance_url(config: &Config) -> String {
     if let TokenGrant::AccessToken { instance_url, .. } = &config.grant {
         return instance_url.clone();
     }
-    match url_parts(&config.login_url) {
-        Some(p) if p.host.ends_with(".my.salesforce.com") || is_loopback_host(&p.host) => config.login_url.clone(),
+    match WebUrl::parse(&config.login_url) {
+        Ok(p) if p.host().ends_with(".my.salesforce.com") || p.is_loopback() => config.login_url.clone(),
         _ => "https://yourdomain.my.salesforce.com".to_string(),
     }
 }

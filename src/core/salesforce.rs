@@ -1,10 +1,12 @@
 //! Salesforce REST API: builds the token, create, upsert, query and collections requests, and
 //! reads Salesforce's answers into typed results. Knows the wire format; never sends anything.
 
-use crate::core::config::{is_loopback_host, url_parts, Config, TokenGrant};
+use crate::core::config::{Config, TokenGrant};
+use crate::core::endpoint::WebUrl;
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::http::{
-    form_encode, form_encode_into, percent_encode, percent_encode_into, HttpRequest, HttpResponse, Purpose, Text,
+    form_encode, form_encode_into, is_dot_segment, path_segment, path_segment_into, percent_encode, redirect_refused,
+    HttpRequest, HttpResponse, Purpose, Text,
 };
 use crate::core::json::{self, Value};
 use crate::core::record::{RecordPayload, SObject};
@@ -117,9 +119,9 @@ pub fn jwt_signing_input(config: &Config, now_secs: u64) -> Option<String> {
 /// Salesforce wants `aud` to be login.salesforce.com or test.salesforce.com (sandboxes); for a My
 /// Domain or a local emulator the login URL itself.
 fn jwt_audience(login_url: &str) -> String {
-    match url_parts(login_url) {
-        Some(p) if p.host.ends_with(".sandbox.my.salesforce.com") => "https://test.salesforce.com".into(),
-        Some(p) if p.host.ends_with(".my.salesforce.com") => "https://login.salesforce.com".into(),
+    match WebUrl::parse(login_url) {
+        Ok(p) if p.host().ends_with(".sandbox.my.salesforce.com") => "https://test.salesforce.com".into(),
+        Ok(p) if p.host().ends_with(".my.salesforce.com") => "https://login.salesforce.com".into(),
         _ => login_url.to_string(),
     }
 }
@@ -147,6 +149,14 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
 /// Read a token response. Failures are `TOKEN_REJECTED` (credentials refused) or
 /// `RESPONSE_INVALID`; the OAuth error code is kept as `remote_code`.
 pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<AccessToken> {
+    if resp.is_redirect() {
+        // Following it would re-send the form, client secret and password included.
+        return Err(redirect_refused(
+            resp,
+            "the Salesforce token endpoint",
+            "loginUrl (the org's login or My Domain URL)",
+        ));
+    }
     let json: Option<Value> = json::from_str(&resp.body).ok();
     if resp.status != 200 {
         let (code, description) = match &json {
@@ -179,8 +189,7 @@ pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<Acce
     let instance = v.get("instance_url").and_then(Value::as_str).filter(|s| !s.is_empty());
     match (token, instance) {
         (Some(t), Some(i)) => {
-            let instance_url = i.trim_end_matches('/').to_string();
-            check_instance_url(&instance_url, config)?;
+            let instance_url = check_instance_url(i, config)?;
             Ok(AccessToken { token: Secret::new(t), instance_url })
         }
         _ => Err(invalid_response("token response has no access_token or instance_url", resp.status)),
@@ -192,6 +201,11 @@ pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<Acce
 pub fn offered_token(resp: &HttpResponse) -> Option<Secret> {
     let v: Value = json::from_str(&resp.body).ok()?;
     v.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty()).map(Secret::new)
+}
+
+/// `REDIRECT_REFUSED` for a REST API answer (the token endpoint has its own message).
+pub(crate) fn redirect_error(resp: &HttpResponse) -> RuleError {
+    redirect_refused(resp, "Salesforce", "loginUrl and allowedInstanceHosts (the instance URL the token came with)")
 }
 
 pub(crate) fn invalid_response(what: &str, status: u16) -> RuleError {
@@ -211,32 +225,45 @@ const SALESFORCE_DOMAINS: &[&str] = &[
     ".database.com",
 ];
 
-pub fn check_instance_url(instance_url: &str, config: &Config) -> Result<()> {
+/// Whether the token may be sent to `instance_url`, read as `fetch` reads it; `Ok` with the URL
+/// to send to (its serialisation, without trailing `/`), so the host checked is the host
+/// contacted.
+pub fn check_instance_url(instance_url: &str, config: &Config) -> Result<String> {
     let refuse = |why: &str| {
+        // The URL as given, but printable: it came from outside and may hold controls.
+        let shown: String = instance_url.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect();
         Err(RuleError::new(
             ErrorCode::InstanceUrlNotAllowed,
-            format!("instance_url {instance_url} refused: {why}; add its host to allowedInstanceHosts if it is really yours"),
+            format!("instance_url {shown} refused: {why}; add its host to allowedInstanceHosts if it is really yours"),
         )
         .with_field("allowedInstanceHosts"))
     };
-    let Some(inst) = url_parts(instance_url) else { return refuse("not an absolute URL") };
-    let login = url_parts(&config.login_url);
-    if !inst.https && !is_loopback_host(&inst.host) {
+    let inst = match WebUrl::parse(instance_url) {
+        Ok(inst) => inst,
+        Err(why) => return refuse(&format!("it {}", why.reason())),
+    };
+    let base = match inst.base() {
+        Ok(base) => base,
+        Err(why) => return refuse(&format!("it {}", why.reason())),
+    };
+    let host = inst.host();
+    let login = WebUrl::parse(&config.login_url).ok();
+    if !inst.is_https() && !inst.is_loopback() {
         return refuse("the access token is only sent over https");
     }
     let allowed = config.allowed_instance_hosts.iter().any(|a| {
         if let Some(suffix) = a.strip_prefix('.') {
             // `host` ends with `.{suffix}`, without building that text.
-            inst.host.strip_suffix(suffix).is_some_and(|h| h.ends_with('.'))
+            host.strip_suffix(suffix).is_some_and(|h| h.ends_with('.'))
         } else {
-            inst.host == *a
+            host == *a
         }
     });
-    let same_as_login = login.as_ref().is_some_and(|l| l.host == inst.host);
-    let salesforce = inst.https && SALESFORCE_DOMAINS.iter().any(|d| inst.host.ends_with(d));
-    let loopback_pair = is_loopback_host(&inst.host) && login.as_ref().is_some_and(|l| is_loopback_host(&l.host));
+    let same_as_login = login.as_ref().is_some_and(|l| l.host() == host);
+    let salesforce = inst.is_https() && SALESFORCE_DOMAINS.iter().any(|d| host.ends_with(d));
+    let loopback_pair = inst.is_loopback() && login.as_ref().is_some_and(WebUrl::is_loopback);
     if allowed || same_as_login || salesforce || loopback_pair {
-        Ok(())
+        Ok(base)
     } else {
         refuse("its host is not a Salesforce domain nor the login host")
     }
@@ -276,7 +303,26 @@ pub fn create_request(token: &AccessToken, config: &Config, payload: &RecordPayl
     with_sforce_headers(authorized(req, token), config).json_body(json::to_string(payload))
 }
 
-/// `PATCH …/sobjects/Lead/{field}/{value}`: creates or updates, so retries never make a second record.
+/// An external id must be usable as the last segment of the upsert URL: `.`, `..` (and empty)
+/// cannot be one, whatever their encoding (`fetch` reads `%2E%2E` as `..` and drops the segment
+/// before it, turning `PATCH …/Lead/Auth0_User_Id__c/..` into `PATCH …/sobjects/Lead/`).
+/// `source` is the profile path the value came from (`externalIdSource`).
+pub fn check_external_id(source: &str, value: &str) -> Result<()> {
+    if is_dot_segment(value) {
+        return Err(RuleError::new(
+            ErrorCode::ProfileInvalid,
+            format!(
+                "the external id ({source}) is '{value}', which cannot be sent as a URL path segment; nothing was sent"
+            ),
+        )
+        .with_field(source));
+    }
+    Ok(())
+}
+
+/// `PATCH …/sobjects/Lead/{field}/{value}`: creates or updates, so retries never make a second
+/// record. `field` and `value` are each one path segment, fully encoded; `value` must have passed
+/// [`check_external_id`].
 pub fn upsert_request(
     token: &AccessToken,
     config: &Config,
@@ -284,7 +330,7 @@ pub fn upsert_request(
     value: &str,
     payload: &RecordPayload,
 ) -> HttpRequest {
-    let path = format!("sobjects/{}/{}/{}", config.object.name(), field, percent_encode(value));
+    let path = format!("sobjects/{}/{}/{}", config.object.name(), path_segment(field), path_segment(value));
     let mut body = payload.clone();
     body.fields.retain(|(k, _)| k != field);
     let req = HttpRequest::new(Purpose::UpsertRecord, "PATCH", data_url(token, config, &path));
@@ -361,7 +407,7 @@ pub fn datetime_ms(s: &str) -> Option<u64> {
 }
 
 pub fn get_record_request(token: &AccessToken, config: &Config, id: &str) -> HttpRequest {
-    let path = format!("sobjects/{}/{}?fields=Id", config.object.name(), percent_encode(id));
+    let path = format!("sobjects/{}/{}?fields=Id", config.object.name(), path_segment(id));
     authorized(HttpRequest::new(Purpose::CheckExisting, "GET", data_url(token, config, &path)), token)
 }
 
@@ -471,6 +517,8 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
             )
             .with_remote("MULTIPLE_CHOICES", 300),
         ),
+        // Not retried, and never read as a success: a redirected create is no record.
+        _ if resp.is_redirect() => WriteResult::Failed(redirect_error(resp)),
         _ => {
             let errors = parse_api_errors(&resp.body);
             let first = errors.first();
@@ -574,7 +622,7 @@ pub fn record_url(instance_url: &str, object: SObject, id: &str) -> String {
     url.push_str("/lightning/r/");
     url.push_str(object.name());
     json::push_ascii(&mut url, b'/');
-    percent_encode_into(&mut url, id);
+    path_segment_into(&mut url, id);
     url.push_str("/view");
     url
 }

@@ -20,8 +20,10 @@ pub fn initial_token(config: &Config, cached: Option<CachedToken>, now_ms: u64) 
         .filter(|c| {
             now_ms.saturating_sub(c.obtained_at_ms) < config.token_ttl_ms && c.identity == cache_identity(config)
         })
-        .filter(|c| sf::check_instance_url(&c.instance_url, config).is_ok())
-        .map(|c| AccessToken { token: c.token, instance_url: c.instance_url })
+        .and_then(|c| {
+            let instance_url = sf::check_instance_url(&c.instance_url, config).ok()?;
+            Some(AccessToken { token: c.token, instance_url })
+        })
 }
 
 /// What to do to obtain a new token.

@@ -2,7 +2,7 @@
 //! value mrkdwn-escaped, and the reading of Slack's answer. The webhook URL is a secret.
 
 use crate::core::error::{ErrorCode, RuleError};
-use crate::core::http::{HttpRequest, HttpResponse, Purpose, Text};
+use crate::core::http::{redirect_refused, HttpRequest, HttpResponse, Purpose, Text};
 use crate::core::record::{RecordPayload, SObject};
 use crate::core::salesforce::retry_after_ms;
 use crate::core::secret::Secret;
@@ -128,6 +128,12 @@ pub enum SlackResult {
 pub fn parse_webhook_response(resp: &HttpResponse) -> SlackResult {
     if resp.status == 200 {
         return SlackResult::Sent;
+    }
+    if resp.is_redirect() {
+        // Slack failures all have one code; the redirect is told by `remoteCode`.
+        let mut error = redirect_refused(resp, "Slack", "slackWebhookUrl");
+        error.code = ErrorCode::SlackFailed;
+        return SlackResult::Failed(error);
     }
     // Slack answers with a short error word (`no_service`, `invalid_payload`); keep it short.
     let word: String = resp.body.trim().chars().take(60).filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();

@@ -144,6 +144,10 @@ pub async fn send(req: &HttpRequest, timeout_ms: u64) -> Input {
     };
     let init = web_sys::RequestInit::new();
     init.set_method(req.method);
+    // Never follow a redirect: fetch would re-send the body (a token request's secrets) or turn a
+    // create into a GET to wherever it points. Node hands back the 3xx itself, browsers an
+    // `opaqueredirect` response with status 0; the core refuses both (REDIRECT_REFUSED).
+    init.set_redirect(web_sys::RequestRedirect::Manual);
     init.set_signal(Some(&controller.signal()));
     let headers = match web_sys::Headers::new() {
         Ok(h) => h,

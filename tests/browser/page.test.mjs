@@ -265,6 +265,25 @@ test("Run against local emulator creates one Lead and posts one Slack message", 
   assert.doesNotMatch(await page.locator("#outcome").textContent(), /emu-client-secret/);
 });
 
+test("in the browser a redirected create is an opaqueredirect: refused (status 0), not followed", async () => {
+  // The Location is the emulator's own origin (allowed by the page's CSP), so following it could
+  // not be blocked by anything but the driver's redirect: "manual".
+  const leads = emu.state.records.Lead.length;
+  emu.setFaults({ kind: "redirect", target: "create", status: 302, location: `${emu.url}/elsewhere`, times: 1 });
+  try {
+    await page.click("#run");
+    await page.waitForSelector('#outcome[data-status="failed"]', { timeout: 10_000 });
+  } finally {
+    emu.clearFaults();
+  }
+  const outcome = JSON.parse(await page.locator("#outcome").textContent());
+  assert.equal(outcome.error.code, "REDIRECT_REFUSED", JSON.stringify(outcome.error));
+  assert.equal(outcome.error.status, 0, "Chromium hands back an opaqueredirect response, status 0");
+  assert.equal(emu.state.faultsApplied.redirect, 1);
+  assert.equal(emu.state.records.Lead.length, leads);
+  assert.equal(emu.state.requests.filter((r) => r.path === "/elsewhere").length, 0);
+});
+
 test("at 375×740 nothing overflows horizontally, also with an error shown", async () => {
   await page.setViewportSize({ width: 375, height: 740 });
   await open(page, server.url);

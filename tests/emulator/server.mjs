@@ -388,9 +388,10 @@ function likeToRegExp(pattern) {
 // The emulator
 // ---------------------------------------------------------------------------------------------
 
-const FAULT_KINDS = new Set(['delay', 'status500', 'rateLimit429', 'requestLimit', 'expireSessions', 'invalidSession', 'duplicateRule', 'drop', 'malformed', 'hang']);
+const FAULT_KINDS = new Set(['delay', 'status500', 'rateLimit429', 'requestLimit', 'expireSessions', 'invalidSession', 'duplicateRule', 'drop', 'malformed', 'hang', 'redirect']);
 const FAULT_TARGETS = new Set(['token', 'create', 'upsert', 'query', 'collections', 'bulk', 'record', 'slack', 'salesforce', 'any']);
-const TERMINAL_KINDS = new Set(['drop', 'hang', 'status500', 'rateLimit429', 'requestLimit', 'invalidSession', 'malformed']);
+const TERMINAL_KINDS = new Set(['drop', 'hang', 'status500', 'rateLimit429', 'requestLimit', 'invalidSession', 'malformed', 'redirect']);
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 
 function generateKeyPair() {
   return new Promise((resolve, reject) => {
@@ -459,6 +460,10 @@ export async function startEmulator(options = {}) {
     if (times !== null && !(Number.isInteger(times) && times > 0)) throw new TypeError('times must be a positive integer (or null for unlimited)');
     if (f.kind === 'delay' && !(Number.isFinite(f.ms) && f.ms >= 0)) throw new TypeError('delay needs ms >= 0');
     if (f.kind === 'status500' && f.status !== undefined && ![500, 502, 503].includes(f.status)) throw new TypeError('status must be 500, 502 or 503');
+    if (f.kind === 'redirect') {
+      if (typeof f.location !== 'string' || !URL.canParse(f.location)) throw new TypeError('redirect needs location, an absolute URL');
+      if (f.status !== undefined && !REDIRECT_STATUSES.includes(f.status)) throw new TypeError(`redirect status must be one of ${REDIRECT_STATUSES.join(', ')}`);
+    }
     return { ...f, target, times, remaining: times };
   }
   function toFaultList(faults) {
@@ -1404,6 +1409,9 @@ export async function startEmulator(options = {}) {
           return send(res, 403, LIMIT_EXCEEDED());
         case 'invalidSession':
           return send(res, 401, INVALID_SESSION());
+        case 'redirect':
+          // What a hostile or misconfigured endpoint could answer: the client must not follow it.
+          return send(res, fault.status ?? 307, '', { Location: fault.location });
         case 'malformed': {
           const status = ctx.target === 'create' || (ctx.target === 'bulk' && req.method === 'PUT') ? 201 : 200;
           return send(res, status, ctx.isToken ? '{not json' : '{"id": "00Q', { 'Content-Type': 'application/json;charset=UTF-8' });

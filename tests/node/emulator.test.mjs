@@ -770,6 +770,25 @@ describe('faults', () => {
     assert.throws(() => emu.setFaults({ kind: 'nope' }), TypeError);
     assert.throws(() => emu.setFaults({ kind: 'delay', ms: 1, target: 'mars' }), TypeError);
   });
+
+  test('redirect: the status with Location, once; location and status are checked', async () => {
+    emu.setFaults({ kind: 'redirect', target: 'token', location: 'http://localhost:1/x', times: 1 });
+    const r = await fetch(`${emu.url}/services/oauth2/token`, { method: 'POST', body: passwordParams(), redirect: 'manual' });
+    assert.equal(r.status, 307);
+    assert.equal(r.headers.get('location'), 'http://localhost:1/x');
+    assert.equal(await r.text(), '');
+    assert.equal(emu.state.faultsApplied.redirect, 1);
+    assert.equal((await tokenReq(passwordParams())).status, 200);
+    emu.setFaults({ kind: 'redirect', target: 'slack', status: 302, location: 'https://example.com/' });
+    const s = await fetch(`${emu.url}${SLACK_WEBHOOK_PATH}`, { method: 'POST', body: '{"text":"x"}', redirect: 'manual' });
+    assert.equal(s.status, 302);
+    await s.text();
+    assert.deepEqual(emu.state.slackMessages, []);
+    emu.clearFaults();
+    assert.throws(() => emu.setFaults({ kind: 'redirect' }), TypeError);
+    assert.throws(() => emu.setFaults({ kind: 'redirect', location: '/relative' }), TypeError);
+    assert.throws(() => emu.setFaults({ kind: 'redirect', location: 'http://x/', status: 300 }), TypeError);
+  });
 });
 
 // ---- control API ----------------------------------------------------------------------------------
