@@ -418,7 +418,8 @@ fn jwt_bearer_signs_then_posts_the_assertion() {
     let (reqs, others, o) = drive(&mut flow, vec![token_ok(), created("00Q000000000000009"), slack_ok()]);
     let Step::Sign { input, .. } = &others[0] else { panic!() };
     let claims = input.split('.').nth(1).unwrap();
-    let claims: Value = json::from_slice(&sf_lead_rule::core::base64::decode(claims).unwrap()).unwrap();
+    let claims = base64::Engine::decode(&base64::prelude::BASE64_URL_SAFE_NO_PAD, claims).unwrap();
+    let claims: Value = json::from_slice(&claims).unwrap();
     assert_eq!(
         claims,
         json!({"iss": "cid", "sub": "int@acme.com", "aud": "https://login.salesforce.com", "exp": 1_000 + 180})

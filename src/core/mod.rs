@@ -1,7 +1,6 @@
 //! The pure core: decides and describes, never performs I/O.
 //! Every function here is deterministic given its inputs (time and randomness are parameters).
 
-pub mod base64;
 pub mod batch;
 pub mod batch_api;
 pub mod config;

@@ -107,11 +107,8 @@ pub fn jwt_signing_input(config: &Config, now_secs: u64) -> Option<String> {
     let claims = json::json!({
         "iss": client_id, "sub": username, "aud": jwt_audience(&config.login_url), "exp": now_secs + 180,
     });
-    Some(format!(
-        "{}.{}",
-        crate::core::base64::encode_url(header.as_bytes()),
-        crate::core::base64::encode_url(claims.to_string().as_bytes())
-    ))
+    use base64::{prelude::BASE64_URL_SAFE_NO_PAD, Engine};
+    Some(format!("{}.{}", BASE64_URL_SAFE_NO_PAD.encode(header), BASE64_URL_SAFE_NO_PAD.encode(claims.to_string())))
 }
 
 /// Salesforce wants `aud` to be login.salesforce.com or test.salesforce.com (sandboxes); for a My
@@ -126,7 +123,8 @@ fn jwt_audience(login_url: &str) -> String {
 
 /// The signed JWT: signing input + "." + base64url(signature).
 pub fn jwt_assertion(signing_input: &str, signature: &[u8]) -> Secret {
-    Secret::new(format!("{signing_input}.{}", crate::core::base64::encode_url(signature)))
+    use base64::{prelude::BASE64_URL_SAFE_NO_PAD, Engine};
+    Secret::new(format!("{signing_input}.{}", BASE64_URL_SAFE_NO_PAD.encode(signature)))
 }
 
 /// The DER bytes of a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`), for WebCrypto.
@@ -141,7 +139,7 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
     let (body, _) = crate::core::text::split_once(body, "-----END PRIVATE KEY-----")
         .ok_or_else(|| bad("has no -----END PRIVATE KEY----- line"))?;
     let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    crate::core::base64::decode(&b64).map_err(|_| bad("is not valid base64 between its BEGIN and END lines"))
+    crate::core::webhook::decode_base64(&b64).map_err(|_| bad("is not valid base64 between its BEGIN and END lines"))
 }
 
 /// Read a token response. Failures are `TOKEN_REJECTED` (credentials refused) or
