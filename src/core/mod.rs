@@ -4,7 +4,6 @@
 pub mod batch;
 pub mod batch_api;
 pub mod config;
-pub mod csv;
 pub mod error;
 pub mod flow;
 pub mod http;
