@@ -133,10 +133,12 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
     let bad =
         |why: &str| RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey {why}")).with_field("privateKey");
     // Secrets stores often flatten newlines to "\n"; accept both.
-    let pem = crate::core::text::replace(pem, "\\n", "\n");
-    let (_, body) = crate::core::text::split_once(&pem, "-----BEGIN PRIVATE KEY-----")
+    let pem = pem.replace("\\n", "\n");
+    let (_, body) = pem
+        .split_once("-----BEGIN PRIVATE KEY-----")
         .ok_or_else(|| bad("must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)"))?;
-    let (body, _) = crate::core::text::split_once(body, "-----END PRIVATE KEY-----")
+    let (body, _) = body
+        .split_once("-----END PRIVATE KEY-----")
         .ok_or_else(|| bad("has no -----END PRIVATE KEY----- line"))?;
     let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
     crate::core::webhook::decode_base64(&b64).map_err(|_| bad("is not valid base64 between its BEGIN and END lines"))
