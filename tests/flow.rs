@@ -558,6 +558,20 @@ fn token_endpoint_429_and_unreadable_answers_are_retried() {
 }
 
 #[test]
+fn a_secret_slack_echoes_is_masked_before_the_answer_is_shortened() {
+    // The client secret starts at character 52 of the answer; the answer is kept to 60 characters.
+    let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
+    let body = format!("{}client-secret-1 and more", "e".repeat(52));
+    let (_, _, o) = drive(&mut flow, vec![created("00Q000000000000007"), Input::Response(HttpResponse::new(400, body))]);
+    assert_eq!((o.status, o.slack.status), (Status::Created, "failed"));
+    let e = o.slack.error.unwrap();
+    let word = format!("{}***and", "e".repeat(52));
+    assert_eq!(e.remote_code.as_deref(), Some(word.as_str()));
+    assert_eq!(e.message, format!("Slack refused the message (HTTP 400: {word})"));
+    assert!(!e.message.contains("client") && !e.message.contains("secret"), "{}", e.message);
+}
+
+#[test]
 fn slack_transport_failures_are_reported_as_slack_failed() {
     let mut flow = new_flow(config(json!({"maxRetries": 1})), jane(), Some(cached()));
     let (_, _, o) = drive(
