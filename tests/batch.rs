@@ -4,8 +4,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use sf_lead_rule::core::batch::{self, Backfill, BatchOptions, BatchReport, InputItem, Mode, ResultStatus, Step};
-use sf_lead_rule::core::config::Config;
 use sf_lead_rule::core::batch_api::{csv_line, parse_csv};
+use sf_lead_rule::core::config::Config;
 use sf_lead_rule::core::error::ErrorCode;
 use sf_lead_rule::core::flow::Input;
 use sf_lead_rule::core::http::{HttpRequest, HttpResponse};

@@ -562,7 +562,8 @@ fn a_secret_slack_echoes_is_masked_before_the_answer_is_shortened() {
     // The client secret starts at character 52 of the answer; the answer is kept to 60 characters.
     let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
     let body = format!("{}client-secret-1 and more", "e".repeat(52));
-    let (_, _, o) = drive(&mut flow, vec![created("00Q000000000000007"), Input::Response(HttpResponse::new(400, body))]);
+    let (_, _, o) =
+        drive(&mut flow, vec![created("00Q000000000000007"), Input::Response(HttpResponse::new(400, body))]);
     assert_eq!((o.status, o.slack.status), (Status::Created, "failed"));
     let e = o.slack.error.unwrap();
     let word = format!("{}***and", "e".repeat(52));

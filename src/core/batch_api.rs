@@ -644,7 +644,10 @@ mod tests {
         assert_eq!(parse_csv(&text).unwrap(), rows);
         let crlf = "a,b\r\n\"x\",\"\"\r\n\r\n";
         assert_eq!(parse_csv(crlf).unwrap(), vec![vec!["a".to_string(), "b".into()], vec!["x".into(), "".into()]]);
-        assert_eq!(parse_csv("a,b\n\nc,d").unwrap(), vec![vec!["a".to_string(), "b".into()], vec!["c".into(), "d".into()]]);
+        assert_eq!(
+            parse_csv("a,b\n\nc,d").unwrap(),
+            vec![vec!["a".to_string(), "b".into()], vec!["c".into(), "d".into()]]
+        );
         assert_eq!(parse_csv("").unwrap(), Vec::<Vec<String>>::new());
     }
 

@@ -137,9 +137,8 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
     let (_, body) = pem
         .split_once("-----BEGIN PRIVATE KEY-----")
         .ok_or_else(|| bad("must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)"))?;
-    let (body, _) = body
-        .split_once("-----END PRIVATE KEY-----")
-        .ok_or_else(|| bad("has no -----END PRIVATE KEY----- line"))?;
+    let (body, _) =
+        body.split_once("-----END PRIVATE KEY-----").ok_or_else(|| bad("has no -----END PRIVATE KEY----- line"))?;
     let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
     crate::core::webhook::decode_base64(&b64).map_err(|_| bad("is not valid base64 between its BEGIN and END lines"))
 }
@@ -342,9 +341,8 @@ pub fn created_before(resp: &HttpResponse, time_ms: u64) -> bool {
 /// (`2026-11-30T12:10:04.360+0000`, always UTC); `None` for anything else, before 1970, or a leap
 /// second (`:60`, which `time` refuses, as JS's `Date` does; Salesforce never writes one).
 pub fn datetime_ms(s: &str) -> Option<u64> {
-    let shape = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
-    );
+    let shape =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
     let utc = time::PrimitiveDateTime::parse(s, &shape).ok()?.assume_utc();
     u64::try_from(utc.unix_timestamp_nanos() / 1_000_000).ok()
 }

@@ -213,7 +213,10 @@ mod tests {
 
     #[test]
     fn formatting_marks_in_values_cannot_format() {
-        assert_eq!(escape("*bold* _italic_ ~strike~ `code` ```block```"), "∗bold∗ ˍitalicˍ ∼strike∼ ˋcodeˋ ˋˋˋblockˋˋˋ");
+        assert_eq!(
+            escape("*bold* _italic_ ~strike~ `code` ```block```"),
+            "∗bold∗ ˍitalicˍ ∼strike∼ ˋcodeˋ ˋˋˋblockˋˋˋ"
+        );
         assert_eq!(escape("＊全角＊ ＿x＿ ｀y｀"), "∗全角∗ ˍxˍ ˋyˋ");
         // Between two ASCII letters or digits Slack formats nothing: the value is kept as it is.
         assert_eq!(escape("jane_doe@example.com"), "jane_doe@example.com");
@@ -241,7 +244,8 @@ mod tests {
 
     #[test]
     fn the_failure_alert_neutralises_the_user_and_the_message() {
-        let e = RuleError::new(ErrorCode::SalesforceRejected, "Company `*x*` is\ntoo long").with_remote("STRING_TOO_LONG", 400);
+        let e = RuleError::new(ErrorCode::SalesforceRejected, "Company `*x*` is\ntoo long")
+            .with_remote("STRING_TOO_LONG", 400);
         let m = failure_message(SObject::Contact, "_who_@example.com", &e);
         assert_eq!(
             json::from_str(&m).unwrap()["text"],

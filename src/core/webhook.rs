@@ -86,7 +86,9 @@ pub fn svix_secret_key(secret: &str) -> Result<Vec<u8>> {
 fn base64_problem(err: &base64::DecodeError) -> String {
     match err {
         base64::DecodeError::InvalidByte(offset, b'=') => format!("misplaced `=` at offset {offset}"),
-        base64::DecodeError::InvalidByte(offset, _) => format!("a character outside the base64 alphabet at offset {offset}"),
+        base64::DecodeError::InvalidByte(offset, _) => {
+            format!("a character outside the base64 alphabet at offset {offset}")
+        }
         base64::DecodeError::InvalidLength(_) => "invalid base64 length".into(),
         base64::DecodeError::InvalidLastSymbol(..) => "non-canonical base64 (trailing bits set)".into(),
         base64::DecodeError::InvalidPadding => "invalid base64 padding".into(),
@@ -323,13 +325,13 @@ pub(crate) mod tests {
     #[test]
     fn signature_header_parsing() {
         let mac = hmac_sha256(b"key", b"content");
-        let good = format!("v1,{}", BASE64.encode(&mac));
-        let other = format!("v1,{}", BASE64.encode(&hmac_sha256(b"old key", b"content")));
+        let good = format!("v1,{}", BASE64.encode(mac));
+        let other = format!("v1,{}", BASE64.encode(hmac_sha256(b"old key", b"content")));
         // Several signatures (secret rotation), other versions ignored, extra spaces tolerated.
         for header in [
             good.clone(),
             format!("{other} {good}"),
-            format!("v1a,{} {good}", BASE64.encode(&mac)),
+            format!("v1a,{} {good}", BASE64.encode(mac)),
             format!("  v2,zzz   {good}  "),
             format!("v1,not-base64!! {good}"),
         ] {
@@ -342,8 +344,8 @@ pub(crate) mod tests {
         assert!(msg(&good, "1e3", &mac).contains("not Unix seconds"));
         assert!(msg(&good, "99999999999999999999", &mac).contains("not Unix seconds"));
         assert!(msg(&other, "1000", &mac).contains("no v1 signature matches"));
-        assert!(msg(&format!("v2,{}", BASE64.encode(&mac)), "1000", &mac).contains("no v1 signature"));
-        assert!(msg(&format!("v1{}", BASE64.encode(&mac)), "1000", &mac).contains("no v1 signature"));
+        assert!(msg(&format!("v2,{}", BASE64.encode(mac)), "1000", &mac).contains("no v1 signature"));
+        assert!(msg(&format!("v1{}", BASE64.encode(mac)), "1000", &mac).contains("no v1 signature"));
         // A truncated signature is not a prefix match.
         assert!(msg(&format!("v1,{}", BASE64.encode(&mac[..31])), "1000", &mac).contains("matches"));
         // An empty expected MAC never matches an empty signature.
@@ -355,16 +357,35 @@ pub(crate) mod tests {
     #[test]
     fn base64_padding_is_optional_but_complete_and_spellings_canonical() {
         // RFC 4648 §10 vectors, padded and not.
-        for (plain, coded) in
-            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")]
-        {
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(decode_base64(coded).as_deref(), Ok(plain.as_bytes()), "{coded}");
             assert_eq!(decode_base64(coded.trim_end_matches('=')).as_deref(), Ok(plain.as_bytes()), "{coded}");
             assert_eq!(BASE64.encode(plain), coded);
         }
         assert_eq!(decode_base64("+/+/").as_deref(), Ok(&[0xfb, 0xff, 0xbf][..]));
         for bad in [
-            "Z", "Zm9vY", "Zg=", "Zm8==", "Zm9v=", "Zm9v====", "Z=9v", "=", "Zm9v Zg==", "Zm9v\n", "Zh==", "Zm9=", "é", "-_-_",
+            "Z",
+            "Zm9vY",
+            "Zg=",
+            "Zm8==",
+            "Zm9v=",
+            "Zm9v====",
+            "Z=9v",
+            "=",
+            "Zm9v Zg==",
+            "Zm9v\n",
+            "Zh==",
+            "Zm9=",
+            "é",
+            "-_-_",
         ] {
             assert!(decode_base64(bad).is_err(), "{bad:?} was accepted");
         }
