@@ -401,7 +401,7 @@ fn push_csv_cell(out: &mut Vec<u8>, value: &str) {
 /// A CSV file that did not read as a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvError {
-    /// 1-based line where the record that went wrong starts.
+    /// 1-based line where reading the record that went wrong began (blank lines before it count).
     pub line: u64,
     pub message: String,
 }
