@@ -4,8 +4,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use sf_lead_rule::core::batch::{self, Backfill, BatchOptions, BatchReport, InputItem, Mode, ResultStatus, Step};
+use sf_lead_rule::core::batch_api::{csv_line, parse_csv};
 use sf_lead_rule::core::config::Config;
-use sf_lead_rule::core::csv;
 use sf_lead_rule::core::error::ErrorCode;
 use sf_lead_rule::core::flow::Input;
 use sf_lead_rule::core::http::{HttpRequest, HttpResponse};
@@ -225,10 +225,10 @@ impl Org {
                     (["sf__Id", "sf__Error"], &j.failed)
                 };
                 let mut out =
-                    csv::line(&lead.iter().map(|s| s.to_string()).chain(j.header.iter().cloned()).collect::<Vec<_>>());
+                    csv_line(&lead.iter().map(|s| s.to_string()).chain(j.header.iter().cloned()).collect::<Vec<_>>());
                 // Salesforce does not keep the upload order: answer in reverse.
                 for r in rows.iter().rev() {
-                    out.push_str(&csv::line(r));
+                    out.push_str(&csv_line(r));
                 }
                 ok(200, out)
             }
@@ -237,7 +237,7 @@ impl Org {
     }
 
     fn run_job(&mut self, job: usize) {
-        let rows = csv::parse(self.jobs[job].csv.as_deref().unwrap_or("")).unwrap();
+        let rows = parse_csv(self.jobs[job].csv.as_deref().unwrap_or("")).unwrap();
         let header = rows[0].clone();
         for row in &rows[1..] {
             let mut fields = json::Map::new();

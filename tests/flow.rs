@@ -418,7 +418,8 @@ fn jwt_bearer_signs_then_posts_the_assertion() {
     let (reqs, others, o) = drive(&mut flow, vec![token_ok(), created("00Q000000000000009"), slack_ok()]);
     let Step::Sign { input, .. } = &others[0] else { panic!() };
     let claims = input.split('.').nth(1).unwrap();
-    let claims: Value = json::from_slice(&sf_lead_rule::core::base64::decode(claims).unwrap()).unwrap();
+    let claims = base64::Engine::decode(&base64::prelude::BASE64_URL_SAFE_NO_PAD, claims).unwrap();
+    let claims: Value = json::from_slice(&claims).unwrap();
     assert_eq!(
         claims,
         json!({"iss": "cid", "sub": "int@acme.com", "aud": "https://login.salesforce.com", "exp": 1_000 + 180})
@@ -554,6 +555,21 @@ fn token_endpoint_429_and_unreadable_answers_are_retried() {
     assert!(sleeps.is_empty());
     assert_eq!(purposes(&reqs), [Purpose::Token, Purpose::NotifySlack]);
     assert_eq!(o.error.unwrap().code, ErrorCode::TokenRejected);
+}
+
+#[test]
+fn a_secret_slack_echoes_is_masked_before_the_answer_is_shortened() {
+    // The client secret starts at character 52 of the answer; the answer is kept to 60 characters.
+    let mut flow = new_flow(config(json!({})), jane(), Some(cached()));
+    let body = format!("{}client-secret-1 and more", "e".repeat(52));
+    let (_, _, o) =
+        drive(&mut flow, vec![created("00Q000000000000007"), Input::Response(HttpResponse::new(400, body))]);
+    assert_eq!((o.status, o.slack.status), (Status::Created, "failed"));
+    let e = o.slack.error.unwrap();
+    let word = format!("{}***and", "e".repeat(52));
+    assert_eq!(e.remote_code.as_deref(), Some(word.as_str()));
+    assert_eq!(e.message, format!("Slack refused the message (HTTP 400: {word})"));
+    assert!(!e.message.contains("client") && !e.message.contains("secret"), "{}", e.message);
 }
 
 #[test]

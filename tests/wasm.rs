@@ -33,6 +33,25 @@ fn build_lead_returns_a_plain_object_in_mapping_order() {
 }
 
 #[wasm_bindgen_test]
+fn lone_surrogates_in_js_strings_become_u_fffd() {
+    // JSON.parse of these escapes makes JS strings with lone surrogates (half of an emoji, as a
+    // UTF-16 cut leaves it), in values and in a key. They reach Salesforce as U+FFFD, not an error.
+    let profile = js(
+        r#"{"given_name":"Zo\ud83d","family_name":"\ude00x","email":"zoe@example.org","user_metadata":{"k\udbff":"\ud800\ud800"}}"#,
+    );
+    let config = js(
+        r#"{"mapping":{"FirstName":"given_name","LastName":"family_name | upper","Description":"user_metadata[\"k\ufffd\"]","Company":"'A'"}}"#,
+    );
+    let lead = build_lead(profile, config).unwrap();
+    // Read back through JSON.stringify, which would write a lone surrogate left in the result as
+    // a `\ud83d` escape (as_string() would hide it: it too reads one as U+FFFD).
+    assert_eq!(
+        text(&lead),
+        "{\"FirstName\":\"Zo\u{FFFD}\",\"LastName\":\"\u{FFFD}X\",\"Description\":\"\u{FFFD}\u{FFFD}\",\"Company\":\"A\"}"
+    );
+}
+
+#[wasm_bindgen_test]
 fn errors_are_js_errors_with_code_field_and_position() {
     let err = build_lead(js(r#"{"name":"x"}"#), js(r#"{"mapping":{"LastName":"name |"}}"#)).unwrap_err();
     assert!(err.is_instance_of::<js_sys::Error>());

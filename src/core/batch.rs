@@ -14,7 +14,6 @@
 
 use crate::core::batch_api::{self as api, Answer, JobInfo, RecordResult, ResultKind, ResultRow};
 use crate::core::config::{Config, TokenGrant};
-use crate::core::csv;
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::flow::{json_path, CachedToken, Input, TokenUpdate};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
@@ -844,11 +843,11 @@ impl Backfill {
             }
         }
         let mut job = Job::new(None, JobPhase::Open);
-        let mut text = csv::line(&columns);
+        let mut text = api::csv_line(&columns);
         for (n, &i) in users.iter().enumerate() {
             let u = &self.users[i];
             let cells: Vec<&str> = columns.iter().map(|c| u.record.get(c).unwrap_or("")).collect();
-            let line = csv::line(&cells);
+            let line = api::csv_line(&cells);
             if text.len() + line.len() > MAX_JOB_BYTES && n > 0 {
                 // The rest waits for the next job.
                 for &j in users[n..].iter().rev() {
@@ -1613,12 +1612,12 @@ fn simulated_response(req: &HttpRequest, instance: &str, uploaded: &mut String) 
             HttpResponse::new(201, "")
         }
         (Purpose::BulkJob, "GET") if url.ends_with("/successfulResults/") => {
-            let rows = csv::parse(uploaded).unwrap_or_default();
+            let rows = api::parse_csv(uploaded).unwrap_or_default();
             let mut out = String::new();
             for (n, row) in rows.iter().enumerate() {
                 let lead: [&str; 2] = if n == 0 { ["sf__Id", "sf__Created"] } else { [planned, "true"] };
                 let cells: Vec<&str> = lead.iter().copied().chain(row.iter().map(String::as_str)).collect();
-                out.push_str(&csv::line(&cells));
+                out.push_str(&api::csv_line(&cells));
             }
             HttpResponse::new(200, out)
         }

@@ -3,7 +3,6 @@
 //! CSV, close, poll, results). Builds requests and reads answers; never sends anything.
 
 use crate::core::config::Config;
-use crate::core::csv;
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::http::{percent_encode, HttpRequest, HttpResponse, Purpose, Text};
 use crate::core::json::{self, Map, Value};
@@ -320,7 +319,7 @@ pub struct ResultRow {
 
 /// Read a `successfulResults/` or `failedResults/` CSV. An empty body is no rows.
 pub fn parse_result_rows(resp: &HttpResponse) -> Result<Vec<ResultRow>> {
-    let rows = csv::parse(&resp.body)
+    let rows = parse_csv(&resp.body)
         .map_err(|e| sf::invalid_response(&format!("result CSV line {}: {}", e.line, e.message), resp.status))?;
     let Some((header, rows)) = rows.split_first() else { return Ok(Vec::new()) };
     let find = |name: &str| header.iter().position(|h| h == name);
@@ -363,6 +362,102 @@ pub fn bulk_row_error(sf_error: &str, config: &Config) -> RuleError {
         e = e.with_field(f);
     }
     e
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bulk API 2.0 CSV, written and read with csv-core (RFC 4180). Values are data, never formulas: a
+// leading `=`, `+`, `-` or `@` is kept as it is (Salesforce stores text, it does not evaluate it).
+
+/// One CSV record of `cells`, ending in LF (the job's `lineEnding`).
+pub fn csv_line<S: AsRef<str>>(cells: &[S]) -> String {
+    let mut out = Vec::new();
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_csv_cell(&mut out, cell.as_ref());
+    }
+    out.push(b'\n');
+    // Valid UTF-8: whole values with ASCII quotes and commas around them.
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One cell: bare when it is plain; quoted, inner quotes doubled, when csv-core says RFC 4180
+/// needs it (a quote, comma, CR or LF), and also when it starts with a space, tab or formula sign
+/// or ends with a space or tab, so no reader can trim or evaluate it. An empty cell is nothing.
+fn push_csv_cell(out: &mut Vec<u8>, value: &str) {
+    use csv_core::{QuoteStyle, WriterBuilder};
+    if value.is_empty() {
+        // csv-core would write `""` for an empty field that is alone in its record.
+        return;
+    }
+    let guarded = value.starts_with([' ', '\t', '=', '+', '-', '@']) || value.ends_with([' ', '\t']);
+    let style = if guarded { QuoteStyle::Always } else { QuoteStyle::Necessary };
+    let mut writer = WriterBuilder::new().quote_style(style).build();
+    let start = out.len();
+    // Room for csv-core's worst case: two quotes around a value of quotes only, each doubled.
+    out.resize(start + 2 + 2 * value.len(), 0);
+    let (_, _, field) = writer.field(value.as_bytes(), &mut out[start..]);
+    let (_, closing) = writer.finish(&mut out[start + field..]);
+    out.truncate(start + field + closing);
+}
+
+/// A CSV file that did not read as a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvError {
+    /// 1-based line where reading the record that went wrong began (blank lines before it count).
+    pub line: u64,
+    pub message: String,
+}
+
+/// Rows of cells, as csv-core reads RFC 4180: LF or CRLF ends a record outside quotes, blank
+/// lines are skipped, inside quotes `""` is one quote and line breaks are data. Every row must
+/// have as many cells as the first (the header): a quote left open swallows the lines after it
+/// into one cell, and that is refused here with the line where it started.
+pub fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, CsvError> {
+    use csv_core::{ReadRecordResult, Reader};
+    let mut reader = Reader::new();
+    let mut input = text.as_bytes();
+    // No record holds more bytes than the text, nor more cells than its bytes + 1: one call
+    // per record, never `OutputFull`.
+    let mut cells = vec![0u8; input.len()];
+    let mut ends = vec![0usize; input.len() + 1];
+    let (mut cells_len, mut ends_len) = (0, 0);
+    let mut record_line = reader.line();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    loop {
+        let (result, read, written, ended) = reader.read_record(
+            input,
+            cells.get_mut(cells_len..).unwrap_or_default(),
+            ends.get_mut(ends_len..).unwrap_or_default(),
+        );
+        input = input.get(read..).unwrap_or_default();
+        cells_len += written;
+        ends_len += ended;
+        match result {
+            // All of the text was given at once: the next call, with no input, ends it.
+            ReadRecordResult::InputEmpty => continue,
+            ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {
+                return Err(CsvError { line: record_line, message: "a record larger than the file".into() })
+            }
+            ReadRecordResult::Record => {
+                let mut start = 0;
+                let mut row = Vec::with_capacity(ends_len);
+                for &end in ends.get(..ends_len).unwrap_or_default() {
+                    row.push(String::from_utf8_lossy(cells.get(start..end).unwrap_or_default()).into_owned());
+                    start = end;
+                }
+                if let Some(width) = rows.first().map(Vec::len).filter(|w| *w != row.len()) {
+                    let message = format!("{} cells where the header has {width} (a quote not closed?)", row.len());
+                    return Err(CsvError { line: record_line, message });
+                }
+                rows.push(row);
+                (cells_len, ends_len) = (0, 0);
+                record_line = reader.line();
+            }
+            ReadRecordResult::End => return Ok(rows),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -512,5 +607,60 @@ mod tests {
         .unwrap();
         assert!(info.finished());
         assert_eq!(info.error_message.as_deref(), Some("InvalidBatch : Field name not found : Foo"));
+    }
+
+    #[test]
+    fn csv_quotes_only_what_needs_it() {
+        let cell = |v: &str| csv_line(&[v]).trim_end_matches('\n').to_string();
+        assert_eq!(cell("Doe"), "Doe");
+        assert_eq!(cell(""), "");
+        assert_eq!(cell("O'Brien"), "O'Brien");
+        assert_eq!(cell("Acme, Inc."), "\"Acme, Inc.\"");
+        assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(cell("\"\""), "\"\"\"\"\"\"");
+        assert_eq!(cell("two\nlines"), "\"two\nlines\"");
+        assert_eq!(cell("cr\r"), "\"cr\r\"");
+        assert_eq!(cell(" padded "), "\" padded \"");
+        assert_eq!(cell("tab\t"), "\"tab\t\"");
+        assert_eq!(cell("a;b|c'd"), "a;b|c'd");
+        assert_eq!(csv_line(&["", "x", ""]), ",x,\n");
+        assert_eq!(csv_line::<&str>(&[]), "\n");
+    }
+
+    #[test]
+    fn csv_formula_signs_are_kept_as_data_and_quoted() {
+        for v in ["=HYPERLINK(\"http://x\")", "+1 555 0100", "-5", "@SUM(A1)"] {
+            let c = csv_line(&[v]);
+            assert!(c.starts_with('"') && c.ends_with("\"\n"), "{c}");
+            assert_eq!(parse_csv(&c).unwrap(), vec![vec![v.to_string()]], "round trip of {v}");
+        }
+        assert_eq!(csv_line(&["=1", "-2"]), "\"=1\",\"-2\"\n");
+    }
+
+    #[test]
+    fn csv_round_trips_lines() {
+        let rows = vec![
+            vec!["LastName".to_string(), "Company".into(), "Description".into()],
+            vec!["Doe".into(), "Acme, \"the\" company".into(), "line one\nline two\r\nthree".into()],
+            vec!["".into(), "=1+1".into(), "é 林".into()],
+        ];
+        let text: String = rows.iter().map(|r| csv_line(r)).collect();
+        assert_eq!(parse_csv(&text).unwrap(), rows);
+        let crlf = "a,b\r\n\"x\",\"\"\r\n\r\n";
+        assert_eq!(parse_csv(crlf).unwrap(), vec![vec!["a".to_string(), "b".into()], vec!["x".into(), "".into()]]);
+        assert_eq!(
+            parse_csv("a,b\n\nc,d").unwrap(),
+            vec![vec!["a".to_string(), "b".into()], vec!["c".into(), "d".into()]]
+        );
+        assert_eq!(parse_csv("").unwrap(), Vec::<Vec<String>>::new());
+    }
+
+    #[test]
+    fn csv_with_rows_of_another_width_is_an_error_with_its_line() {
+        let open = parse_csv("a,b\n\"open,x\ny,z\n").unwrap_err();
+        assert_eq!(open, CsvError { line: 2, message: "1 cells where the header has 2 (a quote not closed?)".into() });
+        assert_eq!(parse_csv("a,b\nx,y\n\"two\nlines\",z\nshort\n").unwrap_err().line, 5);
+        // csv-core reads stray quotes leniently, as data.
+        assert_eq!(parse_csv("a\nx\"y\n").unwrap(), vec![vec!["a".to_string()], vec!["x\"y".into()]]);
     }
 }

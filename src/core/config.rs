@@ -475,7 +475,7 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
         "jwt_bearer" | "jwt" => {
             let why = "for the JWT bearer grant";
             let key = r.required_secret("privateKey", why)?;
-            if !crate::core::text::contains(key.expose(), "-----BEGIN PRIVATE KEY-----") {
+            if !key.expose().contains("-----BEGIN PRIVATE KEY-----") {
                 return Err(RuleError::new(
                     ErrorCode::ConfigInvalid,
                     "privateKey must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----); convert an RSA key with `openssl pkcs8 -topk8 -nocrypt`",

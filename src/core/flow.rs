@@ -463,7 +463,7 @@ impl FirstLoginFlow {
                 WriteResult::Unknown { error } => self.on_transport_error(error),
                 WriteResult::Failed(e) => self.fail(e),
             },
-            Pending::Slack => match slack::parse_webhook_response(&resp) {
+            Pending::Slack => match slack::parse_webhook_response(&resp, &self.secrets()) {
                 SlackResult::Sent => {
                     self.set_slack("sent", None);
                     self.finish()
@@ -632,14 +632,20 @@ impl FirstLoginFlow {
         self.finish()
     }
 
-    /// Errors may carry text from a remote answer (message, error code, field): mask any
-    /// configured secret an answer echoed back before it reaches an outcome or Slack.
-    fn scrub_error(&self, mut e: RuleError) -> RuleError {
+    /// Every secret an answer could echo: the configured ones and the access tokens.
+    fn secrets(&self) -> Vec<&Secret> {
         let mut secrets = self.config.secrets();
         // Access tokens are secrets too, though no one configured them. The one held is the
         // latest seen, so it comes last, as it was seen.
         secrets.extend(self.seen_tokens.iter());
         secrets.extend(self.token.as_ref().map(|t| &t.token));
+        secrets
+    }
+
+    /// Errors may carry text from a remote answer (message, error code, field): mask any
+    /// configured secret an answer echoed back before it reaches an outcome or Slack.
+    fn scrub_error(&self, mut e: RuleError) -> RuleError {
+        let secrets = self.secrets();
         e.message = scrub(&e.message, &secrets);
         e.remote_code = e.remote_code.take().map(|c| scrub(&c, &secrets));
         e.field = e.field.take().map(|f| scrub(&f, &secrets));

@@ -3,7 +3,6 @@
 //! the text they were written with, and nothing here formats or parses floats. It replaces
 //! serde + serde_json, which were a fifth of the wasm and most of the time of a call.
 
-use crate::core::text;
 use std::fmt;
 
 /// Deepest nesting the reader accepts, so hostile input cannot exhaust the stack.
@@ -387,7 +386,7 @@ fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = String> + '_> {
         "" => None,
         p => Some(p.strip_prefix('/')?),
     };
-    Some(rest.into_iter().flat_map(|r| r.split('/')).map(|t| text::replace(&text::replace(t, "~1", "/"), "~0", "~")))
+    Some(rest.into_iter().flat_map(|r| r.split('/')).map(|t| t.replace("~1", "/").replace("~0", "~")))
 }
 
 impl fmt::Display for Value {

@@ -1,11 +1,9 @@
 //! The pure core: decides and describes, never performs I/O.
 //! Every function here is deterministic given its inputs (time and randomness are parameters).
 
-pub mod base64;
 pub mod batch;
 pub mod batch_api;
 pub mod config;
-pub mod csv;
 pub mod endpoint;
 pub mod error;
 pub mod flow;

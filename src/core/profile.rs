@@ -436,31 +436,19 @@ fn clerk(event: &Value) -> Result<(Value, FirstLoginSignal)> {
     Ok((profile.finish(Host::Clerk)?, signal))
 }
 
-/// `1716883195123` → `"2024-05-28T07:59:55.123Z"` (proleptic Gregorian, years 1970–9999).
+/// `1716883195123` → `"2024-05-28T07:59:55.123Z"` (years 1970–9999: `time`'s range without its
+/// `large-dates` feature).
 fn iso_from_epoch_millis(millis: u64) -> Option<String> {
-    const MAX_MILLIS: u64 = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
-    if millis > MAX_MILLIS {
-        return None;
-    }
-    let secs = millis / 1000;
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).ok()?;
     Some(format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        millis % 1000
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
     ))
 }
 

@@ -151,7 +151,7 @@ pub fn looks_like_email(s: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !crate::core::text::contains(domain, "..")
+        && !domain.contains("..")
         && !domain.contains('@')
         && !has_refused_char(s)
 }

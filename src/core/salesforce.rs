@@ -109,11 +109,8 @@ pub fn jwt_signing_input(config: &Config, now_secs: u64) -> Option<String> {
     let claims = json::json!({
         "iss": client_id, "sub": username, "aud": jwt_audience(&config.login_url), "exp": now_secs + 180,
     });
-    Some(format!(
-        "{}.{}",
-        crate::core::base64::encode_url(header.as_bytes()),
-        crate::core::base64::encode_url(claims.to_string().as_bytes())
-    ))
+    use base64::{prelude::BASE64_URL_SAFE_NO_PAD, Engine};
+    Some(format!("{}.{}", BASE64_URL_SAFE_NO_PAD.encode(header), BASE64_URL_SAFE_NO_PAD.encode(claims.to_string())))
 }
 
 /// Salesforce wants `aud` to be login.salesforce.com or test.salesforce.com (sandboxes); for a My
@@ -128,7 +125,8 @@ fn jwt_audience(login_url: &str) -> String {
 
 /// The signed JWT: signing input + "." + base64url(signature).
 pub fn jwt_assertion(signing_input: &str, signature: &[u8]) -> Secret {
-    Secret::new(format!("{signing_input}.{}", crate::core::base64::encode_url(signature)))
+    use base64::{prelude::BASE64_URL_SAFE_NO_PAD, Engine};
+    Secret::new(format!("{signing_input}.{}", BASE64_URL_SAFE_NO_PAD.encode(signature)))
 }
 
 /// The DER bytes of a PKCS#8 PEM private key (`-----BEGIN PRIVATE KEY-----`), for WebCrypto.
@@ -137,13 +135,14 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
     let bad =
         |why: &str| RuleError::new(ErrorCode::ConfigInvalid, format!("privateKey {why}")).with_field("privateKey");
     // Secrets stores often flatten newlines to "\n"; accept both.
-    let pem = crate::core::text::replace(pem, "\\n", "\n");
-    let (_, body) = crate::core::text::split_once(&pem, "-----BEGIN PRIVATE KEY-----")
+    let pem = pem.replace("\\n", "\n");
+    let (_, body) = pem
+        .split_once("-----BEGIN PRIVATE KEY-----")
         .ok_or_else(|| bad("must be a PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)"))?;
-    let (body, _) = crate::core::text::split_once(body, "-----END PRIVATE KEY-----")
-        .ok_or_else(|| bad("has no -----END PRIVATE KEY----- line"))?;
+    let (body, _) =
+        body.split_once("-----END PRIVATE KEY-----").ok_or_else(|| bad("has no -----END PRIVATE KEY----- line"))?;
     let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    crate::core::base64::decode(&b64).map_err(|_| bad("is not valid base64 between its BEGIN and END lines"))
+    crate::core::webhook::decode_base64(&b64).map_err(|_| bad("is not valid base64 between its BEGIN and END lines"))
 }
 
 /// Read a token response. Failures are `TOKEN_REJECTED` (credentials refused) or
@@ -385,25 +384,13 @@ pub fn created_before(resp: &HttpResponse, time_ms: u64) -> bool {
 }
 
 /// A Salesforce date-time as Unix milliseconds. Only the REST API's own shape is read
-/// (`2026-11-30T12:10:04.360+0000`, always UTC); `None` for anything else or before 1970.
+/// (`2026-11-30T12:10:04.360+0000`, always UTC); `None` for anything else, before 1970, or a leap
+/// second (`:60`, which `time` refuses, as JS's `Date` does; Salesforce never writes one).
 pub fn datetime_ms(s: &str) -> Option<u64> {
-    const SHAPE: &[u8; 28] = b"dddd-dd-ddTdd:dd:dd.ddd+0000";
-    let b: &[u8; 28] = s.as_bytes().try_into().ok()?;
-    if !b.iter().zip(SHAPE).all(|(c, t)| if *t == b'd' { c.is_ascii_digit() } else { c == t }) {
-        return None;
-    }
-    let num = |from: usize, len: usize| b[from..from + len].iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-    let (year, month, day) = (num(0, 4), num(5, 2), num(8, 2));
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || num(11, 2) > 23 || num(14, 2) > 59 || num(17, 2) > 60 {
-        return None;
-    }
-    // Days from 1970-01-01 in the Gregorian calendar (Howard Hinnant's days_from_civil).
-    let y = if month <= 2 { year.checked_sub(1)? } else { year };
-    let (era, yoe) = (y / 400, y % 400);
-    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let days = (era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy).checked_sub(719_468)?;
-    let seconds = days * 86_400 + num(11, 2) * 3_600 + num(14, 2) * 60 + num(17, 2);
-    Some(seconds * 1_000 + num(20, 3))
+    let shape =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
+    let utc = time::PrimitiveDateTime::parse(s, &shape).ok()?.assume_utc();
+    u64::try_from(utc.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 pub fn get_record_request(token: &AccessToken, config: &Config, id: &str) -> HttpRequest {
@@ -640,8 +627,9 @@ mod tests {
             ("2026-11-30T12:10:04.360+0000", 1_796_040_604_360),
             ("2024-02-29T23:59:59.999+0000", 1_709_251_199_999),
             ("2000-03-01T00:00:00.000+0000", 951_868_800_000),
-            // A leap second reads as the next minute's first (JS's `Date` refuses it).
-            ("2100-03-01T00:00:60.000+0000", 4_107_542_460_000),
+            ("9999-12-31T23:59:59.999+0000", 253_402_300_799_999),
+            // `time` takes the expanded-year sign of ISO 8601: the same instant.
+            ("+2026-11-30T12:10:04.360+0000", 1_796_040_604_360),
         ] {
             assert_eq!(datetime_ms(s), Some(ms), "{s}");
         }
@@ -658,6 +646,14 @@ mod tests {
             "2026-11-30T24:10:04.360+0000",
             "2026-11-30T12:60:04.360+0000",
             "2026-11-30T12:10:61.000+0000",
+            // Leap seconds: `time` refuses them (so does JS's `Date`); the hand parser read
+            // 00:00:60 as the next minute's first second.
+            "2100-03-01T00:00:60.000+0000",
+            "2016-12-31T23:59:60.000+0000",
+            "2026-02-29T12:10:04.360+0000",
+            "2026-11-3T12:10:04.360+0000",
+            "2026-11-30T12:10:04.3600+0000",
+            "12026-11-30T12:10:04.360+0000",
             "2026-11-30T12:10:04.360+00000",
             "1969-12-31T23:59:59.000+0000",
             "0000-01-01T00:00:00.000+0000",

@@ -56,21 +56,21 @@ pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
         // An echo may quote the value as it was sent: raw, form-encoded (token requests) or
         // percent-encoded (URLs).
         for form in [s.0.clone(), crate::core::http::form_encode(&s.0), crate::core::http::percent_encode(&s.0)] {
-            if crate::core::text::contains(&out, form.as_str()) {
-                out = crate::core::text::replace(&out, form.as_str(), MASK);
+            if out.contains(form.as_str()) {
+                out = out.replace(form.as_str(), MASK);
             }
         }
         // A secret URL (a Slack webhook) is a credential because of its last path segment: an
         // answer that echoes only the path must not give that part away either.
         if let Some(token) = url_token(&s.0) {
-            if crate::core::text::contains(&out, token) {
-                out = crate::core::text::replace(&out, token, MASK);
+            if out.contains(token) {
+                out = out.replace(token, MASK);
             }
         }
         // A PEM key is secret for its base64 body, whole or line by line.
         for part in pem_body(&s.0) {
-            if crate::core::text::contains(&out, part.as_str()) {
-                out = crate::core::text::replace(&out, part.as_str(), MASK);
+            if out.contains(part.as_str()) {
+                out = out.replace(part.as_str(), MASK);
             }
         }
     }
@@ -79,10 +79,10 @@ pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
 
 /// The base64 of a PEM block: joined, then each line long enough to be key material.
 fn pem_body(s: &str) -> Vec<String> {
-    if !crate::core::text::contains(s, "-----BEGIN") {
+    if !s.contains("-----BEGIN") {
         return Vec::new();
     }
-    let flat = crate::core::text::replace(s, "\\n", "\n");
+    let flat = s.replace("\\n", "\n");
     let lines: Vec<&str> = flat.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("-----")).collect();
     let mut parts = vec![lines.concat()];
     parts.extend(lines.iter().map(|l| l.to_string()));
@@ -92,7 +92,7 @@ fn pem_body(s: &str) -> Vec<String> {
 
 /// The last path segment of a URL, when it is long enough to be a token (Slack's are 24).
 fn url_token(s: &str) -> Option<&str> {
-    let (_, rest) = crate::core::text::split_once(s, "://")?;
+    let (_, rest) = s.split_once("://")?;
     let path = rest.split(['?', '#']).next()?;
     let (_, last) = path.trim_end_matches('/').rsplit_once('/')?;
     (last.len() >= 8).then_some(last)

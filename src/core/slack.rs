@@ -5,40 +5,54 @@ use crate::core::error::{ErrorCode, RuleError};
 use crate::core::http::{redirect_refused, HttpRequest, HttpResponse, Purpose, Text};
 use crate::core::record::{RecordPayload, SObject};
 use crate::core::salesforce::retry_after_ms;
-use crate::core::secret::Secret;
+use crate::core::secret::{scrub, Secret};
 
-/// Append `s` mrkdwn-escaped, so a profile value like `<!channel>` is shown, not obeyed, and
-/// then JSON-escaped, as inside the JSON string of a message: one pass and no copy of the text.
-/// Byte-wise: every character that changes is either ASCII (`&`, `<`, `>`, C0 controls, DEL,
-/// and for JSON `"`, `\`) or a C1 control (U+0080–U+009F, always `C2 80`–`C2 9F` in UTF-8), so
-/// no character needs decoding; `\n` is the one control kept (`\n` in JSON). What is left after
-/// the mrkdwn escape needs no other JSON escape: `JSON.stringify` escapes only controls, `"` and `\`.
+/// Append a user value as it must stand in the JSON string of a message: first made inert for
+/// mrkdwn, then JSON-escaped, in one pass.
+/// - `&`, `<`, `>` become entities, so `<!channel>` is shown, not obeyed.
+/// - Slack has no escape for its formatting marks, so `*`, `_`, `~` and backticks (and the
+///   full-width `＊`, `＿`, `｀` Slack also reads) become look-alikes that format nothing: `∗`
+///   (U+2217), `ˍ` (U+02CD), `∼` (U+223C), `ˋ` (U+02CB). A `*` or `_` between two ASCII letters or
+///   digits stays: there Slack formats nothing, and `jane_doe@example.com` stays a real address.
+/// - Line breaks (LF, CR, CRLF, VT, FF, NEL, U+2028, U+2029) become one space each: a value
+///   cannot start a new line (a quote `>`, a list). Other control characters are dropped.
+/// - For JSON: `"` and `\` are escaped; no control character is left to escape.
 fn escape_into(out: &mut String, s: &str) {
-    let bytes = s.as_bytes();
-    // Copy the runs between the characters that change, not character by character.
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let (with, len) = match bytes[i] {
-            b'&' => ("&amp;", 1),
-            b'<' => ("&lt;", 1),
-            b'>' => ("&gt;", 1),
-            b'\n' => ("\\n", 1),
-            b'"' => ("\\\"", 1),
-            b'\\' => ("\\\\", 1),
-            0..=0x1f | 0x7f => ("", 1),
-            0xc2 if matches!(bytes.get(i + 1), Some(0x80..=0x9f)) => ("", 2),
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.push_str(s.get(start..i).unwrap_or_default());
-        out.push_str(with);
-        i += len;
-        start = i;
+    escape_value_into(out, s, true);
+}
+
+/// As [`escape_into`], but formatting marks are kept: for the URL inside `<url|label>`, which
+/// Slack does not format and which must stay the address it is.
+fn escape_link_into(out: &mut String, s: &str) {
+    escape_value_into(out, s, false);
+}
+
+fn escape_value_into(out: &mut String, s: &str, marks: bool) {
+    let in_word = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    let mut chars = s.chars().peekable();
+    let mut prev = None;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '*' | '_' | '~' | '`' | '＊' | '＿' | '｀' if !marks => out.push(c),
+            '*' | '_' if in_word(prev) && in_word(next) => out.push(c),
+            '*' | '＊' => out.push('∗'),
+            '_' | '＿' => out.push('ˍ'),
+            '~' => out.push('∼'),
+            '`' | '｀' => out.push('ˋ'),
+            // CRLF is one break: its LF makes the space.
+            '\r' if next == Some('\n') => {}
+            '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+        prev = Some(c);
     }
-    out.push_str(s.get(start..).unwrap_or_default());
 }
 
 /// First and last name joined by a space, escaped, or `(no name)` when that join is empty.
@@ -87,7 +101,7 @@ pub fn created_message(object: SObject, record: &RecordPayload, record_url: &str
         }
         // The URL is ours (instance URL + percent-encoded id), but escape it anyway: it came from a response.
         text.push_str(" — <");
-        escape_into(text, record_url);
+        escape_link_into(text, record_url);
         text.push_str("|open in Salesforce>");
     })
 }
@@ -125,7 +139,9 @@ pub enum SlackResult {
     Failed(RuleError),
 }
 
-pub fn parse_webhook_response(resp: &HttpResponse) -> SlackResult {
+/// What Slack's answer means. `secrets` are masked in the answer before it is shortened: a secret
+/// the answer echoes and the shortening cuts in two would no longer match any mask afterwards.
+pub fn parse_webhook_response(resp: &HttpResponse, secrets: &[&Secret]) -> SlackResult {
     if resp.status == 200 {
         return SlackResult::Sent;
     }
@@ -135,8 +151,11 @@ pub fn parse_webhook_response(resp: &HttpResponse) -> SlackResult {
         error.code = ErrorCode::SlackFailed;
         return SlackResult::Failed(error);
     }
-    // Slack answers with a short error word (`no_service`, `invalid_payload`); keep it short.
-    let word: String = resp.body.trim().chars().take(60).filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let masked = scrub(resp.body.trim(), secrets);
+    // Slack answers with a short error word (`no_service`, `invalid_payload`); keep it short. The
+    // mask (`***`) stays visible.
+    let word: String =
+        masked.chars().take(60).filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '*')).collect();
     let word = if word.is_empty() { format!("http_{}", resp.status) } else { word };
     let error =
         RuleError::new(ErrorCode::SlackFailed, format!("Slack refused the message (HTTP {}: {word})", resp.status))
@@ -170,15 +189,74 @@ mod tests {
     }
 
     #[test]
-    fn escape_drops_controls_but_newlines_and_encodes_mrkdwn() {
-        assert_eq!(escape("é<a&b>\u{0}\u{85}\n\t😀"), "é&lt;a&amp;b&gt;\n😀");
+    fn escape_drops_controls_turns_line_breaks_into_spaces_and_encodes_mrkdwn() {
+        assert_eq!(escape("é<a&b>\u{0}\u{85}\n\t😀"), "é&lt;a&amp;b&gt;  😀");
         assert_eq!(escape(""), "");
-        // Every C0 and C1 control but LF goes, DEL too; the characters around C1 stay whole.
-        let all: String = (0u32..0x250).filter_map(char::from_u32).collect();
-        let kept: String = all.chars().filter(|c| !c.is_control() || *c == '\n').collect();
+        // Every C0 and C1 control goes, DEL too, but the line breaks, which become spaces; the
+        // characters around C1 stay whole.
+        let all: String = (0u32..0x250).filter_map(char::from_u32).filter(|c| !"*_~`".contains(*c)).collect();
+        let kept: String = all
+            .chars()
+            .filter_map(|c| match c {
+                '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' => Some(' '),
+                c if c.is_control() => None,
+                c => Some(c),
+            })
+            .collect();
         let expected = kept.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
         assert_eq!(escape(&all), expected);
         assert_eq!(escape("\u{7f}a\u{9f}\u{a0}\u{80}&\u{100}"), "a\u{a0}&amp;\u{100}");
+    }
+
+    #[test]
+    fn line_breaks_in_values_become_one_space_each() {
+        assert_eq!(escape("Acme\nCorp"), "Acme Corp");
+        assert_eq!(escape("Acme\r\nCorp"), "Acme Corp");
+        assert_eq!(escape("a\rb\u{0b}c\u{0c}d\u{85}e\u{2028}f\u{2029}g"), "a b c d e f g");
+        assert_eq!(escape("\n\n> quote\n- item"), "  &gt; quote - item");
+        assert_eq!(escape("\r\r\n"), "  ");
+    }
+
+    #[test]
+    fn formatting_marks_in_values_cannot_format() {
+        assert_eq!(
+            escape("*bold* _italic_ ~strike~ `code` ```block```"),
+            "∗bold∗ ˍitalicˍ ∼strike∼ ˋcodeˋ ˋˋˋblockˋˋˋ"
+        );
+        assert_eq!(escape("＊全角＊ ＿x＿ ｀y｀"), "∗全角∗ ˍxˍ ˋyˋ");
+        // Between two ASCII letters or digits Slack formats nothing: the value is kept as it is.
+        assert_eq!(escape("jane_doe@example.com"), "jane_doe@example.com");
+        assert_eq!(escape("a*b*c snake_case_name"), "a*b*c snake_case_name");
+        // At an edge of the value, next to a space or punctuation, or doubled: replaced.
+        assert_eq!(escape("_a b_ *c*d e__f (g_) é_é 1_"), "ˍa bˍ ∗c*d eˍˍf (gˍ) éˍé 1ˍ");
+        // `~` and backticks are replaced everywhere.
+        assert_eq!(escape("a~b`c"), "a∼bˋc");
+
+        // In a whole message, the bold name stays one bold run.
+        let r = RecordPayload {
+            fields: vec![
+                ("FirstName".into(), "*Jane*".into()),
+                ("LastName".into(), "_D~o`e_".into()),
+                ("Email".into(), "jane_doe@example.com".into()),
+                ("Company".into(), "Acme\n*Corp*".into()),
+            ],
+        };
+        let m = created_message(SObject::Lead, &r, "https://a.my.salesforce.com/lightning/r/Lead/00Q_1/view");
+        assert_eq!(
+            json::from_str(&m).unwrap()["text"],
+            "New Salesforce Lead: *∗Jane∗ ˍD∼oˋeˍ* (jane_doe@example.com) from Acme ∗Corp∗ — <https://a.my.salesforce.com/lightning/r/Lead/00Q_1/view|open in Salesforce>"
+        );
+    }
+
+    #[test]
+    fn the_failure_alert_neutralises_the_user_and_the_message() {
+        let e = RuleError::new(ErrorCode::SalesforceRejected, "Company `*x*` is\ntoo long")
+            .with_remote("STRING_TOO_LONG", 400);
+        let m = failure_message(SObject::Contact, "_who_@example.com", &e);
+        assert_eq!(
+            json::from_str(&m).unwrap()["text"],
+            ":warning: Could not create the Salesforce Contact for ˍwhoˍ@example.com: SALESFORCE_REJECTED — Company ˋ∗x∗ˋ is too long (Salesforce: STRING_TOO_LONG). The user was not marked as recorded; the next login tries again."
+        );
     }
 
     #[test]
@@ -214,13 +292,33 @@ mod tests {
 
     #[test]
     fn slack_answers() {
-        assert_eq!(parse_webhook_response(&HttpResponse::new(200, "ok")), SlackResult::Sent);
+        assert_eq!(parse_webhook_response(&HttpResponse::new(200, "ok"), &[]), SlackResult::Sent);
         assert!(
-            matches!(parse_webhook_response(&HttpResponse::new(404, "no_service")), SlackResult::Failed(e) if e.remote_code.as_deref() == Some("no_service"))
+            matches!(parse_webhook_response(&HttpResponse::new(404, "no_service"), &[]), SlackResult::Failed(e) if e.remote_code.as_deref() == Some("no_service"))
         );
         assert!(matches!(
-            parse_webhook_response(&HttpResponse::new(429, "rate_limited").with_header("Retry-After", "1")),
+            parse_webhook_response(&HttpResponse::new(429, "rate_limited").with_header("Retry-After", "1"), &[]),
             SlackResult::Retryable { retry_after_ms: Some(1000), .. }
         ));
+    }
+
+    #[test]
+    fn an_echoed_secret_is_masked_before_the_answer_is_shortened() {
+        let secret = Secret::new("s3cr3t-T0KEN-value-9876");
+        // The answer is cut after 60 characters: the secret starts at 50 and straddles the cut.
+        let body = format!("invalid_token_{}{}_tail", "x".repeat(36), secret.expose());
+        assert_eq!(body.find(secret.expose()), Some(50));
+        let SlackResult::Failed(e) = parse_webhook_response(&HttpResponse::new(403, body.clone()), &[&secret]) else {
+            panic!("a 403 is a failure")
+        };
+        let word = format!("invalid_token_{}***_tail", "x".repeat(36));
+        assert_eq!(e.remote_code.as_deref(), Some(word.as_str()));
+        assert_eq!(e.message, format!("Slack refused the message (HTTP 403: {word})"));
+        // Shortened first, as before, the secret's first ten characters got through (nine once filtered).
+        let before: String = body.chars().take(60).filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        assert!(before.ends_with("s3cr3tT0K"), "{before}");
+        for piece in ["s3cr3t", "T0KEN", "value", "9876"] {
+            assert!(!e.message.contains(piece), "{piece} leaked: {}", e.message);
+        }
     }
 }

@@ -2,7 +2,6 @@
 //! Okta's one-time endpoint verification. The HMAC itself is computed by the driver (WebCrypto);
 //! this module never reads a clock (time is a parameter) and never puts a secret in an error.
 
-use crate::core::base64;
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::json::{json, Value};
 
@@ -54,6 +53,19 @@ pub fn svix_signed_content(id: &str, timestamp: &str, body: &str) -> String {
     content
 }
 
+/// Standard-alphabet base64 (Svix secrets and signatures, PEM bodies) with `=` padding optional,
+/// but complete when present: `Zg==` and `Zg` read as `f`, `Zg=` is refused. Non-canonical spellings
+/// (trailing bits set, `Zh==`) and whitespace are refused, so one byte string has one spelling.
+pub(crate) fn decode_base64(text: &str) -> std::result::Result<Vec<u8>, base64::DecodeError> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    use base64::Engine;
+    if text.ends_with('=') {
+        STANDARD.decode(text)
+    } else {
+        STANDARD_NO_PAD.decode(text)
+    }
+}
+
 /// The HMAC key inside a Svix signing secret: the base64 after `whsec_` (the prefix is optional,
 /// surrounding whitespace is ignored). A malformed secret is a configuration error on
 /// `CLERK_WEBHOOK_SECRET`; the message never repeats the secret.
@@ -63,10 +75,23 @@ pub fn svix_secret_key(secret: &str) -> Result<Vec<u8>> {
     if encoded.is_empty() {
         return Err(secret_invalid("is empty"));
     }
-    match base64::decode(encoded) {
+    match decode_base64(encoded) {
         Ok(key) if !key.is_empty() => Ok(key),
         Ok(_) => Err(secret_invalid("is empty")),
-        Err(err) => Err(secret_invalid(&format!("is not valid base64 after `whsec_` ({err})"))),
+        Err(err) => Err(secret_invalid(&format!("is not valid base64 after `whsec_` ({})", base64_problem(&err)))),
+    }
+}
+
+/// Why base64 was refused, in words that never repeat the input's bytes (it is a secret).
+fn base64_problem(err: &base64::DecodeError) -> String {
+    match err {
+        base64::DecodeError::InvalidByte(offset, b'=') => format!("misplaced `=` at offset {offset}"),
+        base64::DecodeError::InvalidByte(offset, _) => {
+            format!("a character outside the base64 alphabet at offset {offset}")
+        }
+        base64::DecodeError::InvalidLength(_) => "invalid base64 length".into(),
+        base64::DecodeError::InvalidLastSymbol(..) => "non-canonical base64 (trailing bits set)".into(),
+        base64::DecodeError::InvalidPadding => "invalid base64 padding".into(),
     }
 }
 
@@ -106,7 +131,7 @@ pub fn svix_verify(headers_signature: &str, timestamp: &str, now_secs: u64, expe
     for entry in signature.split_ascii_whitespace() {
         let Some(("v1", encoded)) = entry.split_once(',') else { continue };
         saw_v1 = true;
-        if let Ok(candidate) = base64::decode(encoded) {
+        if let Ok(candidate) = decode_base64(encoded) {
             if constant_time_eq(&candidate, expected_mac) {
                 return Ok(());
             }
@@ -197,76 +222,16 @@ pub(crate) mod tests {
     use super::*;
     use crate::core::json;
 
-    /// SHA-256 (FIPS 180-4), for tests only: the real HMAC runs in WebCrypto.
-    pub(crate) fn sha256(message: &[u8]) -> [u8; 32] {
-        const K: [u32; 64] = [
-            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
-            0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
-            0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
-            0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-            0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
-            0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
-            0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-            0xc67178f2,
-        ];
-        let mut h: [u32; 8] =
-            [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
-        let mut data = message.to_vec();
-        data.push(0x80);
-        while data.len() % 64 != 56 {
-            data.push(0);
-        }
-        data.extend_from_slice(&((message.len() as u64) * 8).to_be_bytes());
-        for block in data.chunks(64) {
-            let mut w = [0u32; 64];
-            for (i, word) in block.chunks(4).enumerate() {
-                w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
-            }
-            for i in 16..64 {
-                let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
-                let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-                w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
-            }
-            let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut hh] = h;
-            for i in 0..64 {
-                let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
-                let ch = (e & f) ^ (!e & g);
-                let t1 = hh.wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
-                let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
-                let maj = (a & b) ^ (a & c) ^ (b & c);
-                let t2 = s0.wrapping_add(maj);
-                hh = g;
-                g = f;
-                f = e;
-                e = d.wrapping_add(t1);
-                d = c;
-                c = b;
-                b = a;
-                a = t1.wrapping_add(t2);
-            }
-            for (slot, add) in h.iter_mut().zip([a, b, c, d, e, f, g, hh]) {
-                *slot = slot.wrapping_add(add);
-            }
-        }
-        let mut out = [0u8; 32];
-        for (chunk, word) in out.chunks_mut(4).zip(h) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-        out
-    }
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
 
-    /// HMAC-SHA256 (RFC 2104), for tests only.
-    pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-        let mut block = [0u8; 64];
-        if key.len() > 64 {
-            block[..32].copy_from_slice(&sha256(key));
-        } else {
-            block[..key.len()].copy_from_slice(key);
-        }
-        let inner: Vec<u8> = block.iter().map(|b| b ^ 0x36).chain(message.iter().copied()).collect();
-        let inner_hash = sha256(&inner);
-        let outer: Vec<u8> = block.iter().map(|b| b ^ 0x5c).chain(inner_hash).collect();
-        sha256(&outer)
+    /// HMAC-SHA256 from the `hmac` and `sha2` crates, for tests only: the real HMAC runs in WebCrypto.
+    fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+        mac.update(message);
+        mac.finalize().into_bytes().into()
     }
 
     fn hex(bytes: &[u8]) -> String {
@@ -279,9 +244,7 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn test_sha256_and_hmac_match_published_vectors() {
-        assert_eq!(hex(&sha256(b"abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-        assert_eq!(hex(&sha256(b"")), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    fn test_hmac_matches_published_vectors() {
         // RFC 4231 test cases 2 and 6 (key longer than a block).
         assert_eq!(
             hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
@@ -341,7 +304,7 @@ pub(crate) mod tests {
     #[test]
     fn clerk_fixture_with_wrong_secret_fails() {
         let mut delivery = clerk_delivery();
-        delivery.secret = format!("whsec_{}", base64::encode(b"some other secret key material!!"));
+        delivery.secret = format!("whsec_{}", BASE64.encode(b"some other secret key material!!"));
         assert_eq!(verify(&delivery, &delivery.body.clone(), None).unwrap_err().code, ErrorCode::SignatureInvalid);
     }
 
@@ -362,13 +325,13 @@ pub(crate) mod tests {
     #[test]
     fn signature_header_parsing() {
         let mac = hmac_sha256(b"key", b"content");
-        let good = format!("v1,{}", base64::encode(&mac));
-        let other = format!("v1,{}", base64::encode(&hmac_sha256(b"old key", b"content")));
+        let good = format!("v1,{}", BASE64.encode(mac));
+        let other = format!("v1,{}", BASE64.encode(hmac_sha256(b"old key", b"content")));
         // Several signatures (secret rotation), other versions ignored, extra spaces tolerated.
         for header in [
             good.clone(),
             format!("{other} {good}"),
-            format!("v1a,{} {good}", base64::encode(&mac)),
+            format!("v1a,{} {good}", BASE64.encode(mac)),
             format!("  v2,zzz   {good}  "),
             format!("v1,not-base64!! {good}"),
         ] {
@@ -381,14 +344,51 @@ pub(crate) mod tests {
         assert!(msg(&good, "1e3", &mac).contains("not Unix seconds"));
         assert!(msg(&good, "99999999999999999999", &mac).contains("not Unix seconds"));
         assert!(msg(&other, "1000", &mac).contains("no v1 signature matches"));
-        assert!(msg(&format!("v2,{}", base64::encode(&mac)), "1000", &mac).contains("no v1 signature"));
-        assert!(msg(&format!("v1{}", base64::encode(&mac)), "1000", &mac).contains("no v1 signature"));
+        assert!(msg(&format!("v2,{}", BASE64.encode(mac)), "1000", &mac).contains("no v1 signature"));
+        assert!(msg(&format!("v1{}", BASE64.encode(mac)), "1000", &mac).contains("no v1 signature"));
         // A truncated signature is not a prefix match.
-        assert!(msg(&format!("v1,{}", base64::encode(&mac[..31])), "1000", &mac).contains("matches"));
+        assert!(msg(&format!("v1,{}", BASE64.encode(&mac[..31])), "1000", &mac).contains("matches"));
         // An empty expected MAC never matches an empty signature.
         assert!(msg("v1,", "1000", &[]).contains("no expected signature"));
         let long_ts = "x".repeat(100);
         assert!(msg(&good, &long_ts, &mac).len() < 120);
+    }
+
+    #[test]
+    fn base64_padding_is_optional_but_complete_and_spellings_canonical() {
+        // RFC 4648 §10 vectors, padded and not.
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(decode_base64(coded).as_deref(), Ok(plain.as_bytes()), "{coded}");
+            assert_eq!(decode_base64(coded.trim_end_matches('=')).as_deref(), Ok(plain.as_bytes()), "{coded}");
+            assert_eq!(BASE64.encode(plain), coded);
+        }
+        assert_eq!(decode_base64("+/+/").as_deref(), Ok(&[0xfb, 0xff, 0xbf][..]));
+        for bad in [
+            "Z",
+            "Zm9vY",
+            "Zg=",
+            "Zm8==",
+            "Zm9v=",
+            "Zm9v====",
+            "Z=9v",
+            "=",
+            "Zm9v Zg==",
+            "Zm9v\n",
+            "Zh==",
+            "Zm9=",
+            "é",
+            "-_-_",
+        ] {
+            assert!(decode_base64(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]
@@ -402,6 +402,13 @@ pub(crate) mod tests {
         }
         let err = svix_secret_key("whsec_c2VjcmV0IXNlY3JldA=!").unwrap_err();
         assert!(!err.message.contains("c2VjcmV0"), "secret leaked: {}", err.message);
+        assert!(err.message.contains("(misplaced `=` at offset 18)"), "{}", err.message);
+        let err = svix_secret_key("whsec_c2Vj~mV0").unwrap_err();
+        assert!(err.message.contains("(a character outside the base64 alphabet at offset 4)"), "{}", err.message);
+        assert!(!err.message.contains('~') && !err.message.contains("126"), "{}", err.message);
+        assert!(svix_secret_key("whsec_Zh==").unwrap_err().message.contains("(non-canonical base64"));
+        assert!(svix_secret_key("whsec_Zm9vY").unwrap_err().message.contains("(invalid base64 length)"));
+        assert!(svix_secret_key("whsec_Zg=").unwrap_err().message.contains("(invalid base64 padding)"));
     }
 
     #[test]
