@@ -3,10 +3,10 @@
 //! the grant is chosen and the mapping is compiled. Never performs I/O.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::json::{self, Map, Value};
 use crate::core::mapping::Mapping;
 use crate::core::record::SObject;
 use crate::core::secret::Secret;
+use serde_json::{Map, Value};
 
 pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
 /// Spring '26.
@@ -183,12 +183,12 @@ pub const KEYS: &[&str] = &[
 
 /// Turn host secrets (`SALESFORCE_CLIENT_ID`, `MY_SLACK_WEBHOOK_URL`, …) into config keys, laid
 /// over `base`. Unknown secret names are ignored: hosts keep unrelated secrets in the same place.
-pub fn merge_secrets(base: &Map, secrets: &Map) -> Map {
+pub fn merge_secrets(base: &Map<String, Value>, secrets: &Map<String, Value>) -> Map<String, Value> {
     // Secrets win over `base`; among aliases the first listed (our name) wins.
     let mut out = base.clone();
     let mut from_secret: Vec<&str> = Vec::new();
     for (name, key) in SECRET_ALIASES {
-        match secrets.get(name) {
+        match secrets.get(*name) {
             Some(v) if !is_blank(v) && !from_secret.contains(key) => {
                 out.insert((*key).to_string(), v.clone());
                 from_secret.push(key);
@@ -207,7 +207,7 @@ fn is_blank(v: &Value) -> bool {
     }
 }
 
-struct Reader<'a>(&'a Map);
+struct Reader<'a>(&'a Map<String, Value>);
 
 impl Reader<'_> {
     fn string(&self, key: &str) -> Result<Option<String>> {
@@ -282,9 +282,13 @@ impl<T: Clone> ParseCache<T> {
         ParseCache { last: None }
     }
     /// `parse(obj)`, or a copy of its earlier result for an equal `obj`.
-    pub fn get_or_parse(&mut self, obj: &Map, parse: impl FnOnce(&Map) -> Result<T>) -> Result<T> {
-        let mut key = String::new();
-        json::write_object(obj, &mut key);
+    pub fn get_or_parse(
+        &mut self,
+        obj: &Map<String, Value>,
+        parse: impl FnOnce(&Map<String, Value>) -> Result<T>,
+    ) -> Result<T> {
+        // Infallible: the keys are strings.
+        let key = serde_json::to_string(obj).unwrap_or_default();
         if let Some((k, v)) = &self.last {
             if *k == key {
                 return Ok(v.clone());
@@ -299,7 +303,7 @@ impl<T: Clone> ParseCache<T> {
 impl Config {
     /// Parse a configuration object. Errors are `CONFIG_INVALID`, `CONFIG_MISSING`,
     /// `MAPPING_INVALID` or `INSECURE_URL`, each naming the key to fix.
-    pub fn parse(obj: &Map) -> Result<Config> {
+    pub fn parse(obj: &Map<String, Value>) -> Result<Config> {
         check_keys(obj)?;
         let r = Reader(obj);
         let object = match r.string("object")?.as_deref() {
@@ -374,7 +378,7 @@ impl Config {
     }
 
     /// Only the parts needed to build a record (for `buildLead`): no credentials required.
-    pub fn parse_mapping_only(obj: &Map) -> Result<(SObject, Mapping)> {
+    pub fn parse_mapping_only(obj: &Map<String, Value>) -> Result<(SObject, Mapping)> {
         let r = Reader(obj);
         let object = match r.string("object")?.as_deref() {
             None => SObject::Lead,
@@ -404,7 +408,7 @@ impl Config {
 }
 
 /// Refuse keys `Config::parse` does not know, so a typo surfaces instead of being ignored.
-pub fn check_keys(obj: &Map) -> Result<()> {
+pub fn check_keys(obj: &Map<String, Value>) -> Result<()> {
     match obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
         Some(unknown) => Err(RuleError::new(
             ErrorCode::ConfigInvalid,
@@ -419,7 +423,7 @@ fn parse_mapping(v: Option<&Value>) -> Result<(Mapping, String)> {
     match v {
         None | Some(Value::Null) => preset("recommended"),
         Some(Value::String(s)) if s.trim_start().starts_with('{') => {
-            let parsed: Value = json::from_str(s).map_err(|e| {
+            let parsed: Value = serde_json::from_str::<Value>(s).map_err(|e| {
                 RuleError::new(ErrorCode::MappingInvalid, format!("mapping is not valid JSON: {e}"))
                     .with_field("mapping")
             })?;
@@ -618,9 +622,9 @@ pub fn check_url(key: &str, url: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json::json;
+    use serde_json::json;
 
-    fn obj(v: Value) -> Map {
+    fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
     }
 
@@ -630,7 +634,7 @@ mod tests {
         let mut calls = 0;
         let a = json!({ "clientId": "id", "clientSecret": "s3cr3t", "mapping": "recommended" });
         let a = a.as_object().expect("object");
-        let mut count = |m: &Map| {
+        let mut count = |m: &Map<String, Value>| {
             calls += 1;
             Config::parse(m)
         };

@@ -9,7 +9,7 @@ pub mod csv;
 pub mod error;
 pub mod flow;
 pub mod http;
-pub mod json;
+
 pub mod mapping;
 pub mod plan;
 pub mod profile;

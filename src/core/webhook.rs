@@ -4,7 +4,7 @@
 
 use crate::core::base64;
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::json::{json, Value};
+use serde_json::{json, Value};
 
 /// How far (seconds, either way) `svix-timestamp` may be from now, as in Svix's own libraries.
 pub const SVIX_TOLERANCE_SECS: u64 = 5 * 60;
@@ -195,7 +195,6 @@ fn secret_invalid(why: &str) -> RuleError {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::core::json;
 
     /// SHA-256 (FIPS 180-4), for tests only: the real HMAC runs in WebCrypto.
     pub(crate) fn sha256(message: &[u8]) -> [u8; 32] {
@@ -300,8 +299,8 @@ pub(crate) mod tests {
     }
 
     fn clerk_delivery() -> Delivery {
-        let headers: Value =
-            json::from_str(&fixture("clerk-user-created.headers.json")).expect("headers fixture is JSON");
+        let headers: Value = serde_json::from_str::<Value>(&fixture("clerk-user-created.headers.json"))
+            .expect("headers fixture is JSON");
         let secret = headers["_secret"].as_str().expect("_secret in headers fixture").to_owned();
         Delivery { body: fixture("clerk-user-created.json"), headers, secret }
     }
@@ -419,7 +418,7 @@ pub(crate) mod tests {
 
     #[test]
     fn okta_verification() {
-        let request: Value = json::from_str(&fixture("okta-verification-request.json")).expect("JSON");
+        let request: Value = serde_json::from_str::<Value>(&fixture("okta-verification-request.json")).expect("JSON");
         let challenge = okta_verification_challenge(&request).expect("fixture carries a challenge");
         assert_eq!(okta_verification_response(challenge), Ok(json!({ "verification": challenge })));
         assert_eq!(
