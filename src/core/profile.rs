@@ -10,8 +10,9 @@ use std::borrow::Cow;
 /// Largest event/profile accepted, in bytes of JSON.
 pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
 
-/// Deepest nesting of arrays and objects serde_json reads (its recursion limit).
-pub const MAX_DEPTH: usize = 128;
+/// Deepest nesting of arrays and objects that is read: serde_json's recursion limit of 128 lets
+/// 127 levels through (json.rs, before it, let 128 through).
+pub const MAX_DEPTH: usize = 127;
 
 /// Read the JSON text of an event (or any value from JS) that `what` names. Refused with
 /// `PROFILE_INVALID`: text that is not JSON, and JSON nested more than [`MAX_DEPTH`] levels deep,
@@ -195,10 +196,12 @@ pub fn normalise(host: Host, event: &Value) -> Result<Vec<HostEvent>> {
     normalise_read(host, event)
 }
 
-/// [`normalise`] for an event read from a JSON text of at most [`MAX_PROFILE_BYTES`] bytes (as
-/// the wasm bindings read every event): it fits, so the walk that counts its size is skipped.
-/// The compact JSON of a value read from a text is never longer than the text (whitespace
-/// dropped, escapes written as short or shorter, a repeated key kept once).
+/// [`normalise`] for an event read from a `JSON.stringify` text of at most [`MAX_PROFILE_BYTES`]
+/// bytes (as the wasm bindings read every event): it fits, so the walk that counts its size is
+/// skipped. The compact JSON serde_json writes for a value read from such a text is never longer
+/// than the text (escapes written as short or shorter, a repeated key kept once, numbers as short:
+/// JavaScript writes them without `.0` and in its shortest form). Any other text may have
+/// numbers serde_json writes longer (`1e5` as `100000.0`): read it with [`normalise`].
 pub fn normalise_read(host: Host, event: &Value) -> Result<Vec<HostEvent>> {
     if !event.is_object() {
         return Err(invalid(format!("the {} event must be a JSON object, got {}", host.name(), json_kind(event))));

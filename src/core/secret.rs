@@ -109,6 +109,11 @@ mod tests {
         assert_eq!(format!("{s:?}"), "***");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"***\"");
         assert_eq!(s.expose(), "hunter2-secret");
+        // Inside anything serialised or debug-printed, too.
+        let nested = (Some(s.clone()), vec![s.clone()]);
+        assert_eq!(serde_json::json!({ "k": nested }).to_string(), r#"{"k":["***",["***"]]}"#);
+        assert_eq!(format!("{nested:?}"), "(Some(***), [***])");
+        assert_eq!(Secret::default().to_string(), "***");
     }
 
     #[test]
