@@ -685,7 +685,6 @@ impl ProfileBuilder {
 }
 
 fn check_size(host: Host, event: &Value) -> Result<()> {
-    // Counted, not written: a huge event is refused without being copied.
     if !fits(event, MAX_PROFILE_BYTES) {
         return Err(invalid(format!(
             "the {} event is larger than {MAX_PROFILE_BYTES} bytes of JSON: pass the event, not a whole export",
@@ -695,20 +694,9 @@ fn check_size(host: Host, event: &Value) -> Result<()> {
     Ok(())
 }
 
-/// Whether the compact JSON of `v` is at most `limit` bytes. Written into a counter that gives up
-/// once past the limit, so a huge value is neither copied nor written in full.
+/// Whether the compact JSON of `v` is at most `limit` bytes.
 fn fits(v: &Value, limit: usize) -> bool {
-    struct Budget(usize);
-    impl std::io::Write for Budget {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 = self.0.checked_sub(buf.len()).ok_or(std::io::ErrorKind::Other)?;
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    serde_json::to_writer(Budget(limit), v).is_ok()
+    serde_json::to_string(v).is_ok_and(|text| text.len() <= limit)
 }
 
 fn invalid(message: String) -> RuleError {
