@@ -3,13 +3,13 @@
 //! REQUEST_LIMIT_EXCEEDED stop without duplicates, lost answers verified before any resend.
 #![cfg(not(target_arch = "wasm32"))]
 
+use serde_json::{json, Value};
 use sf_lead_rule::core::batch::{self, Backfill, BatchOptions, BatchReport, InputItem, Mode, ResultStatus, Step};
 use sf_lead_rule::core::batch_api::{csv_line, parse_csv};
 use sf_lead_rule::core::config::Config;
 use sf_lead_rule::core::error::ErrorCode;
 use sf_lead_rule::core::flow::Input;
 use sf_lead_rule::core::http::{HttpRequest, HttpResponse};
-use sf_lead_rule::core::json::{self, json, Value};
 use sf_lead_rule::core::profile::Host;
 
 const LOGIN: &str = "https://acme.my.salesforce.com";
@@ -85,7 +85,7 @@ impl Org {
         format!("00Q5e{:013}", self.next_id)
     }
 
-    fn create(&mut self, fields: &json::Map) -> std::result::Result<String, Value> {
+    fn create(&mut self, fields: &serde_json::Map<String, serde_json::Value>) -> std::result::Result<String, Value> {
         let email = fields.get("Email").and_then(Value::as_str).unwrap_or("").to_lowercase();
         if fields.get("LastName").and_then(Value::as_str) == Some("TOOLONG") {
             return Err(
@@ -142,7 +142,7 @@ impl Org {
         let body = req.body.as_ref().map(|b| b.expose()).unwrap_or_default();
         let path = url.strip_prefix(DATA).unwrap_or(url).to_string();
         if path == "/composite/sobjects" {
-            let v: Value = json::from_str(&body).unwrap();
+            let v: Value = serde_json::from_str::<Value>(&body).unwrap();
             assert_eq!(v["allOrNone"], false);
             let records = v["records"].as_array().unwrap();
             assert!(records.len() <= 200);
@@ -199,7 +199,7 @@ impl Org {
                 ok(201, String::new())
             }
             ("PATCH", "") => {
-                let target = json::from_str(&body).unwrap()["state"].as_str().unwrap().to_string();
+                let target = serde_json::from_str::<Value>(&body).unwrap()["state"].as_str().unwrap().to_string();
                 if self.jobs[job].state != "Open" {
                     return ok(400, json!([{"errorCode": "INVALIDJOBSTATE", "message": "not open"}]).to_string());
                 }
@@ -240,7 +240,7 @@ impl Org {
         let rows = parse_csv(self.jobs[job].csv.as_deref().unwrap_or("")).unwrap();
         let header = rows[0].clone();
         for row in &rows[1..] {
-            let mut fields = json::Map::new();
+            let mut fields = serde_json::Map::new();
             for (h, v) in header.iter().zip(row) {
                 if !v.is_empty() {
                     fields.insert(h.clone(), Value::String(v.clone()));
@@ -332,7 +332,7 @@ fn lines(reqs: &[HttpRequest]) -> Vec<String> {
 }
 
 fn record_count(req: &HttpRequest) -> usize {
-    json::from_str(&req.body.as_ref().unwrap().expose()).unwrap()["records"].as_array().unwrap().len()
+    serde_json::from_str::<Value>(&req.body.as_ref().unwrap().expose()).unwrap()["records"].as_array().unwrap().len()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,7 +354,7 @@ fn chunks_450_users_into_200_200_50_with_exact_requests() {
     );
     assert_eq!(reqs[1..].iter().map(record_count).collect::<Vec<_>>(), vec![200, 200, 50]);
     assert!(sleeps.is_empty());
-    let first = json::to_value(&reqs[1]);
+    let first = serde_json::to_value(&reqs[1]).unwrap();
     assert_eq!(first["purpose"], "createCollection");
     assert_eq!(first["headers"]["Authorization"], "Bearer ***");
     assert_eq!(first["headers"]["Content-Type"], "application/json");
@@ -785,9 +785,9 @@ fn dry_run_plans_without_secrets() {
     assert_eq!(plan.requests.len(), 4);
     assert_eq!(plan.stats.pending, 450);
     assert_eq!(plan.results[0].status, ResultStatus::Planned);
-    let text = json::to_string(&plan);
+    let text = serde_json::to_string(&plan).unwrap();
     assert!(!text.contains("client-secret-1") && !text.contains("Bearer planned"), "{}", &text[..400]);
-    let v = json::to_value(&plan);
+    let v = serde_json::to_value(&plan).unwrap();
     assert_eq!(v["requests"][0]["body"], "grant_type=client_credentials&client_id=cid&client_secret=***");
     assert_eq!(v["requests"][1]["headers"]["Authorization"], "Bearer ***");
     assert_eq!(v["requests"][1]["body"]["records"].as_array().unwrap().len(), 200);

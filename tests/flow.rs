@@ -2,11 +2,11 @@
 //! (expired session, duplicates, rate limits, network faults, deadlines) with the exact requests.
 #![cfg(not(target_arch = "wasm32"))]
 
+use serde_json::{json, Value};
 use sf_lead_rule::core::config::Config;
 use sf_lead_rule::core::error::ErrorCode;
 use sf_lead_rule::core::flow::{CachedToken, FirstLoginFlow, Input, Outcome, Status, Step, TokenUpdate};
 use sf_lead_rule::core::http::{HttpRequest, HttpResponse, Purpose};
-use sf_lead_rule::core::json::{self, json, Value};
 use sf_lead_rule::core::profile::{FirstLoginSignal, HostEvent};
 use sf_lead_rule::core::secret::Secret;
 
@@ -82,8 +82,8 @@ fn purposes(reqs: &[HttpRequest]) -> Vec<Purpose> {
 }
 
 fn all_text(reqs: &[HttpRequest], outcome: &Outcome) -> String {
-    let mut s = json::to_string(reqs);
-    s.push_str(&json::to_string(outcome));
+    let mut s = serde_json::to_string(reqs).unwrap();
+    s.push_str(&serde_json::to_string(outcome).unwrap());
     for r in reqs {
         if r.purpose == Purpose::NotifySlack {
             s.push_str(&r.body.as_ref().unwrap().expose());
@@ -103,7 +103,7 @@ fn first_login_sends_exactly_token_create_slack() {
         "grant_type=client_credentials&client_id=cid&client_secret=client-secret-1"
     );
     assert_eq!(reqs[1].url.expose(), "https://acme.my.salesforce.com/services/data/v66.0/sobjects/Lead/");
-    let plan = json::to_value(&reqs[1]);
+    let plan = serde_json::to_value(&reqs[1]).unwrap();
     assert_eq!(
         plan["headers"],
         json!({"Authorization": "Bearer ***", "Accept": "application/json", "Content-Type": "application/json"})
@@ -115,7 +115,7 @@ fn first_login_sends_exactly_token_create_slack() {
     );
     assert_eq!(reqs[2].url.expose(), SLACK);
     assert_eq!(
-        json::from_str(&reqs[2].body.as_ref().unwrap().expose()).unwrap(),
+        serde_json::from_str::<Value>(&reqs[2].body.as_ref().unwrap().expose()).unwrap(),
         json!({"text": "New Salesforce Lead: *Jane Doe* (jane@acme.com) from Acme Corp — <https://acme.my.salesforce.com/lightning/r/Lead/00Q000000000001AAA/view|open in Salesforce>"})
     );
     assert_eq!(o.status, Status::Created);
@@ -204,7 +204,7 @@ fn wrong_credentials_fail_with_an_alert_and_no_secret() {
         (ErrorCode::TokenRejected, Some("invalid_grant"), Some(400))
     );
     assert!(!o.confirmed());
-    let alert: Value = json::from_str(&reqs[1].body.as_ref().unwrap().expose()).unwrap();
+    let alert: Value = serde_json::from_str::<Value>(&reqs[1].body.as_ref().unwrap().expose()).unwrap();
     assert_eq!(
         alert["text"],
         ":warning: Could not create the Salesforce Lead for jane@acme.com: TOKEN_REJECTED — Salesforce refused the token request (invalid_grant: authentication failure); orgs created since Summer '23 block the password grant: use client_credentials or jwt_bearer (Salesforce: invalid_grant). The user was not marked as recorded; the next login tries again."
@@ -419,7 +419,7 @@ fn jwt_bearer_signs_then_posts_the_assertion() {
     let Step::Sign { input, .. } = &others[0] else { panic!() };
     let claims = input.split('.').nth(1).unwrap();
     let claims = base64::Engine::decode(&base64::prelude::BASE64_URL_SAFE_NO_PAD, claims).unwrap();
-    let claims: Value = json::from_slice(&claims).unwrap();
+    let claims: Value = serde_json::from_slice(&claims).unwrap();
     assert_eq!(
         claims,
         json!({"iss": "cid", "sub": "int@acme.com", "aud": "https://login.salesforce.com", "exp": 1_000 + 180})

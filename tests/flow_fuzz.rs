@@ -11,10 +11,10 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
+use serde_json::{json, Value};
 use sf_lead_rule::core::config::Config;
 use sf_lead_rule::core::flow::{cache_identity, CachedToken, FirstLoginFlow, Input, Status, Step};
 use sf_lead_rule::core::http::{form_encode, HttpRequest, HttpResponse, Purpose};
-use sf_lead_rule::core::json::{self, json, Value};
 use sf_lead_rule::core::profile::{FirstLoginSignal, HostEvent};
 use sf_lead_rule::core::salesforce::is_record_id;
 use sf_lead_rule::core::secret::Secret;
@@ -359,7 +359,7 @@ fn respond(answer: &Answer, purpose: Purpose, issued: &str) -> Input {
 fn says_not_found(resp: &HttpResponse) -> bool {
     match resp.status {
         404 => true,
-        200 => json::from_str(&resp.body)
+        200 => serde_json::from_str::<Value>(&resp.body)
             .map(|v| v.get("Id").or_else(|| v.pointer("/records/0/Id")).is_none())
             .unwrap_or(false),
         _ => resp.body.contains("ENTITY_IS_DELETED"),
@@ -409,7 +409,7 @@ fn run(s: &Scenario) -> std::result::Result<Run, TestCaseError> {
             Step::Done(outcome) => {
                 return Ok(Run {
                     steps,
-                    outcome_json: json::to_string(&outcome),
+                    outcome_json: serde_json::to_string(&outcome).unwrap(),
                     plans,
                     slack_bodies,
                     confirmed_id: outcome.confirmed().then(|| outcome.lead_id.clone().unwrap_or_default()),
@@ -432,7 +432,7 @@ fn run(s: &Scenario) -> std::result::Result<Run, TestCaseError> {
             }
             Step::Send { request, timeout_ms } => {
                 prop_assert!(timeout_ms > 0);
-                plans.push_str(&json::to_string(&request));
+                plans.push_str(&serde_json::to_string(&request).unwrap());
                 if request.purpose == Purpose::NotifySlack {
                     slack_bodies.push(request.body.as_ref().map(|b| b.expose()).unwrap_or_default());
                 }
@@ -459,7 +459,7 @@ fn run(s: &Scenario) -> std::result::Result<Run, TestCaseError> {
                 let input = respond(&answer, request.purpose, &held);
                 match (&input, request.purpose) {
                     (Input::Response(r), Purpose::CreateRecord) => {
-                        let id_ok = json::from_str(&r.body)
+                        let id_ok = serde_json::from_str::<Value>(&r.body)
                             .ok()
                             .and_then(|v| v.get("id").and_then(Value::as_str).map(is_record_id))
                             .unwrap_or(false);

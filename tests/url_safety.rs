@@ -2,11 +2,11 @@
 //! readings), redirects refused and never followed, and external ids that stay one path segment.
 #![cfg(not(target_arch = "wasm32"))]
 
+use serde_json::{json, Value};
 use sf_lead_rule::core::config::Config;
 use sf_lead_rule::core::error::ErrorCode;
 use sf_lead_rule::core::flow::{FirstLoginFlow, Input, Outcome, Status, Step};
 use sf_lead_rule::core::http::{HttpRequest, HttpResponse, Purpose};
-use sf_lead_rule::core::json::{self, json, Value};
 use sf_lead_rule::core::profile::{FirstLoginSignal, HostEvent};
 use sf_lead_rule::core::salesforce::{self as sf, AccessToken, WriteResult};
 use sf_lead_rule::core::secret::Secret;
@@ -43,7 +43,7 @@ struct Entry {
 fn corpus() -> Vec<Entry> {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/url-confusables.json")).unwrap();
-    let v = json::from_str(&text).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
     let entries = v["entries"].as_array().unwrap();
     assert!(entries.len() >= 40);
     entries
@@ -224,7 +224,7 @@ fn purposes(reqs: &[HttpRequest]) -> Vec<Purpose> {
 }
 
 fn assert_no_secret(reqs: &[HttpRequest], outcome: &Outcome) {
-    let mut text = json::to_string(outcome);
+    let mut text = serde_json::to_string(outcome).unwrap();
     for r in reqs.iter().filter(|r| r.purpose == Purpose::NotifySlack) {
         text.push_str(&r.body.as_ref().unwrap().expose());
     }

@@ -148,6 +148,28 @@ fn circular_input_is_refused_not_a_panic() {
 }
 
 #[wasm_bindgen_test]
+fn deep_nesting_is_refused_as_too_deep_not_as_invalid() {
+    // JSON.stringify copes with 200 nested arrays; the reader refuses them with its own message.
+    let deep = "[".repeat(200) + &"]".repeat(200);
+    let event = js(&format!(r#"{{"user":{{"user_id":"auth0|1","email":"a@b.co","name":"A B","unmapped":{deep}}}}}"#));
+    assert!(text(&event).contains(&deep));
+    let err = plan_first_login(event, js(r#"{"host":"auth0","clientId":"cid","clientSecret":"cs"}"#)).unwrap_err();
+    assert_eq!(prop(&err, "code").as_string().unwrap(), "PROFILE_INVALID");
+    assert_eq!(
+        prop(&err, "message").as_string().unwrap(),
+        "event is nested more than 127 levels deep (the JSON is valid; it is too deep)"
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_lone_surrogate_reads_as_the_replacement_character() {
+    // A JS string may hold one; JSON.stringify writes it as `\ud800`.
+    let profile = js(r#"{"name":"Ana Pe\ud800reira","email":"ana@example.com"}"#);
+    let lead = build_lead(profile, JsValue::UNDEFINED).unwrap();
+    assert_eq!(prop(&lead, "LastName").as_string().unwrap(), "Pe\u{FFFD}reira");
+}
+
+#[wasm_bindgen_test]
 fn plan_masks_every_secret() {
     let plan = plan_first_login(
         js(r#"{"user":{"user_id":"auth0|1","email":"a@b.co","name":"A B"}}"#),

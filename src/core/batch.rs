@@ -24,7 +24,8 @@ use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::scrub;
 use crate::core::session::{self, TokenStart};
 
-use crate::core::json::{self, json, Map, ObjectWriter, ToJson, Value};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
 
 /// The `format` of resume states this version writes and reads.
@@ -39,7 +40,8 @@ const LOOKUP_URL_BUDGET: usize = 8_000;
 pub type InputItem = std::result::Result<Vec<HostEvent>, RuleError>;
 
 /// Which API creates the records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     Collections,
     Bulk,
@@ -107,7 +109,7 @@ pub fn as_host_event(host: Host, item: &Value) -> Value {
         Host::Firebase if !has("data") => {
             let mut user = item.clone();
             if let (Some(m), Some(id)) = (user.as_object_mut(), item.get("localId")) {
-                m.entry_or_insert_with("uid", || id.clone());
+                m.entry("uid").or_insert_with(|| id.clone());
             }
             json!({ "data": user })
         }
@@ -115,7 +117,7 @@ pub fn as_host_event(host: Host, item: &Value) -> Value {
             let list = item.get("Attributes").or_else(|| item.get("UserAttributes")).and_then(Value::as_array);
             match list {
                 Some(list) => {
-                    let attributes: Map = list
+                    let attributes: Map<String, Value> = list
                         .iter()
                         .filter_map(|a| Some((a.get("Name")?.as_str()?.to_string(), a.get("Value")?.clone())))
                         .collect();
@@ -294,7 +296,8 @@ impl ResumeState {
 // ---------------------------------------------------------------------------------------------
 // Results
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ResultStatus {
     Created,
     /// A record for this user already existed (duplicate rule, unique field, or found by lookup).
@@ -311,18 +314,23 @@ pub enum ResultStatus {
 }
 
 /// One user's result. Never contains a secret.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct UserResult {
     pub user_key: String,
     pub status: ResultStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RuleError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Index of the input item the user came from.
     pub input: usize,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Stats {
     /// Requests to the data API (what the org's daily API limit counts); token requests excluded.
     pub api_calls: u32,
@@ -336,7 +344,7 @@ pub struct Stats {
     pub pending: u32,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BatchReport {
     /// `collections` or `bulk`: the API used for new records.
     pub mode: Mode,
@@ -1545,7 +1553,7 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
 
 /// What a run would send, without sending: the machine driven with simulated successful answers
 /// (so the plan cannot drift from a real run), requests serialised with secrets as `***`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BatchPlan {
     pub mode: Mode,
     pub requests: Vec<HttpRequest>,
@@ -1601,7 +1609,7 @@ fn simulated_response(req: &HttpRequest, instance: &str, uploaded: &mut String) 
             let n = req
                 .body
                 .as_ref()
-                .and_then(|b| json::from_str(&b.expose()).ok())
+                .and_then(|b| serde_json::from_str::<Value>(&b.expose()).ok())
                 .and_then(|v| v.get("records").and_then(Value::as_array).map(Vec::len))
                 .unwrap_or(0);
             let one = json!({"id": planned, "success": true, "errors": []});
@@ -1630,87 +1638,6 @@ fn simulated_response(req: &HttpRequest, instance: &str, uploaded: &mut String) 
         }
         (Purpose::BulkJob, _) => HttpResponse::new(200, json!({"id": PLANNED_JOB_ID, "state": "Open"}).to_string()),
         _ => HttpResponse::new(200, "{}"),
-    }
-}
-
-impl ToJson for Mode {
-    fn write_json(&self, out: &mut String) {
-        json::write_str(
-            match self {
-                Mode::Collections => "collections",
-                Mode::Bulk => "bulk",
-                Mode::Auto => "auto",
-            },
-            out,
-        )
-    }
-}
-
-impl ToJson for ResultStatus {
-    fn write_json(&self, out: &mut String) {
-        json::write_str(
-            match self {
-                ResultStatus::Created => "created",
-                ResultStatus::Duplicate => "duplicate",
-                ResultStatus::Failed => "failed",
-                ResultStatus::Skipped => "skipped",
-                ResultStatus::Invalid => "invalid",
-                ResultStatus::Pending => "pending",
-                ResultStatus::Planned => "planned",
-            },
-            out,
-        )
-    }
-}
-
-impl ToJson for UserResult {
-    fn write_json(&self, out: &mut String) {
-        ObjectWriter::new(out)
-            .field("userKey", &self.user_key)
-            .field("status", self.status)
-            .some("leadId", &self.lead_id)
-            .some("error", &self.error)
-            .some("reason", &self.reason)
-            .field("input", self.input)
-            .end()
-    }
-}
-
-impl ToJson for Stats {
-    fn write_json(&self, out: &mut String) {
-        ObjectWriter::new(out)
-            .field("apiCalls", self.api_calls)
-            .field("requests", self.requests)
-            .field("created", self.created)
-            .field("duplicate", self.duplicate)
-            .field("failed", self.failed)
-            .field("skipped", self.skipped)
-            .field("invalid", self.invalid)
-            .field("pending", self.pending)
-            .end()
-    }
-}
-
-impl ToJson for BatchReport {
-    fn write_json(&self, out: &mut String) {
-        ObjectWriter::new(out)
-            .field("mode", self.mode)
-            .field("results", &self.results)
-            .field("state", &self.state)
-            .field("stats", &self.stats)
-            .field("stopped", &self.stopped)
-            .end()
-    }
-}
-
-impl ToJson for BatchPlan {
-    fn write_json(&self, out: &mut String) {
-        ObjectWriter::new(out)
-            .field("mode", self.mode)
-            .field("requests", &self.requests)
-            .field("results", &self.results)
-            .field("stats", &self.stats)
-            .end()
     }
 }
 

@@ -5,10 +5,10 @@
 use crate::core::config::Config;
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::http::{percent_encode, HttpRequest, HttpResponse, Purpose, Text};
-use crate::core::json::{self, Map, Value};
 use crate::core::record::RecordPayload;
 use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::scrub;
+use serde_json::{Map, Value};
 
 /// sObject Collections takes at most this many records per request.
 pub const COLLECTION_LIMIT: usize = 200;
@@ -79,14 +79,14 @@ pub fn collection_request(token: &AccessToken, config: &Config, records: &[&Reco
         .iter()
         .map(|r| {
             let mut m = Map::new();
-            m.insert("attributes".into(), json::json!({ "type": object }));
+            m.insert("attributes".into(), serde_json::json!({ "type": object }));
             for (k, v) in &r.fields {
                 m.insert(k.clone(), Value::String(v.clone()));
             }
             Value::Object(m)
         })
         .collect();
-    let body = json::json!({ "allOrNone": false, "records": items }).to_string();
+    let body = serde_json::json!({ "allOrNone": false, "records": items }).to_string();
     let req = HttpRequest::new(Purpose::CreateCollection, "POST", sf::data_url(token, config, "composite/sobjects"));
     sf::with_sforce_headers(sf::authorized(req, token), config).json_body(body)
 }
@@ -108,7 +108,7 @@ pub enum RecordResult {
 /// One result per record, in request order: `[{id, success, errors: [{statusCode, message,
 /// fields}]}]`. A body that is not such an array, or has the wrong length, is `RESPONSE_INVALID`.
 pub fn parse_collection_results(resp: &HttpResponse, config: &Config, expected: usize) -> Result<Vec<RecordResult>> {
-    let items = match json::from_str(&resp.body) {
+    let items = match serde_json::from_str::<Value>(&resp.body) {
         Ok(Value::Array(items)) if items.len() == expected => items,
         Ok(Value::Array(items)) => {
             return Err(sf::invalid_response(&format!("{} results for {expected} records", items.len()), resp.status))
@@ -208,8 +208,8 @@ pub fn lookup_cost(value: &str) -> usize {
 
 /// `(field value, Id)` of each record a lookup found.
 pub fn parse_lookup(resp: &HttpResponse, field: &str) -> Result<Vec<(String, String)>> {
-    let v: Value =
-        json::from_str(&resp.body).map_err(|_| sf::invalid_response("query response is not JSON", resp.status))?;
+    let v: Value = serde_json::from_str::<Value>(&resp.body)
+        .map_err(|_| sf::invalid_response("query response is not JSON", resp.status))?;
     let records = v
         .get("records")
         .and_then(Value::as_array)
@@ -238,8 +238,7 @@ fn bulk(token: &AccessToken, method: &'static str, url: Text) -> HttpRequest {
 
 /// `POST …/jobs/ingest`: an insert job for CSV with LF line endings.
 pub fn create_job_request(token: &AccessToken, config: &Config) -> HttpRequest {
-    let body =
-        json::json!({"object": config.object.name(), "operation": "insert", "contentType": "CSV", "lineEnding": "LF"});
+    let body = serde_json::json!({"object": config.object.name(), "operation": "insert", "contentType": "CSV", "lineEnding": "LF"});
     sf::with_sforce_headers(bulk(token, "POST", jobs_url(token, config, "")), config).json_body(body.to_string())
 }
 
@@ -252,7 +251,7 @@ pub fn upload_request(token: &AccessToken, config: &Config, job_id: &str, csv: S
 /// `PATCH …/jobs/ingest/{id}` to `UploadComplete` (close) or `Aborted`.
 pub fn set_job_state_request(token: &AccessToken, config: &Config, job_id: &str, state: &str) -> HttpRequest {
     let url = jobs_url(token, config, &format!("/{}", percent_encode(job_id)));
-    bulk(token, "PATCH", url).json_body(json::json!({ "state": state }).to_string())
+    bulk(token, "PATCH", url).json_body(serde_json::json!({ "state": state }).to_string())
 }
 
 /// `GET …/jobs/ingest/{id}`: the job's state.
@@ -296,7 +295,8 @@ impl JobInfo {
 }
 
 pub fn parse_job_info(resp: &HttpResponse) -> Result<JobInfo> {
-    let v: Value = json::from_str(&resp.body).map_err(|_| sf::invalid_response("job info is not JSON", resp.status))?;
+    let v: Value = serde_json::from_str::<Value>(&resp.body)
+        .map_err(|_| sf::invalid_response("job info is not JSON", resp.status))?;
     let text = |k: &str| v.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from);
     match (text("id"), text("state")) {
         (Some(id), Some(state)) => Ok(JobInfo { id, state, error_message: text("errorMessage") }),
@@ -463,7 +463,7 @@ pub fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, CsvError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json::json;
+    use serde_json::json;
 
     fn config() -> Config {
         Config::parse(json!({"clientId":"cid","clientSecret":"s3cret-value"}).as_object().unwrap()).unwrap()
@@ -484,7 +484,7 @@ mod tests {
             r.body.as_ref().unwrap().expose(),
             r#"{"allOrNone":false,"records":[{"attributes":{"type":"Lead"},"LastName":"Doe","Company":"Acme"}]}"#
         );
-        assert_eq!(json::to_value(&r)["headers"]["Authorization"], "Bearer ***");
+        assert_eq!(serde_json::to_value(&r).unwrap()["headers"]["Authorization"], "Bearer ***");
     }
 
     #[test]

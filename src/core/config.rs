@@ -4,10 +4,11 @@
 
 use crate::core::endpoint::{UrlRefusal, WebUrl};
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::json::{self, Map, Value};
 use crate::core::mapping::Mapping;
 use crate::core::record::SObject;
 use crate::core::secret::Secret;
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
 
 pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
 /// Spring '26.
@@ -145,51 +146,222 @@ const SECRET_ALIASES: &[(&str, &str)] = &[
     ("MY_SLACK_WEBHOOK_URL", "slackWebhookUrl"),
 ];
 
-/// Keys whose values are credentials.
-const SECRET_KEYS: &[&str] =
-    &["clientSecret", "password", "securityToken", "privateKey", "refreshToken", "accessToken"];
+/// The settings object as given: camelCase keys, an unknown key refused (so a typo surfaces
+/// instead of being ignored), every setting optional. Values are read leniently, as hosts give
+/// them (a secret store holds only text: `"true"`, `"5000"`); [`Config::parse`] then checks them
+/// and says which key to fix. The credentials are [`Secret`]s from here on.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Settings {
+    object: Given<String>,
+    /// A preset name, a mapping object, or a mapping object's JSON text.
+    mapping: Option<Value>,
+    login_url: Given<String>,
+    api_version: Given<String>,
+    grant: Given<String>,
+    client_id: Given<String>,
+    client_secret: Given<Secret>,
+    username: Given<String>,
+    password: Given<Secret>,
+    security_token: Given<Secret>,
+    private_key: Given<Secret>,
+    refresh_token: Given<Secret>,
+    access_token: Given<Secret>,
+    instance_url: Given<String>,
+    slack_webhook_url: Given<Secret>,
+    external_id_field: Given<String>,
+    external_id_source: Given<String>,
+    dedupe_by_email: Given<bool>,
+    recreate_deleted: Given<bool>,
+    auto_assign: Given<String>,
+    deadline_ms: Given<u64>,
+    request_timeout_ms: Given<u64>,
+    max_retries: Given<u64>,
+    token_ttl_ms: Given<u64>,
+    allowed_instance_hosts: Given<HostList>,
+    notify_on_success: Given<bool>,
+    notify_on_failure: Given<bool>,
+    webhook_secret: Given<Secret>,
+    bulk_threshold: Given<u64>,
+}
 
-/// Every key `Config::parse` understands; anything else is refused so typos surface.
-pub const KEYS: &[&str] = &[
-    "object",
-    "mapping",
-    "loginUrl",
-    "apiVersion",
-    "grant",
-    "clientId",
-    "clientSecret",
-    "username",
-    "password",
-    "securityToken",
-    "privateKey",
-    "refreshToken",
-    "accessToken",
-    "instanceUrl",
-    "slackWebhookUrl",
-    "externalIdField",
-    "externalIdSource",
-    "dedupeByEmail",
-    "recreateDeleted",
-    "autoAssign",
-    "deadlineMs",
-    "requestTimeoutMs",
-    "maxRetries",
-    "tokenTtlMs",
-    "allowedInstanceHosts",
-    "notifyOnSuccess",
-    "notifyOnFailure",
-    "webhookSecret",
-    "bulkThreshold",
-];
+impl Settings {
+    /// Read a settings object; `CONFIG_INVALID` naming the first unknown key.
+    pub fn from_map(obj: &Map<String, Value>) -> Result<Settings> {
+        Settings::deserialize(obj).map_err(|e| {
+            // Every known key takes any value, so only an unknown key fails: the one that fails
+            // on its own is named in `field` (serde's message names it too).
+            let alone = |k: &String| Settings::deserialize(&Map::from_iter([(k.clone(), Value::Null)])).is_err();
+            let err = RuleError::new(ErrorCode::ConfigInvalid, format!("configuration: {e}"));
+            match obj.keys().find(|k| alone(k)) {
+                Some(unknown) => err.with_field(unknown.clone()),
+                None => err,
+            }
+        })
+    }
+}
+
+/// A setting's value as given, read as what it must be. What cannot be read as that is kept as
+/// `Invalid` rather than failing the whole object, so [`Config::parse`] can refuse it with the
+/// key's name and the reason (serde's own errors do not name the key).
+#[derive(Debug, Clone, Default, PartialEq)]
+enum Given<T> {
+    /// Absent, `null`, or (for text) blank.
+    #[default]
+    Absent,
+    Is(T),
+    Invalid,
+}
+
+/// How a setting's type is read from the JSON value given.
+trait Lenient: Sized {
+    fn read(v: &Value) -> Given<Self>;
+}
+
+impl<'de, T: Lenient> Deserialize<'de> for Given<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Value::deserialize(d).map(|v| match v {
+            Value::Null => Given::Absent,
+            v => T::read(&v),
+        })
+    }
+}
+
+impl<T: Lenient> Given<T> {
+    /// The setting at `key` of a raw settings object (for the few read without [`Settings`]).
+    fn at(obj: &Map<String, Value>, key: &str) -> Self {
+        match obj.get(key) {
+            None | Some(Value::Null) => Given::Absent,
+            Some(v) => T::read(v),
+        }
+    }
+}
+
+/// Text, trimmed; a number is taken as its text. Blank text is absent.
+impl Lenient for String {
+    fn read(v: &Value) -> Given<String> {
+        match v {
+            Value::String(s) if s.trim().is_empty() => Given::Absent,
+            Value::String(s) => Given::Is(s.trim().to_string()),
+            Value::Number(n) => Given::Is(n.to_string()),
+            _ => Given::Invalid,
+        }
+    }
+}
+
+/// As text: stray whitespace from copy-paste is removed, the inner content is kept.
+impl Lenient for Secret {
+    fn read(v: &Value) -> Given<Secret> {
+        match String::read(v) {
+            Given::Is(s) => Given::Is(Secret::new(s)),
+            Given::Absent => Given::Absent,
+            Given::Invalid => Given::Invalid,
+        }
+    }
+}
+
+/// `true`/`false`, or the text `true`, `1`, `yes`, `false`, `0`, `no` (blank is `false`).
+impl Lenient for bool {
+    fn read(v: &Value) -> Given<bool> {
+        match v {
+            Value::Bool(b) => Given::Is(*b),
+            Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Given::Is(true),
+                "false" | "0" | "no" | "" => Given::Is(false),
+                _ => Given::Invalid,
+            },
+            _ => Given::Invalid,
+        }
+    }
+}
+
+/// A whole number, or its text. Whole numbers only: secrets arrive as strings.
+impl Lenient for u64 {
+    fn read(v: &Value) -> Given<u64> {
+        let n = match v {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse::<u64>().ok(),
+            _ => None,
+        };
+        n.map_or(Given::Invalid, Given::Is)
+    }
+}
+
+/// Host names, lower-case: a list, or one text with commas between them.
+#[derive(Debug, Clone, PartialEq)]
+struct HostList(Vec<String>);
+
+impl Lenient for HostList {
+    fn read(v: &Value) -> Given<HostList> {
+        let hosts = match v {
+            Value::String(s) => s.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect(),
+            Value::Array(a) => match a.iter().map(|v| v.as_str().map(|s| s.trim().to_ascii_lowercase())).collect() {
+                Some(hosts) => hosts,
+                None => return Given::Invalid,
+            },
+            _ => return Given::Invalid,
+        };
+        Given::Is(HostList(hosts))
+    }
+}
+
+/// The checks of one setting, each naming its key in the error.
+impl<T> Given<T> {
+    fn value(self, key: &str, what: &str) -> Result<Option<T>> {
+        match self {
+            Given::Absent => Ok(None),
+            Given::Is(v) => Ok(Some(v)),
+            Given::Invalid => Err(invalid(key, what)),
+        }
+    }
+}
+
+impl Given<String> {
+    fn text(self, key: &str) -> Result<Option<String>> {
+        self.value(key, "must be a string")
+    }
+    fn required(self, key: &str, why: &str) -> Result<String> {
+        self.text(key)?.ok_or_else(|| missing(key, why))
+    }
+}
+
+impl Given<Secret> {
+    fn secret(self, key: &str) -> Result<Option<Secret>> {
+        self.value(key, "must be a string")
+    }
+    fn required(self, key: &str, why: &str) -> Result<Secret> {
+        self.secret(key)?.ok_or_else(|| missing(key, why))
+    }
+}
+
+impl Given<bool> {
+    fn flag(self, key: &str, default: bool) -> Result<bool> {
+        Ok(self.value(key, "must be true or false")?.unwrap_or(default))
+    }
+}
+
+impl Given<u64> {
+    fn number(self, key: &str, default: u64, min: u64, max: u64) -> Result<u64> {
+        let what = || format!("must be a whole number from {min} to {max}");
+        match self.value(key, &what())?.unwrap_or(default) {
+            n if (min..=max).contains(&n) => Ok(n),
+            _ => Err(invalid(key, &what())),
+        }
+    }
+}
+
+fn missing(key: &str, why: &str) -> RuleError {
+    RuleError::new(ErrorCode::ConfigMissing, format!("{key} is required {why}")).with_field(key)
+}
 
 /// Turn host secrets (`SALESFORCE_CLIENT_ID`, `MY_SLACK_WEBHOOK_URL`, …) into config keys, laid
 /// over `base`. Unknown secret names are ignored: hosts keep unrelated secrets in the same place.
-pub fn merge_secrets(base: &Map, secrets: &Map) -> Map {
+pub fn merge_secrets(base: &Map<String, Value>, secrets: &Map<String, Value>) -> Map<String, Value> {
     // Secrets win over `base`; among aliases the first listed (our name) wins.
     let mut out = base.clone();
     let mut from_secret: Vec<&str> = Vec::new();
     for (name, key) in SECRET_ALIASES {
-        match secrets.get(name) {
+        match secrets.get(*name) {
             Some(v) if !is_blank(v) && !from_secret.contains(key) => {
                 out.insert((*key).to_string(), v.clone());
                 from_secret.push(key);
@@ -205,57 +377,6 @@ fn is_blank(v: &Value) -> bool {
         Value::Null => true,
         Value::String(s) => s.trim().is_empty(),
         _ => false,
-    }
-}
-
-struct Reader<'a>(&'a Map);
-
-impl Reader<'_> {
-    fn string(&self, key: &str) -> Result<Option<String>> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(invalid(key, "must be a string")),
-        }
-    }
-    fn secret(&self, key: &str) -> Result<Option<Secret>> {
-        // Secrets are not trimmed of inner content but stray whitespace from copy-paste is removed.
-        Ok(self.string(key)?.map(Secret::new))
-    }
-    fn required(&self, key: &str, why: &str) -> Result<String> {
-        self.string(key)?
-            .ok_or_else(|| RuleError::new(ErrorCode::ConfigMissing, format!("{key} is required {why}")).with_field(key))
-    }
-    fn required_secret(&self, key: &str, why: &str) -> Result<Secret> {
-        self.required(key, why).map(Secret::new)
-    }
-    fn boolean(&self, key: &str, default: bool) -> Result<bool> {
-        match self.0.get(key) {
-            None | Some(Value::Null) => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => Ok(true),
-                "false" | "0" | "no" | "" => Ok(false),
-                _ => Err(invalid(key, "must be true or false")),
-            },
-            Some(_) => Err(invalid(key, "must be true or false")),
-        }
-    }
-    fn number(&self, key: &str, default: u64, min: u64, max: u64) -> Result<u64> {
-        // Whole numbers only: secrets arrive as strings, and integer parsing keeps the float
-        // parser (about 15 kB of wasm) out of the build.
-        let n = match self.0.get(key) {
-            None | Some(Value::Null) => return Ok(default),
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
-            Some(_) => None,
-        };
-        match n {
-            Some(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(invalid(key, &format!("must be a whole number from {min} to {max}"))),
-        }
     }
 }
 
@@ -283,9 +404,13 @@ impl<T: Clone> ParseCache<T> {
         ParseCache { last: None }
     }
     /// `parse(obj)`, or a copy of its earlier result for an equal `obj`.
-    pub fn get_or_parse(&mut self, obj: &Map, parse: impl FnOnce(&Map) -> Result<T>) -> Result<T> {
-        let mut key = String::new();
-        json::write_object(obj, &mut key);
+    pub fn get_or_parse(
+        &mut self,
+        obj: &Map<String, Value>,
+        parse: impl FnOnce(&Map<String, Value>) -> Result<T>,
+    ) -> Result<T> {
+        // Infallible: the keys are strings.
+        let key = serde_json::to_string(obj).unwrap_or_default();
         if let Some((k, v)) = &self.last {
             if *k == key {
                 return Ok(v.clone());
@@ -300,48 +425,44 @@ impl<T: Clone> ParseCache<T> {
 impl Config {
     /// Parse a configuration object. Errors are `CONFIG_INVALID`, `CONFIG_MISSING`,
     /// `MAPPING_INVALID` or `INSECURE_URL`, each naming the key to fix.
-    pub fn parse(obj: &Map) -> Result<Config> {
-        check_keys(obj)?;
-        let r = Reader(obj);
-        let object = match r.string("object")?.as_deref() {
-            None => SObject::Lead,
-            Some(s) => SObject::from_name(s).ok_or_else(|| invalid("object", "must be \"Lead\" or \"Contact\""))?,
-        };
-        let (mapping, mapping_name) = parse_mapping(obj.get("mapping"))?;
+    pub fn parse(obj: &Map<String, Value>) -> Result<Config> {
+        Config::from_settings(Settings::from_map(obj)?)
+    }
 
-        let login_url = r.string("loginUrl")?.unwrap_or_else(|| DEFAULT_LOGIN_URL.to_string());
+    /// Check and complete settings as read.
+    pub fn from_settings(s: Settings) -> Result<Config> {
+        let object = parse_object(s.object.clone())?;
+        let (mapping, mapping_name) = parse_mapping(s.mapping.as_ref())?;
+
+        let login_url = s.login_url.clone().text("loginUrl")?.unwrap_or_else(|| DEFAULT_LOGIN_URL.to_string());
         let login_url = check_url("loginUrl", &login_url, true)?;
-        let api_version = match r.string("apiVersion")? {
+        let api_version = match s.api_version.clone().text("apiVersion")? {
             None => DEFAULT_API_VERSION.to_string(),
             Some(v) => parse_api_version(&v)?,
         };
-        let grant = parse_grant(&r)?;
-        let slack_webhook_url = match r.secret("slackWebhookUrl")? {
+        let grant = parse_grant(&s)?;
+        let slack_webhook_url = match s.slack_webhook_url.secret("slackWebhookUrl")? {
             None => None,
             // Kept as a secret (it is a credential), as the URL `fetch` reads it.
             Some(url) => Some(Secret::new(check_url("slackWebhookUrl", url.expose(), false)?)),
         };
-        let external_id_field = r.string("externalIdField")?;
+        let external_id_field = s.external_id_field.text("externalIdField")?;
         if let Some(f) = &external_id_field {
             if !is_api_name(f) {
                 return Err(invalid("externalIdField", "must be a Salesforce field API name such as Auth0_User_Id__c"));
             }
         }
-        let allowed_instance_hosts = match obj.get("allowedInstanceHosts") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => {
-                s.split(',').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect()
-            }
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(|s| s.trim().to_ascii_lowercase())
-                        .ok_or_else(|| invalid("allowedInstanceHosts", "must be a list of host names"))
+        let allowed_instance_hosts =
+            s.allowed_instance_hosts.value("allowedInstanceHosts", "must be a list of host names")?.map(|h| h.0);
+        // Every credential given, whether the chosen grant uses it or not.
+        let other_secrets =
+            [s.client_secret, s.password, s.security_token, s.private_key, s.refresh_token, s.access_token]
+                .into_iter()
+                .filter_map(|g| match g {
+                    Given::Is(secret) => Some(secret),
+                    _ => None,
                 })
-                .collect::<Result<Vec<_>>>()?,
-            Some(_) => return Err(invalid("allowedInstanceHosts", "must be a list of host names")),
-        };
+                .collect();
         Ok(Config {
             object,
             mapping: std::rc::Rc::new(mapping),
@@ -351,30 +472,32 @@ impl Config {
             grant,
             slack_webhook_url,
             external_id_field,
-            external_id_source: r.string("externalIdSource")?.unwrap_or_else(|| "user_id".to_string()),
-            dedupe_by_email: r.boolean("dedupeByEmail", false)?,
-            recreate_deleted: r.boolean("recreateDeleted", false)?,
-            auto_assign: r.string("autoAssign")?.map(|v| header_value("autoAssign", v)).transpose()?,
-            deadline_ms: r.number("deadlineMs", DEFAULT_DEADLINE_MS, 100, 120_000)?,
-            request_timeout_ms: r.number("requestTimeoutMs", DEFAULT_REQUEST_TIMEOUT_MS, 50, 120_000)?,
-            max_retries: r.number("maxRetries", DEFAULT_MAX_RETRIES as u64, 0, 10)? as u32,
-            token_ttl_ms: r.number("tokenTtlMs", DEFAULT_TOKEN_TTL_MS, 0, 24 * 3600 * 1000)?,
-            allowed_instance_hosts,
-            notify_on_success: r.boolean("notifyOnSuccess", true)?,
-            notify_on_failure: r.boolean("notifyOnFailure", true)?,
-            webhook_secret: r.secret("webhookSecret")?,
-            other_secrets: SECRET_KEYS.iter().filter_map(|k| r.secret(k).ok().flatten()).collect(),
-            bulk_threshold: r.number("bulkThreshold", DEFAULT_BULK_THRESHOLD, 0, 1_000_000_000)?,
+            external_id_source: s.external_id_source.text("externalIdSource")?.unwrap_or_else(|| "user_id".to_string()),
+            dedupe_by_email: s.dedupe_by_email.flag("dedupeByEmail", false)?,
+            recreate_deleted: s.recreate_deleted.flag("recreateDeleted", false)?,
+            auto_assign: s.auto_assign.text("autoAssign")?.map(|v| header_value("autoAssign", v)).transpose()?,
+            deadline_ms: s.deadline_ms.number("deadlineMs", DEFAULT_DEADLINE_MS, 100, 120_000)?,
+            request_timeout_ms: s.request_timeout_ms.number(
+                "requestTimeoutMs",
+                DEFAULT_REQUEST_TIMEOUT_MS,
+                50,
+                120_000,
+            )?,
+            max_retries: s.max_retries.number("maxRetries", DEFAULT_MAX_RETRIES as u64, 0, 10)? as u32,
+            token_ttl_ms: s.token_ttl_ms.number("tokenTtlMs", DEFAULT_TOKEN_TTL_MS, 0, 24 * 3600 * 1000)?,
+            allowed_instance_hosts: allowed_instance_hosts.unwrap_or_default(),
+            notify_on_success: s.notify_on_success.flag("notifyOnSuccess", true)?,
+            notify_on_failure: s.notify_on_failure.flag("notifyOnFailure", true)?,
+            webhook_secret: s.webhook_secret.secret("webhookSecret")?,
+            other_secrets,
+            bulk_threshold: s.bulk_threshold.number("bulkThreshold", DEFAULT_BULK_THRESHOLD, 0, 1_000_000_000)?,
         })
     }
 
-    /// Only the parts needed to build a record (for `buildLead`): no credentials required.
-    pub fn parse_mapping_only(obj: &Map) -> Result<(SObject, Mapping)> {
-        let r = Reader(obj);
-        let object = match r.string("object")?.as_deref() {
-            None => SObject::Lead,
-            Some(s) => SObject::from_name(s).ok_or_else(|| invalid("object", "must be \"Lead\" or \"Contact\""))?,
-        };
+    /// Only the parts needed to build a record (for `buildLead`): no credentials required, and
+    /// other keys are not looked at.
+    pub fn parse_mapping_only(obj: &Map<String, Value>) -> Result<(SObject, Mapping)> {
+        let object = parse_object(Given::at(obj, "object"))?;
         Ok((object, parse_mapping(obj.get("mapping"))?.0))
     }
 
@@ -399,14 +522,14 @@ impl Config {
 }
 
 /// Refuse keys `Config::parse` does not know, so a typo surfaces instead of being ignored.
-pub fn check_keys(obj: &Map) -> Result<()> {
-    match obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        Some(unknown) => Err(RuleError::new(
-            ErrorCode::ConfigInvalid,
-            format!("unknown configuration key '{unknown}'; known keys: {}", KEYS.join(", ")),
-        )
-        .with_field(unknown.clone())),
-        None => Ok(()),
+pub fn check_keys(obj: &Map<String, Value>) -> Result<()> {
+    Settings::from_map(obj).map(drop)
+}
+
+fn parse_object(given: Given<String>) -> Result<SObject> {
+    match given.text("object")?.as_deref() {
+        None => Ok(SObject::Lead),
+        Some(s) => SObject::from_name(s).ok_or_else(|| invalid("object", "must be \"Lead\" or \"Contact\"")),
     }
 }
 
@@ -414,7 +537,7 @@ fn parse_mapping(v: Option<&Value>) -> Result<(Mapping, String)> {
     match v {
         None | Some(Value::Null) => preset("recommended"),
         Some(Value::String(s)) if s.trim_start().starts_with('{') => {
-            let parsed: Value = json::from_str(s).map_err(|e| {
+            let parsed: Value = serde_json::from_str::<Value>(s).map_err(|e| {
                 RuleError::new(ErrorCode::MappingInvalid, format!("mapping is not valid JSON: {e}"))
                     .with_field("mapping")
             })?;
@@ -440,28 +563,30 @@ fn preset(name: &str) -> Result<(Mapping, String)> {
     })
 }
 
-fn parse_grant(r: &Reader) -> Result<TokenGrant> {
-    let explicit = r.string("grant")?;
+fn parse_grant(s: &Settings) -> Result<TokenGrant> {
+    // Whether a credential is given; one of the wrong type is refused here already.
+    let given = |g: &Given<Secret>, key: &str| g.clone().secret(key).map(|v| v.is_some());
+    let explicit = s.grant.clone().text("grant")?;
     let chosen = match explicit.as_deref() {
         Some(g) => g.to_ascii_lowercase().replace('-', "_"),
-        None if r.string("accessToken")?.is_some() => "access_token".into(),
-        None if r.string("privateKey")?.is_some() => "jwt_bearer".into(),
-        None if r.string("refreshToken")?.is_some() => "refresh_token".into(),
-        None if r.string("username")?.is_some() => "password".into(),
+        None if given(&s.access_token, "accessToken")? => "access_token".into(),
+        None if given(&s.private_key, "privateKey")? => "jwt_bearer".into(),
+        None if given(&s.refresh_token, "refreshToken")? => "refresh_token".into(),
+        None if s.username.clone().text("username")?.is_some() => "password".into(),
         None => "client_credentials".into(),
     };
-    let client_id = |why| r.required("clientId", why);
+    let client_id = |why| s.client_id.clone().required("clientId", why);
     Ok(match chosen.as_str() {
         "password" => {
             let why = "for the password grant";
-            let mut password = r.required("password", why)?;
-            if let Some(token) = r.string("securityToken")? {
-                password.push_str(&token);
+            let mut password = s.password.clone().required("password", why)?.expose().to_string();
+            if let Some(token) = s.security_token.clone().secret("securityToken")? {
+                password.push_str(token.expose());
             }
             TokenGrant::Password {
                 client_id: client_id(why)?,
-                client_secret: r.required_secret("clientSecret", why)?,
-                username: r.required("username", why)?,
+                client_secret: s.client_secret.clone().required("clientSecret", why)?,
+                username: s.username.clone().required("username", why)?,
                 password: Secret::new(password),
             }
         }
@@ -469,12 +594,12 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
             let why = "for the client_credentials grant (set username and password to use the password grant instead)";
             TokenGrant::ClientCredentials {
                 client_id: client_id(why)?,
-                client_secret: r.required_secret("clientSecret", why)?,
+                client_secret: s.client_secret.clone().required("clientSecret", why)?,
             }
         }
         "jwt_bearer" | "jwt" => {
             let why = "for the JWT bearer grant";
-            let key = r.required_secret("privateKey", why)?;
+            let key = s.private_key.clone().required("privateKey", why)?;
             if !key.expose().contains("-----BEGIN PRIVATE KEY-----") {
                 return Err(RuleError::new(
                     ErrorCode::ConfigInvalid,
@@ -484,7 +609,7 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
             }
             TokenGrant::JwtBearer {
                 client_id: client_id(why)?,
-                username: r.required("username", why)?,
+                username: s.username.clone().required("username", why)?,
                 private_key: key,
             }
         }
@@ -492,15 +617,16 @@ fn parse_grant(r: &Reader) -> Result<TokenGrant> {
             let why = "for the refresh_token grant";
             TokenGrant::RefreshToken {
                 client_id: client_id(why)?,
-                client_secret: r.secret("clientSecret")?,
-                refresh_token: r.required_secret("refreshToken", why)?,
+                client_secret: s.client_secret.clone().secret("clientSecret")?,
+                refresh_token: s.refresh_token.clone().required("refreshToken", why)?,
             }
         }
         "access_token" => {
             let why = "when using a pre-issued access token";
-            let instance_url = r.required("instanceUrl", why)?;
+            let instance_url = s.instance_url.clone().required("instanceUrl", why)?;
+            let access_token = s.access_token.clone().required("accessToken", why)?;
             TokenGrant::AccessToken {
-                access_token: Secret::new(header_value("accessToken", r.required("accessToken", why)?)?),
+                access_token: Secret::new(header_value("accessToken", access_token.expose().to_string())?),
                 instance_url: check_url("instanceUrl", &instance_url, true)?,
             }
         }
@@ -570,9 +696,9 @@ pub fn check_url(key: &str, url: &str, base: bool) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json::json;
+    use serde_json::json;
 
-    fn obj(v: Value) -> Map {
+    fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
     }
 
@@ -582,7 +708,7 @@ mod tests {
         let mut calls = 0;
         let a = json!({ "clientId": "id", "clientSecret": "s3cr3t", "mapping": "recommended" });
         let a = a.as_object().expect("object");
-        let mut count = |m: &Map| {
+        let mut count = |m: &Map<String, Value>| {
             calls += 1;
             Config::parse(m)
         };
@@ -655,6 +781,93 @@ mod tests {
         ))
         .unwrap_err();
         assert!(!e.message.contains("SECRET"));
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let e = Config::parse(&obj(json!({"clientId":"id","clientSecret":"s","clientid":"x"}))).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::ConfigInvalid, Some("clientid")));
+        assert!(
+            e.message.starts_with("configuration: unknown field `clientid`, expected one of `object`, `mapping`"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("`clientId`") && e.message.contains("`bulkThreshold`"), "{}", e.message);
+        assert_eq!(check_keys(&obj(json!({"mapping": "recommended", "deadlineMs": "x"}))), Ok(()));
+        assert_eq!(check_keys(&obj(json!({"LoginUrl": "x"}))).unwrap_err().field.as_deref(), Some("LoginUrl"));
+        // `buildLead` reads only the object and the mapping.
+        assert!(Config::parse_mapping_only(&obj(json!({"object": "Contact", "other": 1}))).is_ok());
+    }
+
+    #[test]
+    fn settings_are_read_as_hosts_give_them() {
+        // A secret store holds text: flags, numbers and host lists arrive as strings.
+        let c = Config::parse(&obj(json!({"clientId": 42, "clientSecret": " s ", "dedupeByEmail": "YES",
+            "recreateDeleted": "", "notifyOnSuccess": "0", "deadlineMs": " 9000 ", "maxRetries": 3,
+            "allowedInstanceHosts": " A.example.com, .B.example ,", "mapping": null, "object": "contact"})))
+        .unwrap();
+        assert_eq!(c.grant, TokenGrant::ClientCredentials { client_id: "42".into(), client_secret: Secret::new("s") });
+        assert!(c.dedupe_by_email && !c.recreate_deleted && !c.notify_on_success && c.notify_on_failure);
+        assert_eq!((c.deadline_ms, c.max_retries, c.object), (9000, 3, SObject::Contact));
+        assert_eq!(c.allowed_instance_hosts, ["a.example.com", ".b.example"]);
+        assert_eq!(c.mapping_name, "recommended");
+        let hosts =
+            |v: Value| Config::parse(&obj(json!({"clientId": "c", "clientSecret": "s", "allowedInstanceHosts": v})));
+        assert_eq!(hosts(json!([" X.example "])).unwrap().allowed_instance_hosts, ["x.example"]);
+        // A value of the wrong kind is refused naming its key, with what it must be.
+        for (settings, key, message) in [
+            (json!({"clientId": true, "clientSecret": "s"}), "clientId", "clientId must be a string"),
+            (json!({"clientId": "c", "clientSecret": ["s"]}), "clientSecret", "clientSecret must be a string"),
+            (
+                json!({"clientId": "c", "clientSecret": "s", "dedupeByEmail": "maybe"}),
+                "dedupeByEmail",
+                "dedupeByEmail must be true or false",
+            ),
+            (
+                json!({"clientId": "c", "clientSecret": "s", "deadlineMs": 5.5}),
+                "deadlineMs",
+                "deadlineMs must be a whole number from 100 to 120000",
+            ),
+            (
+                json!({"clientId": "c", "clientSecret": "s", "deadlineMs": "99"}),
+                "deadlineMs",
+                "deadlineMs must be a whole number from 100 to 120000",
+            ),
+            (
+                json!({"clientId": "c", "clientSecret": "s", "allowedInstanceHosts": [1]}),
+                "allowedInstanceHosts",
+                "allowedInstanceHosts must be a list of host names",
+            ),
+            (
+                json!({"clientId": "c", "clientSecret": "s", "accessToken": {}}),
+                "accessToken",
+                "accessToken must be a string",
+            ),
+            (
+                json!({"clientId": "c", "clientSecret": "s", "object": "Account"}),
+                "object",
+                "object must be \"Lead\" or \"Contact\"",
+            ),
+        ] {
+            let e = Config::parse(&obj(settings)).unwrap_err();
+            assert_eq!(
+                (e.code, e.field.as_deref(), e.message.as_str()),
+                (ErrorCode::ConfigInvalid, Some(key), message)
+            );
+        }
+    }
+
+    #[test]
+    fn settings_never_show_their_secrets() {
+        let m = obj(
+            json!({"clientId": "id", "clientSecret": "cs-9f8e7d", "password": "pw-1a2b3c", "accessToken": "tok-4d5e6f",
+            "slackWebhookUrl": "https://hooks.slack.com/services/T/B/hook-7g8h9i"}),
+        );
+        let shown = format!("{:?} {:?}", Settings::from_map(&m).unwrap(), Config::parse(&m));
+        for secret in ["cs-9f8e7d", "pw-1a2b3c", "tok-4d5e6f", "hook-7g8h9i"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("clientId") || shown.contains("client_id"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `RuleError` and its stable `ErrorCode`s: the one error type of the crate. The code string is
 //! what JS callers see as `err.code`; never rename a code, only add new ones.
 
-use crate::core::json::{ObjectWriter, ToJson};
+use serde::{Serialize, Serializer};
 use std::fmt;
 
 /// Stable machine-readable error codes. `as_str` is the public contract.
@@ -101,21 +101,28 @@ impl fmt::Display for ErrorCode {
 /// ([`ErrorDetails`], reached through `Deref`: `e.code`, `e.message`, …) are boxed, so a
 /// `Result<T>` is little more than a `T`: every `?` in the crate moves a pointer instead of six
 /// fields, which keeps the wasm several kB smaller. Errors are rare; the allocation is not.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialised as its details: `{code, message, field?, position?, remoteCode?, status?}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct RuleError(Box<ErrorDetails>);
 
 /// What a [`RuleError`] says.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorDetails {
     pub code: ErrorCode,
     pub message: String,
     /// The configuration key or Salesforce field concerned, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// Character offset (0-based) inside a mapping expression, for `MAPPING_INVALID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<usize>,
     /// Salesforce's own `errorCode` (or the OAuth `error`) when the failure came from there.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_code: Option<String>,
     /// HTTP status of the response that failed, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
 }
 
@@ -170,22 +177,10 @@ impl fmt::Display for RuleError {
 
 impl std::error::Error for RuleError {}
 
-impl ToJson for ErrorCode {
-    fn write_json(&self, out: &mut String) {
-        self.as_str().write_json(out)
-    }
-}
-
-impl ToJson for RuleError {
-    fn write_json(&self, out: &mut String) {
-        ObjectWriter::new(out)
-            .field("code", self.code)
-            .field("message", &self.message)
-            .some("field", &self.field)
-            .some("position", &self.position)
-            .some("remoteCode", &self.remote_code)
-            .some("status", &self.status)
-            .end()
+/// The code's stable name (`as_str`), as JS sees it in `err.code`.
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -13,7 +13,8 @@ use crate::core::secret::{scrub, Secret};
 use crate::core::session::{self, TokenStart};
 use crate::core::slack::{self, SlackResult};
 
-use crate::core::json::{ObjectWriter, ToJson, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 const BACKOFF_BASE_MS: u64 = 250;
 const BACKOFF_CAP_MS: u64 = 2_000;
@@ -70,7 +71,8 @@ pub enum Input {
     Woke,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Status {
     Created,
     /// An existing record was found (duplicate rule, email lookup, upsert match); the user is recorded.
@@ -79,23 +81,29 @@ pub enum Status {
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlackOutcome {
     /// `sent`, `failed`, `not_configured` or `not_needed`.
     pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RuleError>,
 }
 
 /// The result of one first login. Never contains a secret.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Outcome {
     pub status: Status,
     pub reason: String,
     pub object: SObject,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub record_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<RecordPayload>,
     pub warnings: Vec<Warning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RuleError>,
     pub slack: SlackOutcome,
     /// `cached`, `new` or `none`: where the access token came from.
@@ -731,36 +739,6 @@ impl Status {
             Status::Skipped => "skipped",
             Status::Failed => "failed",
         }
-    }
-}
-
-impl ToJson for Status {
-    fn write_json(&self, out: &mut String) {
-        self.name().write_json(out)
-    }
-}
-
-impl ToJson for SlackOutcome {
-    fn write_json(&self, out: &mut String) {
-        ObjectWriter::new(out).field("status", self.status).some("error", &self.error).end()
-    }
-}
-
-impl ToJson for Outcome {
-    fn write_json(&self, out: &mut String) {
-        ObjectWriter::new(out)
-            .field("status", self.status)
-            .field("reason", &self.reason)
-            .field("object", self.object)
-            .some("leadId", &self.lead_id)
-            .some("recordUrl", &self.record_url)
-            .some("record", &self.record)
-            .field("warnings", &self.warnings)
-            .some("error", &self.error)
-            .field("slack", &self.slack)
-            .field("token", self.token)
-            .field("requests", self.requests)
-            .end()
     }
 }
 

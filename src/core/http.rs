@@ -3,8 +3,11 @@
 //! serialising a request (the plan shown to people) masks them.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::json::{self, ObjectWriter, RawJson, ToJson};
+
 use crate::core::secret::{Secret, MASK};
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+use serde_json::value::RawValue;
 use std::borrow::Cow;
 
 /// Text built from plain and secret pieces, e.g. `Bearer ` + token, or a form body.
@@ -97,20 +100,19 @@ impl Text {
     }
 }
 
-impl ToJson for Text {
+impl Serialize for Text {
     /// Masked, as a JSON string.
-    fn write_json(&self, out: &mut String) {
-        // `push_ascii`, not `String::push`, which takes a quote through the UTF-8 encoder.
-        json::push_ascii(out, b'"');
-        for piece in self.masked_pieces() {
-            json::write_escaped(piece, out);
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.parts() {
+            [Part::Plain(s)] => serializer.serialize_str(s),
+            _ => serializer.serialize_str(&self.masked()),
         }
-        json::push_ascii(out, b'"');
     }
 }
 
 /// What a request is for; the flow uses it to interpret the response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub enum Purpose {
     Token,
     FindExisting,
@@ -164,7 +166,7 @@ impl HttpRequest {
         self.body = Some(body);
         self
     }
-    /// An `application/json` body: `json` must be the text of [`json::to_string`].
+    /// An `application/json` body: `json` must be the text of [`serde_json::to_string`].
     pub fn json_body(mut self, json: String) -> Self {
         self = self.body("application/json", Text::plain(json));
         self.json_body = true;
@@ -184,8 +186,8 @@ impl HttpRequest {
             return Some(Ok(json.to_string()));
         }
         let masked = body.masked();
-        Some(match json::from_str(&masked) {
-            Ok(v) => Ok(json::to_string(&v)),
+        Some(match serde_json::from_str::<serde_json::Value>(&masked) {
+            Ok(v) => Ok(v.to_string()),
             Err(_) => Err(masked),
         })
     }
@@ -210,35 +212,46 @@ impl HttpRequest {
 
 /// Serialised form (the plan): `{purpose, method, url, headers: {name: value}, body}` with
 /// secrets masked. A JSON body is shown as JSON, not as a string, so people can read it.
-impl ToJson for Purpose {
-    fn write_json(&self, out: &mut String) {
-        json::write_str(self.name(), out)
+impl Serialize for HttpRequest {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut o = serializer.serialize_struct("HttpRequest", 5)?;
+        o.serialize_field("purpose", &self.purpose)?;
+        o.serialize_field("method", self.method)?;
+        o.serialize_field("url", &self.url)?;
+        o.serialize_field("headers", &Headers(&self.headers))?;
+        match self.shown_body() {
+            None => o.serialize_field("body", &None::<&str>)?,
+            Some(Ok(json)) => o.serialize_field("body", &RawJson(&json))?,
+            Some(Err(text)) => o.serialize_field("body", &text)?,
+        }
+        o.end()
     }
 }
 
-impl ToJson for HttpRequest {
-    /// Secrets masked; a JSON body shown as JSON, any other as its text.
-    fn write_json(&self, out: &mut String) {
-        let o = ObjectWriter::new(out)
-            .field("purpose", self.purpose)
-            .field("method", self.method)
-            .field("url", &self.url)
-            .field("headers", Headers(&self.headers));
-        match self.shown_body() {
-            None => o.field("body", Option::<&str>::None),
-            Some(Ok(json)) => o.field("body", RawJson(&json)),
-            Some(Err(text)) => o.field("body", text),
+/// `serialize_with` for compact JSON text this crate wrote (a body, a Slack preview): written as
+/// the JSON it is, not as a string; `null` when absent.
+pub(crate) fn as_raw_json<S: Serializer>(text: &Option<String>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    text.as_deref().map(RawJson).serialize(serializer)
+}
+
+/// JSON text written as it is (checked, not trusted: text that is not JSON is written `null`).
+struct RawJson<'a>(&'a str);
+
+impl Serialize for RawJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        match serde_json::from_str::<&RawValue>(self.0) {
+            Ok(raw) => raw.serialize(serializer),
+            Err(_) => serializer.serialize_none(),
         }
-        .end()
     }
 }
 
 /// Headers as a JSON object, values masked.
 struct Headers<'a>(&'a [(Cow<'static, str>, Text)]);
 
-impl ToJson for Headers<'_> {
-    fn write_json(&self, out: &mut String) {
-        self.0.iter().fold(ObjectWriter::new(out), |o, (k, v)| o.field(k, v)).end()
+impl Serialize for Headers<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
@@ -325,7 +338,7 @@ fn encode_into(out: &mut String, value: &str, encoding: Encoding) {
         }
         out.push_str(value.get(start..i).unwrap_or_default());
         if form && b == b' ' {
-            json::push_ascii(out, b'+');
+            out.push('+');
         } else {
             push_percent(out, b);
         }
@@ -337,9 +350,9 @@ fn encode_into(out: &mut String, value: &str, encoding: Encoding) {
 /// `%XX` for one byte, upper-case hex (without a `format!` per byte).
 fn push_percent(out: &mut String, b: u8) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    json::push_ascii(out, b'%');
-    json::push_ascii(out, HEX[usize::from(b >> 4)]);
-    json::push_ascii(out, HEX[usize::from(b & 15)]);
+    out.push('%');
+    out.push(char::from(HEX[usize::from(b >> 4)]));
+    out.push(char::from(HEX[usize::from(b & 15)]));
 }
 
 /// Percent-encoding of one URL path segment or query value (RFC 3986 unreserved kept).
@@ -385,10 +398,10 @@ mod tests {
         let req = HttpRequest::new(Purpose::CreateRecord, "POST", Text::plain("https://x/y"))
             .header("Authorization", Text::plain("Bearer ").push_secret(Secret::new("tok")))
             .body("application/json", Text::plain(r#"{"LastName":"Doe"}"#));
-        let v = json::to_value(&req);
+        let v = serde_json::to_value(&req).unwrap();
         assert_eq!(
             v,
-            json::json!({"purpose":"createRecord","method":"POST","url":"https://x/y",
+            serde_json::json!({"purpose":"createRecord","method":"POST","url":"https://x/y",
                 "headers":{"Authorization":"Bearer ***","Content-Type":"application/json"},
                 "body":{"LastName":"Doe"}})
         );
@@ -397,19 +410,19 @@ mod tests {
 
     #[test]
     fn a_json_body_is_shown_as_written_and_as_if_read_back() {
-        let body = json::json!({"text": "a \"b\" <c>\n", "n": [1, {"x": null}]}).to_string();
+        let body = serde_json::json!({"text": "a \"b\" <c>\n", "n": [1, {"x": null}]}).to_string();
         let url = || Text::plain("https://x/y");
         let written = HttpRequest::new(Purpose::NotifySlack, "POST", url()).json_body(body.clone());
         let read = HttpRequest::new(Purpose::NotifySlack, "POST", url()).body("application/json", Text::plain(body));
-        assert_eq!(json::to_string(&written), json::to_string(&read));
+        assert_eq!(serde_json::to_string(&written).unwrap(), serde_json::to_string(&read).unwrap());
         assert_eq!(
-            json::to_string(&written),
+            serde_json::to_string(&written).unwrap(),
             r#"{"purpose":"notifySlack","method":"POST","url":"https://x/y","headers":{"Content-Type":"application/json"},"body":{"text":"a \"b\" <c>\n","n":[1,{"x":null}]}}"#
         );
         // Not JSON: shown as text.
         let form = HttpRequest::new(Purpose::Token, "POST", url())
             .body("x", Text::plain("a=1&b=").push_secret(Secret::new("s")));
-        assert_eq!(json::to_value(&form)["body"], "a=1&b=***");
+        assert_eq!(serde_json::to_value(&form).unwrap()["body"], "a=1&b=***");
     }
 
     #[test]

@@ -26,8 +26,8 @@
 //! `default('x')` (x when the value is missing or blank), `replace('from', 'to')`.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::json::{Map, Value};
 use crate::core::text::{has_whitespace, is_blank};
+use serde_json::{Map, Value};
 use std::fmt;
 
 /// Longest expression accepted, in characters.
@@ -45,7 +45,7 @@ pub const MAX_FIELD_NAME_CHARS: usize = 80;
 pub const MAX_VALUE_BYTES: usize = 131_072;
 
 /// A parsed mapping: Salesforce field name → expression, in the order the source map iterates
-/// (the order written, which `json::Map` keeps).
+/// (the order written, which `serde_json::Map<String, serde_json::Value>` keeps).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
     pub fields: Vec<(String, Expr)>,
@@ -122,7 +122,7 @@ impl Mapping {
 
     /// Parse `{ "Field": "expression", … }`. Errors: `MAPPING_INVALID` with `field` set, and
     /// `position` (a 0-based character offset in the expression) for syntax errors.
-    pub fn parse(obj: &Map) -> Result<Mapping> {
+    pub fn parse(obj: &Map<String, Value>) -> Result<Mapping> {
         if obj.len() > MAX_FIELDS {
             return Err(RuleError::new(
                 ErrorCode::MappingInvalid,
@@ -184,7 +184,7 @@ impl Mapping {
     }
 
     /// The source of a built-in mapping, as a user would write it.
-    pub fn preset_source(name: &str) -> Option<Map> {
+    pub fn preset_source(name: &str) -> Option<Map<String, Value>> {
         let pairs = match name {
             "recommended" => RECOMMENDED,
             "auth0-template" => AUTH0_TEMPLATE,
@@ -200,7 +200,7 @@ impl Mapping {
     }
 
     /// The mapping as source text; `Mapping::parse(&m.to_source())` gives `m` back.
-    pub fn to_source(&self) -> Map {
+    pub fn to_source(&self) -> Map<String, Value> {
         self.fields.iter().map(|(field, expr)| (field.clone(), Value::String(expr.to_source()))).collect()
     }
 }
@@ -1012,7 +1012,7 @@ fn quote_char(c: char) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json::json;
+    use serde_json::json;
 
     fn some(text: &str) -> Option<String> {
         Some(text.to_string())
@@ -1869,7 +1869,7 @@ mod tests {
 
     #[test]
     fn at_most_100_fields() -> Result<()> {
-        let fields = |n: usize| -> Map {
+        let fields = |n: usize| -> Map<String, Value> {
             (0..n).map(|i| (format!("Field{i}__c"), Value::String("email".to_string()))).collect()
         };
         assert_eq!(Mapping::parse(&fields(100))?.fields.len(), 100);
@@ -1973,7 +1973,7 @@ mod tests {
 
     #[test]
     fn evaluate_returns_every_field_in_mapping_order() -> Result<()> {
-        let source: Map = [("LastName", "name"), ("Company", "'Acme'"), ("Title", "title")]
+        let source: Map<String, Value> = [("LastName", "name"), ("Company", "'Acme'"), ("Title", "title")]
             .iter()
             .map(|(f, e)| (f.to_string(), Value::String(e.to_string())))
             .collect();
@@ -2276,7 +2276,7 @@ mod fuzz {
 
         #[test]
         fn mappings_round_trip(entries in prop::collection::btree_map("[A-Za-z][A-Za-z0-9_]{0,10}", prop_oneof![soup(), sentence()], 0..4)) {
-            let source: Map = entries.into_iter().map(|(f, e)| (f, Value::String(e))).collect();
+            let source: Map<String, Value> = entries.into_iter().map(|(f, e)| (f, Value::String(e))).collect();
             if let Ok(mapping) = Mapping::parse(&source) {
                 prop_assert_eq!(Mapping::parse(&mapping.to_source()), Ok(mapping));
             }

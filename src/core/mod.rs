@@ -8,7 +8,7 @@ pub mod endpoint;
 pub mod error;
 pub mod flow;
 pub mod http;
-pub mod json;
+
 pub mod mapping;
 pub mod plan;
 pub mod profile;

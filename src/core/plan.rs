@@ -6,9 +6,10 @@ use crate::core::config::{Config, TokenGrant};
 use crate::core::endpoint::WebUrl;
 use crate::core::flow::{FirstLoginFlow, Input, Outcome, Status, Step};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
-use crate::core::json::{ObjectWriter, RawJson, ToJson};
+
 use crate::core::profile::HostEvent;
 use crate::core::record::{RecordPayload, SObject, Warning};
+use serde::Serialize;
 use std::borrow::Cow;
 
 /// Id shown for the record a plan would create.
@@ -17,7 +18,8 @@ pub const PLANNED_ID: &str = "00Q000000000000AAA";
 /// Salesforce's answer to a create, with [`PLANNED_ID`] (written out: a `const` cannot `format!`).
 const CREATED_ANSWER: &str = r#"{"id":"00Q000000000000AAA","success":true,"errors":[],"created":true}"#;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// `create` or `skip`.
     pub action: &'static str,
@@ -25,7 +27,8 @@ pub struct Plan {
     pub lead: Option<RecordPayload>,
     pub warnings: Vec<Warning>,
     pub requests: Vec<HttpRequest>,
-    /// The Slack message body that would be posted, if any, as compact JSON text.
+    /// The Slack message body that would be posted, if any, as compact JSON text (shown as JSON).
+    #[serde(serialize_with = "crate::core::http::as_raw_json")]
     pub slack_preview: Option<String>,
 }
 
@@ -106,13 +109,7 @@ pub fn planned_instance_url(config: &Config) -> String {
 
 /// `{"access_token":"planned","instance_url":…,"token_type":"Bearer"}`.
 fn token_answer(instance: &str) -> String {
-    let mut out = String::with_capacity(instance.len() + 72);
-    ObjectWriter::new(&mut out)
-        .field("access_token", "planned")
-        .field("instance_url", instance)
-        .field("token_type", "Bearer")
-        .end();
-    out
+    serde_json::json!({ "access_token": "planned", "instance_url": instance, "token_type": "Bearer" }).to_string()
 }
 
 fn simulated_response(req: &HttpRequest, instance: &str) -> HttpResponse {
@@ -127,23 +124,9 @@ fn simulated_response(req: &HttpRequest, instance: &str) -> HttpResponse {
     }
 }
 
-impl ToJson for Plan {
-    fn write_json(&self, out: &mut String) {
-        ObjectWriter::new(out)
-            .field("action", self.action)
-            .field("reason", &*self.reason)
-            .field("lead", &self.lead)
-            .field("warnings", &self.warnings)
-            .field("requests", &self.requests)
-            .field("slackPreview", self.slack_preview.as_deref().map(RawJson))
-            .end()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json;
 
     #[test]
     fn the_creating_reason_names_the_object() {
@@ -157,29 +140,36 @@ mod tests {
 
     #[test]
     fn the_slack_preview_is_the_message_body_as_json() {
-        let config = json::json!({"clientId": "c", "clientSecret": "s", "mapping": "recommended",
+        let config = serde_json::json!({"clientId": "c", "clientSecret": "s", "mapping": "recommended",
             "slackWebhookUrl": "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX"});
         let config = Config::parse(config.as_object().unwrap()).unwrap();
-        let profile = json::json!({"user_id": "auth0|1", "email": "a\"b@example.com", "name": "A <B> \"C\""});
+        let profile = serde_json::json!({"user_id": "auth0|1", "email": "a\"b@example.com", "name": "A <B> \"C\""});
         let event = HostEvent { profile, signal: crate::core::profile::FirstLoginSignal::FirstLogin };
         let plan = plan(config, event, 0).unwrap();
         let slack = plan.requests.iter().find(|r| r.purpose == Purpose::NotifySlack).unwrap();
-        let body = json::from_str(&slack.body.as_ref().unwrap().expose()).unwrap();
-        assert_eq!(plan.slack_preview.as_deref().map(json::from_str), Some(Ok(body.clone())));
-        assert_eq!(json::to_value(&plan)["slackPreview"], body);
-        assert_eq!(json::to_value(&plan)["reason"], "first login: the Lead would be created, then Slack notified");
+        let body = serde_json::from_str::<serde_json::Value>(&slack.body.as_ref().unwrap().expose()).unwrap();
+        assert_eq!(
+            plan.slack_preview.as_deref().map(serde_json::from_str::<serde_json::Value>).map(Result::ok),
+            Some(Some(body.clone()))
+        );
+        assert_eq!(serde_json::to_value(&plan).unwrap()["slackPreview"], body);
+        assert_eq!(
+            serde_json::to_value(&plan).unwrap()["reason"],
+            "first login: the Lead would be created, then Slack notified"
+        );
     }
 
     #[test]
     fn simulated_answers_are_the_json_they_stand_for() {
         assert_eq!(
-            json::from_str(CREATED_ANSWER).ok(),
-            Some(json::json!({"id": PLANNED_ID, "success": true, "errors": [], "created": true}))
+            serde_json::from_str::<serde_json::Value>(CREATED_ANSWER).ok(),
+            Some(serde_json::json!({"id": PLANNED_ID, "success": true, "errors": [], "created": true}))
         );
         let instance = "https://a.my.salesforce.com/\"x\"";
         assert_eq!(
             token_answer(instance),
-            json::json!({"access_token": "planned", "instance_url": instance, "token_type": "Bearer"}).to_string()
+            serde_json::json!({"access_token": "planned", "instance_url": instance, "token_type": "Bearer"})
+                .to_string()
         );
     }
 }

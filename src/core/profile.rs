@@ -3,11 +3,80 @@
 //! never panics. No I/O, no clock: the same event always gives the same profile.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-
-use crate::core::json::{self, Map, ObjectWriter, ToJson, Value};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Largest event/profile accepted, in bytes of JSON.
 pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
+
+/// Deepest nesting of arrays and objects that is read: serde_json's recursion limit of 128 lets
+/// 127 levels through (json.rs, before it, let 128 through).
+pub const MAX_DEPTH: usize = 127;
+
+/// Read the JSON text of an event (or any value from JS) that `what` names. Refused with
+/// `PROFILE_INVALID`: text that is not JSON, and JSON nested more than [`MAX_DEPTH`] levels deep,
+/// with a message of its own (the text is valid JSON; it is only too deep). Reading takes time in
+/// proportion to the text (objects are `IndexMap`s). A lone surrogate escape, which
+/// `JSON.stringify` writes for a lone surrogate in a JS string, is read as U+FFFD.
+pub fn read_json(text: &str, what: &str) -> Result<Value> {
+    serde_json::from_str(&lone_surrogates_replaced(text)).map_err(|e| {
+        // serde_json has no error kind for this: its message is the only way to tell.
+        let message = if e.to_string().starts_with("recursion limit exceeded") {
+            format!("{what} is nested more than {MAX_DEPTH} levels deep (the JSON is valid; it is too deep)")
+        } else {
+            format!("{what} is not valid JSON: {e}")
+        };
+        RuleError::new(ErrorCode::ProfileInvalid, message)
+    })
+}
+
+/// `text` with every `\uXXXX` escape of a lone UTF-16 surrogate (one not paired with its other
+/// half) written `\ufffd`: serde_json refuses lone surrogates in a string, JavaScript strings may
+/// hold them, and `JSON.stringify` writes them as such escapes. Borrowed when there is none.
+fn lone_surrogates_replaced(text: &str) -> Cow<'_, str> {
+    fn surrogate_at(bytes: &[u8], i: usize) -> Option<u16> {
+        let hex = bytes.get(i..i + 6)?;
+        if hex[0] != b'\\' || hex[1] != b'u' {
+            return None;
+        }
+        let n = u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()?;
+        (0xD800..0xE000).contains(&n).then_some(n)
+    }
+    let bytes = text.as_bytes();
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(at) = bytes.get(i..).and_then(|rest| rest.iter().position(|&b| b == b'\\')) {
+        i += at;
+        let lone = match surrogate_at(bytes, i) {
+            // A pair: kept.
+            Some(0xD800..=0xDBFF) if matches!(surrogate_at(bytes, i + 6), Some(0xDC00..=0xDFFF)) => {
+                i += 12;
+                continue;
+            }
+            Some(_) => true,
+            None => false,
+        };
+        if lone {
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(text.get(copied..i).unwrap_or_default());
+            o.push_str("\\ufffd");
+            i += 6;
+            copied = i;
+        } else {
+            // Any other escape: step over the backslash and the character it escapes.
+            i += 2;
+        }
+    }
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut o) => {
+            o.push_str(text.get(copied..).unwrap_or_default());
+            Cow::Owned(o)
+        }
+    }
+}
 
 /// Where an event comes from; picks the adapter that reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,7 +159,9 @@ pub fn host_from_name(name: &str) -> Option<Host> {
 
 /// What the host itself says about this login. `AlreadyRecorded` wins over everything: it comes
 /// from `app_metadata.recordedAsLead == true`, the marker written after a Lead was created.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialised as `{"kind": "firstLogin"}`, `{"kind": "alreadyRecorded", "leadId": …}`, ….
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum FirstLoginSignal {
     /// Record this user: a sign-up event, or (Auth0) no marker yet, so an earlier failed attempt
     /// is retried at the next login, as in the Auth0 rule template.
@@ -104,7 +175,7 @@ pub enum FirstLoginSignal {
 }
 
 /// One user out of a host event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HostEvent {
     /// Normalised profile object: `user_id` (always), `email`, `email_verified`, `name`,
     /// `given_name`, `family_name`, `nickname`, `username`, `phone_number`, `picture`,
@@ -125,10 +196,12 @@ pub fn normalise(host: Host, event: &Value) -> Result<Vec<HostEvent>> {
     normalise_read(host, event)
 }
 
-/// [`normalise`] for an event read from a JSON text of at most [`MAX_PROFILE_BYTES`] bytes (as
-/// the wasm bindings read every event): it fits, so the walk that counts its size is skipped.
-/// The compact JSON of a value read from a text is never longer than the text (whitespace
-/// dropped, escapes written as short or shorter, a repeated key kept once).
+/// [`normalise`] for an event read from a `JSON.stringify` text of at most [`MAX_PROFILE_BYTES`]
+/// bytes (as the wasm bindings read every event): it fits, so the walk that counts its size is
+/// skipped. The compact JSON serde_json writes for a value read from such a text is never longer
+/// than the text (escapes written as short or shorter, a repeated key kept once, numbers as short:
+/// JavaScript writes them without `.0` and in its shortest form). Any other text may have
+/// numbers serde_json writes longer (`1e5` as `100000.0`): read it with [`normalise`].
 pub fn normalise_read(host: Host, event: &Value) -> Result<Vec<HostEvent>> {
     if !event.is_object() {
         return Err(invalid(format!("the {} event must be a JSON object, got {}", host.name(), json_kind(event))));
@@ -527,7 +600,7 @@ fn okta(event: &Value) -> Result<Vec<HostEvent>> {
 /// Collects profile keys, skipping absent values, so no `null` ever reaches the output.
 #[derive(Default)]
 struct ProfileBuilder {
-    fields: Map,
+    fields: Map<String, Value>,
 }
 
 impl ProfileBuilder {
@@ -571,21 +644,25 @@ impl ProfileBuilder {
         }
         self.fields.insert("host".into(), Value::String(host.profile_tag().into()));
         for key in ["app_metadata", "user_metadata"] {
-            self.fields.entry_or_insert_with(key, || Value::Object(Map::new()));
+            self.fields.entry(key).or_insert_with(|| Value::Object(Map::new()));
         }
         Ok(Value::Object(self.fields))
     }
 }
 
 fn check_size(host: Host, event: &Value) -> Result<()> {
-    // Counted, not written: a huge event is refused without being copied.
-    if !json::fits(event, MAX_PROFILE_BYTES) {
+    if !fits(event, MAX_PROFILE_BYTES) {
         return Err(invalid(format!(
             "the {} event is larger than {MAX_PROFILE_BYTES} bytes of JSON: pass the event, not a whole export",
             host.name()
         )));
     }
     Ok(())
+}
+
+/// Whether the compact JSON of `v` is at most `limit` bytes.
+fn fits(v: &Value, limit: usize) -> bool {
+    serde_json::to_string(v).is_ok_and(|text| text.len() <= limit)
 }
 
 fn invalid(message: String) -> RuleError {
@@ -650,37 +727,16 @@ fn clip(text: &str, max_chars: usize) -> String {
     }
 }
 
-impl ToJson for FirstLoginSignal {
-    fn write_json(&self, out: &mut String) {
-        let kind = ObjectWriter::new(out);
-        match self {
-            FirstLoginSignal::FirstLogin => kind.field("kind", "firstLogin"),
-            FirstLoginSignal::ReturningUser => kind.field("kind", "returningUser"),
-            FirstLoginSignal::AlreadyRecorded { lead_id } => {
-                kind.field("kind", "alreadyRecorded").field("leadId", lead_id)
-            }
-            FirstLoginSignal::Unknown => kind.field("kind", "unknown"),
-        }
-        .end()
-    }
-}
-
-impl ToJson for HostEvent {
-    fn write_json(&self, out: &mut String) {
-        ObjectWriter::new(out).field("profile", &self.profile).field("signal", &self.signal).end()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json::json;
     use proptest::prelude::*;
+    use serde_json::json;
 
     fn fixture(name: &str) -> Value {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
-        json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
+        serde_json::from_str::<Value>(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
     }
 
     fn one(host: Host, event: &Value) -> HostEvent {
@@ -745,7 +801,7 @@ mod tests {
         ] {
             let event = fixture(name);
             let keys = host.event_keys().expect("Auth0 reads a few keys");
-            let subset: Map = event
+            let subset: Map<String, Value> = event
                 .as_object()
                 .expect("an object")
                 .iter()
@@ -872,7 +928,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("export fixture");
         let users: Vec<HostEvent> = text
             .lines()
-            .map(|line| one(Host::Generic, &json::from_str(line).expect("one JSON object per line")))
+            .map(|line| one(Host::Generic, &serde_json::from_str::<Value>(line).expect("one JSON object per line")))
             .collect();
         let expected = [
             json!({
@@ -1353,13 +1409,13 @@ mod tests {
             r#" { "user" : { "user_id" : "\u0061\ud83d\ude00\ud800\/\n\"\\é" , "user_id":"u", "x" : [ 1.5e3 , true , null , { } ] } } "#,
             r#"{"a":"\u00e9\u2028\t\u001f","b":-0.0,"c":[],"d":"😀"}"#,
         ] {
-            let v = json::from_str(text).unwrap();
+            let v = read_json(text, "event").unwrap();
             assert!(v.to_string().len() <= text.len(), "{text}");
-            assert!(json::fits(&v, text.len()));
+            assert!(fits(&v, text.len()));
             assert_eq!(normalise_read(Host::Generic, &v), normalise(Host::Generic, &v));
         }
         for text in fixture_texts() {
-            let v = json::from_str(&text).unwrap();
+            let v = serde_json::from_str::<Value>(&text).unwrap();
             assert!(v.to_string().len() <= text.len());
         }
     }
@@ -1381,7 +1437,7 @@ mod tests {
 
     #[test]
     fn signals_serialise_for_js() {
-        let json = |s: FirstLoginSignal| json::to_value(&s);
+        let json = |s: FirstLoginSignal| serde_json::to_value(&s).unwrap();
         assert_eq!(json(FirstLoginSignal::FirstLogin), json!({ "kind": "firstLogin" }));
         assert_eq!(json(FirstLoginSignal::ReturningUser), json!({ "kind": "returningUser" }));
         assert_eq!(json(FirstLoginSignal::Unknown), json!({ "kind": "unknown" }));
@@ -1526,7 +1582,7 @@ mod tests {
         fn arbitrary_json_never_panics(event in arb_json()) {
             for host in Host::ALL {
                 check_invariants(host, &event)?;
-                check_invariants(host, &json::json!({ "user": event.clone(), "data": event.clone(), "identity": event.clone() }))?;
+                check_invariants(host, &serde_json::json!({ "user": event.clone(), "data": event.clone(), "identity": event.clone() }))?;
             }
         }
 

@@ -2,8 +2,9 @@
 //! rules (required fields, maximum lengths) before any request is made. Pure.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::json::{self, ObjectWriter, ToJson, Value};
 use crate::core::mapping::Mapping;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SObject {
@@ -60,30 +61,22 @@ impl RecordPayload {
     }
 }
 
-impl ToJson for RecordPayload {
-    fn write_json(&self, out: &mut String) {
-        self.fields.iter().fold(ObjectWriter::new(out), |o, (k, v)| o.field(k, v)).end()
+/// A JSON object of the fields, in mapping order.
+impl Serialize for RecordPayload {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_map(self.fields.iter().map(|(k, v)| (k, v)))
     }
 }
 
-impl ToJson for SObject {
-    fn write_json(&self, out: &mut String) {
-        json::write_str(self.name(), out)
-    }
-}
-
-impl ToJson for Warning {
-    fn write_json(&self, out: &mut String) {
-        ObjectWriter::new(out)
-            .field("code", self.code)
-            .field("field", &self.field)
-            .field("message", &self.message)
-            .end()
+/// Its API name: `"Lead"` or `"Contact"`.
+impl Serialize for SObject {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
 /// Something changed on the way that the user should know about, but that did not stop the record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
     pub code: &'static str,
     pub field: String,
@@ -169,10 +162,10 @@ fn has_refused_char(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json::{json, Map};
+    use serde_json::{json, Map};
 
     fn mapping(v: Value) -> Mapping {
-        let m: Map = v.as_object().cloned().unwrap();
+        let m: Map<String, Value> = v.as_object().cloned().unwrap();
         Mapping::parse(&m).unwrap()
     }
 
@@ -200,7 +193,10 @@ mod tests {
     fn custom_fields_pass_through_and_order_is_kept() {
         let m = mapping(json!({"Signup_Source__c": "'auth0'", "LastName": "name", "Company": "'C'"}));
         let (p, _) = build_record(SObject::Lead, &m, &json!({"name": "Doe"})).unwrap();
-        assert_eq!(json::to_string(&p), r#"{"Signup_Source__c":"auth0","LastName":"Doe","Company":"C"}"#);
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"Signup_Source__c":"auth0","LastName":"Doe","Company":"C"}"#
+        );
     }
 
     #[test]

@@ -8,9 +8,9 @@ use crate::core::http::{
     form_encode, form_encode_into, is_dot_segment, path_segment, path_segment_into, percent_encode, redirect_refused,
     HttpRequest, HttpResponse, Purpose, Text,
 };
-use crate::core::json::{self, Value};
 use crate::core::record::{RecordPayload, SObject};
 use crate::core::secret::{scrub, Secret};
+use serde_json::Value;
 
 /// JWT bearer grant type.
 pub const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -78,11 +78,11 @@ impl Form {
     }
     fn key(&mut self, key: &str) {
         if self.started {
-            json::push_ascii(&mut self.plain, b'&');
+            self.plain.push('&');
         }
         self.started = true;
         self.plain.push_str(key);
-        json::push_ascii(&mut self.plain, b'=');
+        self.plain.push('=');
     }
     fn plain(&mut self, key: &str, value: &str) {
         self.key(key);
@@ -106,7 +106,7 @@ impl Form {
 pub fn jwt_signing_input(config: &Config, now_secs: u64) -> Option<String> {
     let TokenGrant::JwtBearer { client_id, username, .. } = &config.grant else { return None };
     let header = r#"{"alg":"RS256","typ":"JWT"}"#;
-    let claims = json::json!({
+    let claims = serde_json::json!({
         "iss": client_id, "sub": username, "aud": jwt_audience(&config.login_url), "exp": now_secs + 180,
     });
     use base64::{prelude::BASE64_URL_SAFE_NO_PAD, Engine};
@@ -156,7 +156,7 @@ pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<Acce
             "loginUrl (the org's login or My Domain URL)",
         ));
     }
-    let json: Option<Value> = json::from_str(&resp.body).ok();
+    let json: Option<Value> = serde_json::from_str::<Value>(&resp.body).ok();
     if resp.status != 200 {
         let (code, description) = match &json {
             Some(v) => (
@@ -198,7 +198,7 @@ pub fn parse_token_response(resp: &HttpResponse, config: &Config) -> Result<Acce
 /// The `access_token` a token answer carries, even one refused for its `instance_url`: it is
 /// still a credential, to be masked wherever an answer might quote it.
 pub fn offered_token(resp: &HttpResponse) -> Option<Secret> {
-    let v: Value = json::from_str(&resp.body).ok()?;
+    let v: Value = serde_json::from_str::<Value>(&resp.body).ok()?;
     v.get("access_token").and_then(Value::as_str).filter(|t| !t.is_empty()).map(Secret::new)
 }
 
@@ -279,7 +279,7 @@ fn data_url_for(token: &AccessToken, config: &Config, path: &[&str]) -> String {
     url.push_str(&token.instance_url);
     url.push_str("/services/data/v");
     url.push_str(&config.api_version);
-    json::push_ascii(&mut url, b'/');
+    url.push('/');
     path.iter().for_each(|p| url.push_str(p));
     url
 }
@@ -299,7 +299,7 @@ pub(crate) fn with_sforce_headers(mut req: HttpRequest, config: &Config) -> Http
 pub fn create_request(token: &AccessToken, config: &Config, payload: &RecordPayload) -> HttpRequest {
     let url = data_url_for(token, config, &["sobjects/", config.object.name(), "/"]);
     let req = HttpRequest::new(Purpose::CreateRecord, "POST", Text::plain(url));
-    with_sforce_headers(authorized(req, token), config).json_body(json::to_string(payload))
+    with_sforce_headers(authorized(req, token), config).json_body(serde_json::to_string(payload).unwrap())
 }
 
 /// An external id must be usable as the last segment of the upsert URL: `.`, `..` (and empty)
@@ -333,7 +333,7 @@ pub fn upsert_request(
     let mut body = payload.clone();
     body.fields.retain(|(k, _)| k != field);
     let req = HttpRequest::new(Purpose::UpsertRecord, "PATCH", data_url(token, config, &path));
-    with_sforce_headers(authorized(req, token), config).json_body(json::to_string(&body))
+    with_sforce_headers(authorized(req, token), config).json_body(serde_json::to_string(&body).unwrap())
 }
 
 /// A SOQL string literal with Salesforce's escapes, so profile data can never change the query.
@@ -377,7 +377,7 @@ pub fn find_by_email_request(
 /// Whether a lookup answer's record says it was created before `time_ms` (Unix ms). `false`
 /// when it does not say (no `CreatedDate`, or one that does not read as a Salesforce date-time).
 pub fn created_before(resp: &HttpResponse, time_ms: u64) -> bool {
-    let created = json::from_str(&resp.body)
+    let created = serde_json::from_str::<Value>(&resp.body)
         .ok()
         .and_then(|v| v.pointer("/records/0/CreatedDate").and_then(Value::as_str).and_then(datetime_ms));
     created.is_some_and(|t| t < time_ms)
@@ -433,7 +433,7 @@ pub struct ApiError {
 }
 
 pub fn parse_api_errors(body: &str) -> Vec<ApiError> {
-    let Ok(Value::Array(items)) = json::from_str(body) else { return Vec::new() };
+    let Ok(Value::Array(items)) = serde_json::from_str::<Value>(body) else { return Vec::new() };
     items
         .iter()
         .map(|e| ApiError {
@@ -480,7 +480,7 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
         204 => WriteResult::Existing { id: None, via: "upsert matched an existing record" },
         // Any success may have saved the record: without an id its fate is unknown, never an error.
         200..=299 => {
-            let v: Option<Value> = json::from_str(&resp.body).ok();
+            let v: Option<Value> = serde_json::from_str::<Value>(&resp.body).ok();
             let id = v
                 .as_ref()
                 .and_then(|v| v.get("id"))
@@ -571,7 +571,7 @@ pub enum LookupResult {
 pub fn parse_lookup_response(resp: &HttpResponse, config: &Config) -> LookupResult {
     match resp.status {
         200 => {
-            let v: Option<Value> = json::from_str(&resp.body).ok();
+            let v: Option<Value> = serde_json::from_str::<Value>(&resp.body).ok();
             let Some(v) = v else { return LookupResult::Failed(invalid_response("query response is not JSON", 200)) };
             match v.get("Id").or_else(|| v.pointer("/records/0/Id")) {
                 None => LookupResult::NotFound,
@@ -608,7 +608,7 @@ pub fn record_url(instance_url: &str, object: SObject, id: &str) -> String {
     url.push_str(instance_url);
     url.push_str("/lightning/r/");
     url.push_str(object.name());
-    json::push_ascii(&mut url, b'/');
+    url.push('/');
     path_segment_into(&mut url, id);
     url.push_str("/view");
     url
@@ -617,7 +617,7 @@ pub fn record_url(instance_url: &str, object: SObject, id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json::json;
+    use serde_json::json;
 
     #[test]
     fn salesforce_date_times_read_as_unix_milliseconds() {
@@ -803,7 +803,7 @@ mod tests {
         };
         let r = create_request(&token("https://a.my.salesforce.com"), &c, &p);
         assert_eq!(r.url.expose(), "https://a.my.salesforce.com/services/data/v66.0/sobjects/Lead/");
-        let v = json::to_value(&r);
+        let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["headers"]["Authorization"], "Bearer ***");
         assert_eq!(v["headers"]["Sforce-Auto-Assign"], "TRUE");
         let u = upsert_request(&token("https://a.my.salesforce.com"), &c, "Auth0_User_Id__c", "auth0|1", &p);

@@ -1,7 +1,7 @@
 //! `Secret`: a string that can only be read on purpose. Its `Debug`, `Display` and `Serialize`
 //! print `***`, so a token, password or key cannot leak into a log, an error or a plan by accident.
 
-use crate::core::json::ToJson;
+use serde::{Serialize, Serializer};
 use std::fmt;
 
 /// The text every masked secret is shown as.
@@ -37,9 +37,9 @@ impl fmt::Display for Secret {
     }
 }
 
-impl ToJson for Secret {
-    fn write_json(&self, out: &mut String) {
-        MASK.write_json(out)
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(MASK)
     }
 }
 
@@ -101,15 +101,19 @@ fn url_token(s: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json;
 
     #[test]
     fn never_prints_the_value() {
         let s = Secret::new("hunter2-secret");
         assert_eq!(format!("{s}"), "***");
         assert_eq!(format!("{s:?}"), "***");
-        assert_eq!(json::to_string(&s), "\"***\"");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"***\"");
         assert_eq!(s.expose(), "hunter2-secret");
+        // Inside anything serialised or debug-printed, too.
+        let nested = (Some(s.clone()), vec![s.clone()]);
+        assert_eq!(serde_json::json!({ "k": nested }).to_string(), r#"{"k":["***",["***"]]}"#);
+        assert_eq!(format!("{nested:?}"), "(Some(***), [***])");
+        assert_eq!(Secret::default().to_string(), "***");
     }
 
     #[test]

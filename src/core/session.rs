@@ -78,10 +78,9 @@ pub fn cache_entry(config: &Config, token: &AccessToken, now_ms: u64) -> CachedT
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json;
-    use crate::core::json::json;
+    use serde_json::json;
 
-    fn config(v: json::Value) -> Config {
+    fn config(v: serde_json::Value) -> Config {
         Config::parse(v.as_object().unwrap()).unwrap()
     }
 

@@ -170,12 +170,11 @@ pub fn parse_webhook_response(resp: &HttpResponse, secrets: &[&Secret]) -> Slack
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::json;
 
     /// The text a message shows for `s`: escaped into a message, read back.
     fn escape(s: &str) -> String {
         let m = message(|text| escape_into(text, s));
-        json::from_str(&m).unwrap()["text"].as_str().unwrap().to_string()
+        serde_json::from_str::<serde_json::Value>(&m).unwrap()["text"].as_str().unwrap().to_string()
     }
 
     #[test]
@@ -184,7 +183,7 @@ mod tests {
         let all: String = (0u32..0x250).filter_map(char::from_u32).collect();
         for s in [all.as_str(), "a\"b\\c\nd", "", "plain"] {
             let m = message(|text| escape_into(text, s));
-            assert_eq!(m, json::to_string(&json::json!({"text": escape(s)})), "{s:?}");
+            assert_eq!(m, serde_json::json!({"text": escape(s)}).to_string(), "{s:?}");
         }
     }
 
@@ -243,7 +242,7 @@ mod tests {
         };
         let m = created_message(SObject::Lead, &r, "https://a.my.salesforce.com/lightning/r/Lead/00Q_1/view");
         assert_eq!(
-            json::from_str(&m).unwrap()["text"],
+            serde_json::from_str::<serde_json::Value>(&m).unwrap()["text"],
             "New Salesforce Lead: *∗Jane∗ ˍD∼oˋeˍ* (jane_doe@example.com) from Acme ∗Corp∗ — <https://a.my.salesforce.com/lightning/r/Lead/00Q_1/view|open in Salesforce>"
         );
     }
@@ -254,7 +253,7 @@ mod tests {
             .with_remote("STRING_TOO_LONG", 400);
         let m = failure_message(SObject::Contact, "_who_@example.com", &e);
         assert_eq!(
-            json::from_str(&m).unwrap()["text"],
+            serde_json::from_str::<serde_json::Value>(&m).unwrap()["text"],
             ":warning: Could not create the Salesforce Contact for ˍwhoˍ@example.com: SALESFORCE_REJECTED — Company ˋ∗x∗ˋ is too long (Salesforce: STRING_TOO_LONG). The user was not marked as recorded; the next login tries again."
         );
     }
@@ -271,7 +270,7 @@ mod tests {
         };
         let m = created_message(SObject::Lead, &r, "https://a.my.salesforce.com/lightning/r/Lead/00Q1/view");
         assert_eq!(
-            json::from_str(&m).unwrap()["text"],
+            serde_json::from_str::<serde_json::Value>(&m).unwrap()["text"],
             "New Salesforce Lead: *&lt;!channel&gt; A&amp;B* (x@y.com) from &lt;script&gt; — <https://a.my.salesforce.com/lightning/r/Lead/00Q1/view|open in Salesforce>"
         );
     }
@@ -281,7 +280,7 @@ mod tests {
         let text = |fields: &[(&str, &str)]| {
             let r = RecordPayload { fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
             let m = created_message(SObject::Lead, &r, "u");
-            json::from_str(&m).unwrap()["text"].as_str().unwrap().to_string()
+            serde_json::from_str::<serde_json::Value>(&m).unwrap()["text"].as_str().unwrap().to_string()
         };
         assert_eq!(text(&[]), "New Salesforce Lead: *(no name)* — <u|open in Salesforce>");
         assert_eq!(text(&[("FirstName", "")]), "New Salesforce Lead: *(no name)* — <u|open in Salesforce>");

@@ -3,7 +3,7 @@
 //! this module never reads a clock (time is a parameter) and never puts a secret in an error.
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::json::{json, Value};
+use serde_json::{json, Value};
 
 /// How far (seconds, either way) `svix-timestamp` may be from now, as in Svix's own libraries.
 pub const SVIX_TOLERANCE_SECS: u64 = 5 * 60;
@@ -220,7 +220,6 @@ fn secret_invalid(why: &str) -> RuleError {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::core::json;
 
     use base64::engine::general_purpose::STANDARD as BASE64;
     use base64::Engine;
@@ -263,8 +262,8 @@ pub(crate) mod tests {
     }
 
     fn clerk_delivery() -> Delivery {
-        let headers: Value =
-            json::from_str(&fixture("clerk-user-created.headers.json")).expect("headers fixture is JSON");
+        let headers: Value = serde_json::from_str::<Value>(&fixture("clerk-user-created.headers.json"))
+            .expect("headers fixture is JSON");
         let secret = headers["_secret"].as_str().expect("_secret in headers fixture").to_owned();
         Delivery { body: fixture("clerk-user-created.json"), headers, secret }
     }
@@ -426,7 +425,7 @@ pub(crate) mod tests {
 
     #[test]
     fn okta_verification() {
-        let request: Value = json::from_str(&fixture("okta-verification-request.json")).expect("JSON");
+        let request: Value = serde_json::from_str::<Value>(&fixture("okta-verification-request.json")).expect("JSON");
         let challenge = okta_verification_challenge(&request).expect("fixture carries a challenge");
         assert_eq!(okta_verification_response(challenge), Ok(json!({ "verification": challenge })));
         assert_eq!(

@@ -6,11 +6,11 @@ use crate::core::batch::{self, Backfill, BatchOptions, InputItem, Mode};
 use crate::core::config::Config;
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::flow::cache_identity;
-use crate::core::json::{self, ToJson, Value};
 use crate::core::profile::host_from_name;
 use crate::wasm::bindings::{from_js, from_js_within, get, promise, to_js, to_js_error};
 use crate::wasm::driver;
 use crate::wasm::exports::load_config;
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -100,7 +100,7 @@ async fn create_leads_run(profiles: JsValue, config: JsValue, options: Option<Js
     let Prepared { machine, identity, planned_instance, token_ttl_ms, dry_run, on_progress, on_state } = prepared;
     if dry_run {
         let plan = batch::plan(machine, &planned_instance);
-        let mut v = plan.to_value();
+        let mut v = serde_json::to_value(&plan).unwrap_or(Value::Null);
         if let Some(m) = v.as_object_mut() {
             m.insert("dryRun".into(), Value::Bool(true));
         }
@@ -185,7 +185,9 @@ fn prepare(profiles: &JsValue, config: &JsValue, options: &JsValue) -> Result<Pr
         v if v.is_undefined() || v.is_null() => Value::Null,
         v => match v.as_string() {
             Some(text) if text.trim().is_empty() => Value::Null,
-            Some(text) => json::from_str(&text).map_err(|e| opt_err("state", &format!("is not valid JSON: {e}")))?,
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| opt_err("state", &format!("is not valid JSON: {e}")))?
+            }
             None => from_js_within(&v, "options.state", MAX_STATE_BYTES).map_err(|e| opt_err("state", &e.message))?,
         },
     };

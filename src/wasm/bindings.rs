@@ -1,10 +1,11 @@
-//! Every JS ⇄ Rust conversion: JS values become `json::Value` through `JSON.stringify`
+//! Every JS ⇄ Rust conversion: JS values become `serde_json::Value` through `JSON.stringify`
 //! (so getters, Dates and class instances behave as they do in JSON), core results go back
 //! through `JSON.parse`, and `RuleError`s become JS `Error`s carrying a stable `code`.
 
 use crate::core::error::{ErrorCode, RuleError};
-use crate::core::json::{self, Map, ToJson, Value};
-use crate::core::profile::{normalise_read, Host, HostEvent, MAX_PROFILE_BYTES};
+use crate::core::profile::{normalise_read, read_json, Host, HostEvent, MAX_PROFILE_BYTES};
+use serde::Serialize;
+use serde_json::{Map, Value};
 use std::future::Future;
 use std::pin::Pin;
 use wasm_bindgen::prelude::*;
@@ -51,10 +52,9 @@ pub fn json_text_from_js(v: &JsValue, what: &str, limit: usize) -> Result<Option
     Ok(Some(text))
 }
 
-/// JSON text from [`json_text_from_js`] as a value.
+/// JSON text from [`json_text_from_js`] as a value (see [`read_json`]: too deep is its own message).
 pub fn value_from_text(text: &str, what: &str) -> Result<Value, RuleError> {
-    json::from_str(text)
-        .map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("{what} is not valid JSON: {e}")))
+    read_json(text, what)
 }
 
 #[wasm_bindgen]
@@ -127,7 +127,7 @@ pub fn events_from_js(host: Host, event: &JsValue) -> Result<Vec<HostEvent>, Rul
 }
 
 /// A JS object (or nothing) as a JSON object; anything else is `CONFIG_INVALID`.
-pub fn object_from_js(v: &JsValue, what: &str) -> Result<Map, RuleError> {
+pub fn object_from_js(v: &JsValue, what: &str) -> Result<Map<String, Value>, RuleError> {
     object_from_text(object_text_from_js(v, what)?.as_deref(), what)
 }
 
@@ -137,7 +137,7 @@ pub fn object_text_from_js(v: &JsValue, what: &str) -> Result<Option<String>, Ru
 }
 
 /// The second half of [`object_from_js`]: that text as a JSON object.
-pub fn object_from_text(text: Option<&str>, what: &str) -> Result<Map, RuleError> {
+pub fn object_from_text(text: Option<&str>, what: &str) -> Result<Map<String, Value>, RuleError> {
     match text.map_or(Ok(Value::Null), |t| value_from_text(t, what)).map_err(as_config_error)? {
         Value::Null => Ok(Map::new()),
         Value::Object(m) => Ok(m),
@@ -160,9 +160,12 @@ fn boxed_promise(f: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>) -> 
     wasm_bindgen_futures::future_to_promise(f)
 }
 
-/// A core value as a plain JS value.
-pub fn to_js<T: ToJson + ?Sized>(v: &T) -> JsValue {
-    js_sys::JSON::parse(&json::to_string(v)).unwrap_or(JsValue::NULL)
+/// A core value as a plain JS value: its `serde_json` text through `JSON.parse`.
+pub fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
+    match serde_json::to_string(v) {
+        Ok(text) => js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL),
+        Err(_) => JsValue::NULL,
+    }
 }
 
 /// A JS `Error` with `code` (and `field`, `position`, `remoteCode`, `status` when known).

@@ -3,7 +3,6 @@
 
 use crate::core::config::{check_keys, merge_secrets, Config, ParseCache};
 use crate::core::error::{ErrorCode, RuleError};
-use crate::core::json::{Map, Value};
 use crate::core::mapping::Mapping;
 use crate::core::profile::{host_from_name, Host, HostEvent};
 use crate::core::record::{build_record, SObject};
@@ -11,6 +10,7 @@ use crate::wasm::bindings::{
     events_from_js, from_js, object_from_js, object_from_text, object_text_from_js, promise, to_js, to_js_error,
 };
 use crate::wasm::driver;
+use serde_json::{Map, Value};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::thread::LocalKey;
@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::*;
 
 thread_local! {
     /// Set by `configure()`: the settings host entry points lay their secrets over.
-    static BASE_CONFIG: RefCell<Map> = const { RefCell::new(Map::new()) };
+    static BASE_CONFIG: RefCell<Map<String, Value>> = RefCell::new(Map::new());
     /// The last merged settings and the `Config` they gave (a host repeats them on every login).
     static CONFIG_CACHE: RefCell<ParseCache<Config>> = const { RefCell::new(ParseCache::new()) };
     /// Bumped by every accepted `configure()`: config arguments read before it are stale.
@@ -30,7 +30,7 @@ thread_local! {
 }
 
 /// `Config::parse`, skipped when the settings are the same as last time.
-pub fn parse_config(cfg: &Map) -> Result<Config, RuleError> {
+pub fn parse_config(cfg: &Map<String, Value>) -> Result<Config, RuleError> {
     CONFIG_CACHE.with(|c| c.borrow_mut().get_or_parse(cfg, Config::parse))
 }
 
@@ -64,7 +64,7 @@ fn arg_key(config: &JsValue) -> Result<ArgKey, RuleError> {
 fn cached_arg<T: Clone>(
     cache: &'static LocalKey<RefCell<ArgCache<T>>>,
     config: &JsValue,
-    make: fn(Host, Map) -> Result<T, RuleError>,
+    make: fn(Host, Map<String, Value>) -> Result<T, RuleError>,
 ) -> Result<T, RuleError> {
     let key = arg_key(config)?;
     if let Some(hit) = cache.with(|c| c.borrow().get(&key)) {
@@ -173,8 +173,8 @@ export interface Outcome {
 "#;
 
 /// Split the `host` key off a config object (it chooses the event shape, not a Salesforce setting).
-fn split_host(mut cfg: Map) -> Result<(Host, Map), RuleError> {
-    let host = match cfg.remove("host") {
+fn split_host(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>), RuleError> {
+    let host = match cfg.shift_remove("host") {
         None | Some(Value::Null) => Host::Generic,
         Some(Value::String(s)) => host_from_name(&s).ok_or_else(|| {
             RuleError::new(
@@ -191,7 +191,7 @@ fn split_host(mut cfg: Map) -> Result<(Host, Map), RuleError> {
 }
 
 /// The base config from `configure()` with `overrides` on top.
-pub fn with_base(overrides: Map) -> Map {
+pub fn with_base(overrides: Map<String, Value>) -> Map<String, Value> {
     let mut merged = BASE_CONFIG.with(|b| b.borrow().clone());
     merged.extend(overrides);
     merged
@@ -199,20 +199,20 @@ pub fn with_base(overrides: Map) -> Map {
 
 /// A JS config argument → the host it names and the settings: `configure()` values, then the
 /// object's own keys, then its `secrets` (e.g. `process.env`: `SALESFORCE_CLIENT_ID`, …) on top.
-pub fn load_config(config: &JsValue) -> Result<(Host, Map), RuleError> {
+pub fn load_config(config: &JsValue) -> Result<(Host, Map<String, Value>), RuleError> {
     settings_from(object_from_js(config, "config")?)
 }
 
 /// [`load_config`] for the argument as read.
-fn settings_from(mut cfg: Map) -> Result<(Host, Map), RuleError> {
+fn settings_from(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>), RuleError> {
     let secrets = take_secrets(&mut cfg)?;
     let (host, cfg) = split_host(with_base(cfg))?;
     Ok((host, merge_secrets(&cfg, &secrets)))
 }
 
 /// Remove and return the `secrets` object (e.g. `process.env`) of a config.
-fn take_secrets(cfg: &mut Map) -> Result<Map, RuleError> {
-    match cfg.remove("secrets") {
+fn take_secrets(cfg: &mut Map<String, Value>) -> Result<Map<String, Value>, RuleError> {
+    match cfg.shift_remove("secrets") {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(m)) => Ok(m),
         Some(_) => Err(RuleError::new(ErrorCode::ConfigInvalid, "secrets must be an object such as process.env")
@@ -221,7 +221,7 @@ fn take_secrets(cfg: &mut Map) -> Result<Map, RuleError> {
 }
 
 /// The base config with host secrets (`SALESFORCE_CLIENT_ID`, …) laid over it.
-pub fn with_secrets(secrets: &Map) -> Map {
+pub fn with_secrets(secrets: &Map<String, Value>) -> Map<String, Value> {
     BASE_CONFIG.with(|b| merge_secrets(&b.borrow(), secrets))
 }
 
@@ -236,7 +236,7 @@ fn first_event(host: Host, event: &JsValue) -> Result<HostEvent, RuleError> {
 /// given here too, though host secret stores are the better place. Throws on invalid settings.
 #[wasm_bindgen]
 pub fn configure(#[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<(), JsValue> {
-    let run = || -> Result<Map, RuleError> {
+    let run = || -> Result<Map<String, Value>, RuleError> {
         let mut cfg = object_from_js(&config, "config")?;
         let secrets = take_secrets(&mut cfg)?;
         let (_, cfg) = split_host(cfg)?;

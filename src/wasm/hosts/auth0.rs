@@ -4,12 +4,12 @@
 use super::{console_error, js_failure, log_config_error, log_outcome, marker};
 use crate::core::error::RuleError;
 use crate::core::flow::CachedToken;
-use crate::core::json::{self, json, Value};
 use crate::core::profile::{normalise, Host};
 use crate::core::secret::Secret;
 use crate::wasm::bindings::{call_method, events_from_js, from_js, get, object_from_js, promise, to_js};
 use crate::wasm::driver::{self, HostTokenCache};
 use crate::wasm::exports::{parse_config, with_secrets};
+use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -33,7 +33,7 @@ impl HostTokenCache for Auth0Cache {
         let cache = get(&self.0, "cache");
         let record = call_method(&cache, "get", &[JsValue::from_str(&Self::key(identity))])?;
         let text = get(&record, "value").as_string()?;
-        let v: Value = json::from_str(&text).ok()?;
+        let v: Value = serde_json::from_str::<Value>(&text).ok()?;
         Some(CachedToken {
             identity: identity.to_string(),
             token: Secret::new(v.get("t")?.as_str()?),

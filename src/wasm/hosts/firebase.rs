@@ -3,9 +3,9 @@
 //! once Salesforce confirmed, else `undefined`. Never rejects: sign-up is never blocked.
 
 use super::{event_json, host_config, js_failure_logged, marker, run_event};
-use crate::core::json::{self, Value};
 use crate::core::profile::Host;
 use crate::wasm::bindings::{promise, to_js};
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 /// `exports.beforecreated = beforeUserCreated((event) => sf.onFirebaseAuthEvent(event, { secrets: process.env }));`
@@ -32,7 +32,7 @@ async fn on_firebase_auth_event_run(event: JsValue, config: JsValue) -> JsValue 
                 let mut claims =
                     json.pointer("/data/customClaims").and_then(Value::as_object).cloned().unwrap_or_default();
                 claims.extend(m);
-                to_js(&json::json!({ "customClaims": claims }))
+                to_js(&serde_json::json!({ "customClaims": claims }))
             }
             None => JsValue::UNDEFINED,
         },

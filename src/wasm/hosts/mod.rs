@@ -10,11 +10,11 @@ pub mod webhook;
 use crate::core::config::Config;
 use crate::core::error::RuleError;
 use crate::core::flow::{Outcome, Status};
-use crate::core::json::{self, json, Value};
 use crate::core::profile::{normalise, Host};
 use crate::wasm::bindings::{from_js, to_js};
 use crate::wasm::driver;
 use crate::wasm::exports::{load_config, parse_config};
+use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -83,9 +83,9 @@ pub async fn run_event(host: Host, event: &Value, config: Config) -> Result<Vec<
 }
 
 /// The marker a host stores once Salesforce confirmed (`recordedAsLead`, `salesforceLeadId`), in order.
-pub fn marker(outcome: &Outcome) -> Option<json::Map> {
+pub fn marker(outcome: &Outcome) -> Option<serde_json::Map<String, serde_json::Value>> {
     let id = outcome.lead_id.as_ref().filter(|_| outcome.confirmed())?;
-    let mut m = json::Map::new();
+    let mut m = serde_json::Map::new();
     m.insert(MARKER.into(), Value::Bool(true));
     m.insert(LEAD_ID_KEY.into(), Value::String(id.clone()));
     Some(m)

@@ -5,11 +5,11 @@
 use super::{host_config, log_config_error, marker, run_event};
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::flow::Outcome;
-use crate::core::json::{self, json, Value};
-use crate::core::profile::{host_from_name, Host};
+use crate::core::profile::{host_from_name, read_json, Host};
 use crate::core::webhook;
 use crate::wasm::bindings::{call_method, get, promise, to_js};
 use crate::wasm::driver;
+use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -144,11 +144,10 @@ async fn handle_webhook_run(host: String, request: JsValue, config: JsValue) -> 
         return error_response(401, &e);
     }
 
-    let event: Value = match json::from_str(&raw) {
+    // Read as an event is (lone surrogates as U+FFFD, too deep named as such).
+    let event: Value = match read_json(&raw, "the webhook body") {
         Ok(v) => v,
-        Err(_) => {
-            return error_response(400, &RuleError::new(ErrorCode::ProfileInvalid, "the webhook body is not JSON"))
-        }
+        Err(e) => return error_response(400, &e),
     };
     match run_event(host, &event, config).await {
         Ok(outcomes) => answer(host, &event, &outcomes),
@@ -171,7 +170,7 @@ async fn authenticate(host: Host, headers: &JsValue, raw: &str, secret: Option<&
         )),
         (Host::Clerk, Some(secret)) => {
             let names = ["svix-id", "svix-timestamp", "svix-signature", "webhook-id", "webhook-timestamp", "webhook-signature"];
-            let found: json::Map =
+            let found: serde_json::Map<String, serde_json::Value> =
                 names.iter().filter_map(|n| header(headers, n).map(|v| ((*n).to_string(), Value::String(v)))).collect();
             let found = Value::Object(found);
             let h = webhook::svix_headers(&found)?;
