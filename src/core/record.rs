@@ -59,6 +59,16 @@ impl RecordPayload {
     pub fn get(&self, field: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == field).map(|(_, v)| v.as_str())
     }
+
+    /// The request body: a JSON object of the fields in mapping order, without `skip` (the
+    /// external-id field of an upsert, which the URL carries). Written through `Value`'s
+    /// `Display`, which cannot fail.
+    pub fn json_text(&self, skip: Option<&str>) -> String {
+        let fields = self.fields.iter().filter(|(k, _)| Some(k.as_str()) != skip);
+        let object: serde_json::Map<String, serde_json::Value> =
+            fields.map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        serde_json::Value::Object(object).to_string()
+    }
 }
 
 /// A JSON object of the fields, in mapping order.

@@ -299,7 +299,7 @@ pub(crate) fn with_sforce_headers(mut req: HttpRequest, config: &Config) -> Http
 pub fn create_request(token: &AccessToken, config: &Config, payload: &RecordPayload) -> HttpRequest {
     let url = data_url_for(token, config, &["sobjects/", config.object.name(), "/"]);
     let req = HttpRequest::new(Purpose::CreateRecord, "POST", Text::plain(url));
-    with_sforce_headers(authorized(req, token), config).json_body(serde_json::to_string(payload).unwrap())
+    with_sforce_headers(authorized(req, token), config).json_body(payload.json_text(None))
 }
 
 /// An external id must be usable as the last segment of the upsert URL: `.`, `..` (and empty)
@@ -330,10 +330,8 @@ pub fn upsert_request(
     payload: &RecordPayload,
 ) -> HttpRequest {
     let path = format!("sobjects/{}/{}/{}", config.object.name(), path_segment(field), path_segment(value));
-    let mut body = payload.clone();
-    body.fields.retain(|(k, _)| k != field);
     let req = HttpRequest::new(Purpose::UpsertRecord, "PATCH", data_url(token, config, &path));
-    with_sforce_headers(authorized(req, token), config).json_body(serde_json::to_string(&body).unwrap())
+    with_sforce_headers(authorized(req, token), config).json_body(payload.json_text(Some(field)))
 }
 
 /// A SOQL string literal with Salesforce's escapes, so profile data can never change the query.
