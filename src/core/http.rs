@@ -5,6 +5,7 @@
 use crate::core::error::{ErrorCode, Result, RuleError};
 
 use crate::core::secret::{Secret, MASK};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -297,74 +298,25 @@ pub fn redirect_refused(resp: &HttpResponse, who: &str, check: &str) -> RuleErro
     .with_remote("REDIRECT_REFUSED", resp.status)
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value.
+/// `application/x-www-form-urlencoded` encoding of one value (`form_urlencoded`, as `URLSearchParams`
+/// writes it: letters, digits, `*-._` kept, space as `+`).
 pub fn form_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    form_encode_into(&mut out, value);
-    out
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// [`form_encode`], appended to `out`.
 pub fn form_encode_into(out: &mut String, value: &str) {
-    encode_into(out, value, Encoding::Form)
+    out.extend(form_urlencoded::byte_serialize(value.as_bytes()));
 }
 
-/// Which bytes an encoding keeps as they are.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Encoding {
-    /// `application/x-www-form-urlencoded`: `*` kept, space as `+`.
-    Form,
-    /// RFC 3986 unreserved kept (a query value).
-    Unreserved,
-    /// One path segment: RFC 3986 unreserved kept except `.`, which is encoded (`%2E`) too.
-    Segment,
-}
+/// Every byte but the RFC 3986 unreserved ones (letters, digits, `-`, `.`, `_`, `~`): a query value.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// [`UNRESERVED`] and `.` too: one path segment.
+const SEGMENT: &AsciiSet = &UNRESERVED.add(b'.');
 
-/// Copy the runs of bytes kept as they are, and encode the bytes between them: `%XX`, or `+` for
-/// a space in a form. Kept bytes are ASCII, so a run always starts and ends on a char boundary.
-fn encode_into(out: &mut String, value: &str, encoding: Encoding) {
-    let form = encoding == Encoding::Form;
-    let mut start = 0;
-    for (i, b) in value.bytes().enumerate() {
-        let kept = match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => true,
-            b'.' => encoding != Encoding::Segment,
-            b'*' => form,
-            b'~' => !form,
-            _ => false,
-        };
-        if kept {
-            continue;
-        }
-        out.push_str(value.get(start..i).unwrap_or_default());
-        if form && b == b' ' {
-            out.push('+');
-        } else {
-            push_percent(out, b);
-        }
-        start = i + 1;
-    }
-    out.push_str(value.get(start..).unwrap_or_default());
-}
-
-/// `%XX` for one byte, upper-case hex (without a `format!` per byte).
-fn push_percent(out: &mut String, b: u8) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.push('%');
-    out.push(char::from(HEX[usize::from(b >> 4)]));
-    out.push(char::from(HEX[usize::from(b & 15)]));
-}
-
-/// Percent-encoding of one URL path segment or query value (RFC 3986 unreserved kept).
+/// Percent-encoding of one query value (RFC 3986 unreserved kept).
 pub fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    percent_encode_into(&mut out, value);
-    out
-}
-
-/// [`percent_encode`], appended to `out`.
-pub fn percent_encode_into(out: &mut String, value: &str) {
-    encode_into(out, value, Encoding::Unreserved)
+    utf8_percent_encode(value, UNRESERVED).to_string()
 }
 
 /// One URL path segment: every byte but ASCII letters, digits, `-`, `_` and `~` percent-encoded,
@@ -372,14 +324,12 @@ pub fn percent_encode_into(out: &mut String, value: &str) {
 /// `.` or `..` is a dot segment even encoded (WHATWG URLs, hence `fetch`, read `%2E` as `.`):
 /// such a value cannot be a segment, and callers refuse it ([`is_dot_segment`]).
 pub fn path_segment_into(out: &mut String, value: &str) {
-    encode_into(out, value, Encoding::Segment)
+    out.extend(utf8_percent_encode(value, SEGMENT));
 }
 
 /// [`path_segment_into`] into a new string.
 pub fn path_segment(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    path_segment_into(&mut out, value);
-    out
+    utf8_percent_encode(value, SEGMENT).to_string()
 }
 
 /// `""`, `.` or `..`: a value that can never be one literal path segment. URL parsing removes
