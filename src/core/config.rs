@@ -82,6 +82,9 @@ pub struct Config {
     /// Name of the preset the mapping came from, or "custom".
     pub mapping_name: String,
     pub login_url: String,
+    /// `login_url`'s host as `fetch` reads it ([`WebUrl::host`]), read once with the settings:
+    /// every token answer's `instance_url` is compared with it.
+    pub login_host: String,
     pub api_version: String,
     pub grant: TokenGrant,
     pub slack_webhook_url: Option<Secret>,
@@ -435,7 +438,9 @@ impl Config {
         let (mapping, mapping_name) = parse_mapping(s.mapping.as_ref())?;
 
         let login_url = s.login_url.clone().text("loginUrl")?.unwrap_or_else(|| DEFAULT_LOGIN_URL.to_string());
-        let login_url = check_url("loginUrl", &login_url, true)?;
+        let login = checked_url("loginUrl", &login_url)?;
+        let login_host = login.host().to_string();
+        let login_url = login.base().map_err(|why| url_refused("loginUrl", why))?;
         let api_version = match s.api_version.clone().text("apiVersion")? {
             None => DEFAULT_API_VERSION.to_string(),
             Some(v) => parse_api_version(&v)?,
@@ -468,6 +473,7 @@ impl Config {
             mapping: std::rc::Rc::new(mapping),
             mapping_name,
             login_url,
+            login_host,
             api_version,
             grant,
             slack_webhook_url,
@@ -676,9 +682,17 @@ pub fn is_api_name(s: &str) -> bool {
 /// (paths are appended to it: `loginUrl`, `instanceUrl`) without trailing `/` and with no query or
 /// fragment. Messages never quote the URL: a Slack webhook URL is a credential.
 pub fn check_url(key: &str, url: &str, base: bool) -> Result<String> {
-    let refused =
-        |why: UrlRefusal| RuleError::new(ErrorCode::ConfigInvalid, format!("{key} {}", why.reason())).with_field(key);
-    let parsed = WebUrl::parse(url).map_err(refused)?;
+    let parsed = checked_url(key, url)?;
+    if base {
+        parsed.base().map_err(|why| url_refused(key, why))
+    } else {
+        Ok(parsed.as_str().to_string())
+    }
+}
+
+/// `url` as `fetch` reads it, if the crate may send to it: https, or plain http to loopback.
+fn checked_url(key: &str, url: &str) -> Result<WebUrl> {
+    let parsed = WebUrl::parse(url).map_err(|why| url_refused(key, why))?;
     if !parsed.is_https() && !parsed.is_loopback() {
         return Err(RuleError::new(
             ErrorCode::InsecureUrl,
@@ -686,11 +700,11 @@ pub fn check_url(key: &str, url: &str, base: bool) -> Result<String> {
         )
         .with_field(key));
     }
-    if base {
-        parsed.base().map_err(refused)
-    } else {
-        Ok(parsed.as_str().to_string())
-    }
+    Ok(parsed)
+}
+
+fn url_refused(key: &str, why: UrlRefusal) -> RuleError {
+    RuleError::new(ErrorCode::ConfigInvalid, format!("{key} {}", why.reason())).with_field(key)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! so the plan can never drift from what `onFirstLogin` really sends.
 
 use crate::core::config::{Config, TokenGrant};
-use crate::core::endpoint::WebUrl;
+use crate::core::endpoint::is_loopback_host;
 use crate::core::flow::{FirstLoginFlow, Input, Outcome, Status, Step};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
 
@@ -101,9 +101,11 @@ pub fn planned_instance_url(config: &Config) -> String {
     if let TokenGrant::AccessToken { instance_url, .. } = &config.grant {
         return instance_url.clone();
     }
-    match WebUrl::parse(&config.login_url) {
-        Ok(p) if p.host().ends_with(".my.salesforce.com") || p.is_loopback() => config.login_url.clone(),
-        _ => "https://yourdomain.my.salesforce.com".to_string(),
+    let host = &config.login_host;
+    if host.ends_with(".my.salesforce.com") || is_loopback_host(host) {
+        config.login_url.clone()
+    } else {
+        "https://yourdomain.my.salesforce.com".to_string()
     }
 }
 
