@@ -385,34 +385,12 @@ pub fn created_before(resp: &HttpResponse, time_ms: u64) -> bool {
 
 /// A Salesforce date-time as Unix milliseconds. Only the REST API's own shape is read
 /// (`2026-11-30T12:10:04.360+0000`, always UTC); `None` for anything else, before 1970, or a leap
-/// second (`:60`, which `time` refuses, as JS's `Date` does; Salesforce never writes one). The
-/// shape has fixed positions, so its numbers are read by position; `time` checks them as a
-/// calendar date and a time of day (`time`'s format-description parser cost ~13 kB of wasm).
+/// second (`:60`, which `time` refuses, as JS's `Date` does; Salesforce never writes one).
 pub fn datetime_ms(s: &str) -> Option<u64> {
-    let shape_ok = s.len() == 28
-        && s.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            10 => b == b'T',
-            13 | 16 => b == b':',
-            19 => b == b'.',
-            23 => b == b'+',
-            _ => b.is_ascii_digit(),
-        })
-        && s.ends_with("+0000");
-    if !shape_ok {
-        return None;
-    }
-    // Only ASCII digits at these positions (checked above).
-    let num = |at: usize, len: usize| s[at..at + len].parse::<u16>().ok();
-    let date = time::Date::from_calendar_date(
-        i32::from(num(0, 4)?),
-        time::Month::try_from(num(5, 2)? as u8).ok()?,
-        num(8, 2)? as u8,
-    )
-    .ok()?;
-    let clock =
-        time::Time::from_hms_milli(num(11, 2)? as u8, num(14, 2)? as u8, num(17, 2)? as u8, num(20, 3)?).ok()?;
-    u64::try_from(date.with_time(clock).assume_utc().unix_timestamp_nanos() / 1_000_000).ok()
+    let shape =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
+    let utc = time::PrimitiveDateTime::parse(s, &shape).ok()?.assume_utc();
+    u64::try_from(utc.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 pub fn get_record_request(token: &AccessToken, config: &Config, id: &str) -> HttpRequest {
@@ -650,6 +628,8 @@ mod tests {
             ("2024-02-29T23:59:59.999+0000", 1_709_251_199_999),
             ("2000-03-01T00:00:00.000+0000", 951_868_800_000),
             ("9999-12-31T23:59:59.999+0000", 253_402_300_799_999),
+            // `time` takes the expanded-year sign of ISO 8601: the same instant.
+            ("+2026-11-30T12:10:04.360+0000", 1_796_040_604_360),
         ] {
             assert_eq!(datetime_ms(s), Some(ms), "{s}");
         }
@@ -679,9 +659,6 @@ mod tests {
             "0000-01-01T00:00:00.000+0000",
             "2026-11-3OT12:10:04.360+0000",
             "２026-11-30T12:10:04.36+0000",
-            // ISO 8601's expanded-year sign: not a shape Salesforce writes (`time`'s format parser
-            // took it).
-            "+2026-11-30T12:10:04.360+0000",
         ] {
             assert_eq!(datetime_ms(s), None, "{s}");
         }
