@@ -4,7 +4,7 @@
 
 use crate::core::endpoint::{UrlRefusal, WebUrl};
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::mapping::Mapping;
+use crate::core::mapping::{Mapping, MappingSource};
 use crate::core::record::SObject;
 use crate::core::secret::Secret;
 use serde::{Deserialize, Deserializer};
@@ -357,6 +357,50 @@ fn missing(key: &str, why: &str) -> RuleError {
     RuleError::new(ErrorCode::ConfigMissing, format!("{key} is required {why}")).with_field(key)
 }
 
+/// A settings object read from its JSON text (`configure()`'s and each call's config, as
+/// `JSON.stringify` writes it). A `serde_json::Map` keeps its keys sorted, so a `mapping` object
+/// is kept as its JSON text with the fields in the order written — the form `SALESFORCE_MAPPING`
+/// has — and stays so through `configure()` merging and the config caches; [`Config::parse`]
+/// reads it in that order.
+#[derive(Debug, Deserialize)]
+pub struct SettingsText {
+    #[serde(default)]
+    mapping: Option<MappingGiven>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+impl SettingsText {
+    /// The settings map, `mapping` as above.
+    pub fn into_map(self) -> Map<String, Value> {
+        let mut out = self.rest;
+        if let Some(mapping) = self.mapping {
+            out.insert("mapping".to_string(), mapping.into_value());
+        }
+        out
+    }
+}
+
+/// A `mapping` as given: an object read in document order, or any other value (a preset name,
+/// JSON text, or something [`Config::parse`] refuses with its message).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum MappingGiven {
+    Fields(MappingSource),
+    Other(Value),
+}
+
+impl MappingGiven {
+    /// As a settings value: an object becomes its JSON text, fields in order.
+    pub fn into_value(self) -> Value {
+        match self {
+            // Infallible: the keys are strings.
+            MappingGiven::Fields(source) => Value::String(serde_json::to_string(&source).unwrap_or_default()),
+            MappingGiven::Other(v) => v,
+        }
+    }
+}
+
 /// Turn host secrets (`SALESFORCE_CLIENT_ID`, `MY_SLACK_WEBHOOK_URL`, …) into config keys, laid
 /// over `base`. Unknown secret names are ignored: hosts keep unrelated secrets in the same place.
 pub fn merge_secrets(base: &Map<String, Value>, secrets: &Map<String, Value>) -> Map<String, Value> {
@@ -542,15 +586,18 @@ fn parse_object(given: Given<String>) -> Result<SObject> {
 fn parse_mapping(v: Option<&Value>) -> Result<(Mapping, String)> {
     match v {
         None | Some(Value::Null) => preset("recommended"),
+        // JSON text (`SALESFORCE_MAPPING`, or an object read by `SettingsText`): its fields in
+        // the order written.
         Some(Value::String(s)) if s.trim_start().starts_with('{') => {
-            let parsed: Value = serde_json::from_str::<Value>(s).map_err(|e| {
+            let source: MappingSource = serde_json::from_str(s).map_err(|e| {
                 RuleError::new(ErrorCode::MappingInvalid, format!("mapping is not valid JSON: {e}"))
                     .with_field("mapping")
             })?;
-            parse_mapping(Some(&parsed))
+            Ok((Mapping::parse(&source)?, "custom".to_string()))
         }
         Some(Value::String(s)) => preset(s.trim()),
-        Some(Value::Object(m)) => Ok((Mapping::parse(m)?, "custom".to_string())),
+        // A `serde_json::Map`: its fields in key order (the order written is gone by now).
+        Some(Value::Object(m)) => Ok((Mapping::parse(&m.into())?, "custom".to_string())),
         Some(_) => Err(RuleError::new(
             ErrorCode::MappingInvalid,
             "mapping must be a preset name or an object of field → expression",
