@@ -7,7 +7,9 @@ use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::mapping::{Mapping, MappingSource};
 use crate::core::record::SObject;
 use crate::core::secret::Secret;
+use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
@@ -361,43 +363,51 @@ fn missing(key: &str, why: &str) -> RuleError {
 /// `JSON.stringify` writes it). A `serde_json::Map` keeps its keys sorted, so a `mapping` object
 /// is kept as its JSON text with the fields in the order written — the form `SALESFORCE_MAPPING`
 /// has — and stays so through `configure()` merging and the config caches; [`Config::parse`]
-/// reads it in that order.
-#[derive(Debug, Deserialize)]
-pub struct SettingsText {
-    #[serde(default)]
-    mapping: Option<MappingGiven>,
-    #[serde(flatten)]
-    rest: Map<String, Value>,
-}
+/// reads it in that order. Read with serde_json only (the mapping is taken as a [`RawValue`]).
+#[derive(Debug)]
+pub struct SettingsText(Map<String, Value>);
 
 impl SettingsText {
     /// The settings map, `mapping` as above.
     pub fn into_map(self) -> Map<String, Value> {
-        let mut out = self.rest;
-        if let Some(mapping) = self.mapping {
-            out.insert("mapping".to_string(), mapping.into_value());
-        }
-        out
+        self.0
     }
 }
 
-/// A `mapping` as given: an object read in document order, or any other value (a preset name,
-/// JSON text, or something [`Config::parse`] refuses with its message).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum MappingGiven {
-    Fields(MappingSource),
-    Other(Value),
+impl<'de> Deserialize<'de> for SettingsText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> Visitor<'de> for Keys {
+            type Value = SettingsText;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a settings object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> std::result::Result<SettingsText, A::Error> {
+                let mut out = Map::new();
+                while let Some(key) = a.next_key::<String>()? {
+                    let value = if key == "mapping" {
+                        mapping_value(&a.next_value::<Box<RawValue>>()?).map_err(serde::de::Error::custom)?
+                    } else {
+                        a.next_value::<Value>()?
+                    };
+                    out.insert(key, value);
+                }
+                Ok(SettingsText(out))
+            }
+        }
+        d.deserialize_map(Keys)
+    }
 }
 
-impl MappingGiven {
-    /// As a settings value: an object becomes its JSON text, fields in order.
-    pub fn into_value(self) -> Value {
-        match self {
-            // Infallible: the keys are strings.
-            MappingGiven::Fields(source) => Value::String(serde_json::to_string(&source).unwrap_or_default()),
-            MappingGiven::Other(v) => v,
-        }
+/// A `mapping` given as JSON: an object as its JSON text (fields in the order written), any
+/// other value (a preset name, JSON text, or something [`Config::parse`] refuses with its
+/// message) as read.
+pub fn mapping_value(raw: &RawValue) -> serde_json::Result<Value> {
+    let text = raw.get();
+    if text.trim_start().starts_with('{') {
+        Ok(Value::String(text.to_string()))
+    } else {
+        serde_json::from_str(text)
     }
 }
 

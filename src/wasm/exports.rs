@@ -1,7 +1,7 @@
 //! The JS API for any host: `buildLead`, `planFirstLogin`, `onFirstLogin`, `configure` and helpers.
 //! Each export converts its arguments, calls the core (or the driver) and converts the result.
 
-use crate::core::config::{check_keys, merge_secrets, Config, MappingGiven, ParseCache};
+use crate::core::config::{check_keys, mapping_value, merge_secrets, Config, ParseCache};
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::mapping::Mapping;
 use crate::core::profile::{host_from_name, Host, HostEvent};
@@ -311,7 +311,9 @@ pub fn check_mapping(#[wasm_bindgen(unchecked_param_type = "MappingSource")] map
     // An object is read in document order, so the first bad field written is the one reported.
     let given = json_text_from_js(&mapping, "mapping", MAX_PROFILE_BYTES).and_then(|text| match text {
         None => Ok(Value::Null),
-        Some(text) => read_json_as::<MappingGiven>(&text, "mapping").map(MappingGiven::into_value),
+        Some(text) => read_json_as::<Box<serde_json::value::RawValue>>(&text, "mapping").and_then(|raw| {
+            mapping_value(&raw).map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("mapping: {e}")))
+        }),
     });
     let checked = given.and_then(|v| Config::parse_mapping_only(&Map::from_iter([("mapping".to_string(), v)])));
     match checked {
