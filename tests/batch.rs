@@ -6,11 +6,12 @@
 use serde_json::{json, Value};
 use sf_lead_rule::core::batch::{self, Backfill, BatchOptions, BatchReport, InputItem, Mode, ResultStatus, Step};
 use sf_lead_rule::core::batch_api::{csv_line, parse_csv};
-use sf_lead_rule::core::config::Config;
+use sf_lead_rule::core::config::{Config, SettingsText};
 use sf_lead_rule::core::error::ErrorCode;
-use sf_lead_rule::core::flow::Input;
+use sf_lead_rule::core::flow::{FirstLoginFlow, Input, Step as FlowStep};
 use sf_lead_rule::core::http::{HttpRequest, HttpResponse};
-use sf_lead_rule::core::profile::Host;
+use sf_lead_rule::core::profile::{FirstLoginSignal, Host, HostEvent};
+use sf_lead_rule::core::record::{build_record, SObject};
 
 const LOGIN: &str = "https://acme.my.salesforce.com";
 const DATA: &str = "https://acme.my.salesforce.com/services/data/v66.0";
@@ -638,7 +639,9 @@ fn tricky_users() -> Vec<Value> {
 fn bulk_job_lifecycle_with_exact_requests_and_csv() {
     let mut org = Org::default();
     let c = config(
-        json!({"mapping": {"LastName": "family_name", "Email": "email", "Company": "user_metadata.company ?? 'Acme'"}}),
+        // The mapping as JSON text (as `SALESFORCE_MAPPING`, or a JS object read in order): a
+        // `json!` object would sort its fields, and the CSV columns follow the mapping's order.
+        json!({"mapping": r#"{"LastName": "family_name", "Email": "email", "Company": "user_metadata.company ?? 'Acme'"}"#}),
     );
     let mut m = machine(c, tricky_users(), &Value::Null, Mode::Bulk);
     let (reqs, sleeps, report) = run(&mut m, &mut org);
@@ -819,4 +822,90 @@ fn a_redirected_collection_stops_the_backfill_without_resending() {
     );
     assert_eq!((report.stats.created, report.stats.pending), (200, 250));
     assert_eq!(report.state["users"].as_object().unwrap().len(), 200, "the redirected chunk is not marked sending");
+}
+
+/// Settings read from JSON text as `configure()` and each call read a JS config
+/// (`SettingsText`), merged as they are (the call's keys over `configure()`'s).
+fn config_from_texts(base: &str, call: &str) -> Config {
+    let read = |text: &str| serde_json::from_str::<SettingsText>(text).unwrap().into_map();
+    let mut merged = read(base);
+    merged.extend(read(call));
+    Config::parse(&merged).unwrap()
+}
+
+#[test]
+fn mapping_field_order_is_the_order_written_in_record_create_body_collections_and_csv() {
+    // Not alphabetical: serde_json's objects sort their keys; the mapping keeps the order written.
+    let mapping = r#"{"Company": "user_metadata.company ?? 'Acme'", "LastName": "family_name", "Email": "email", "FirstName": "given_name"}"#;
+    let order = ["Company", "LastName", "Email", "FirstName"];
+    let base = format!(r#"{{"mapping": {mapping}, "clientId": "cid", "loginUrl": "{LOGIN}"}}"#);
+    let call = r#"{"clientSecret": "client-secret-1", "object": "Lead"}"#;
+    // configure({mapping, …}) then a call's own settings; and the mapping given on the call.
+    let configured = config_from_texts(&base, call);
+    let on_call = config_from_texts(
+        r#"{"clientId": "x"}"#,
+        &base.replace(r#""clientId": "cid""#, r#""clientId": "cid", "clientSecret": "client-secret-1""#),
+    );
+    assert_eq!(configured.mapping, on_call.mapping);
+    let fields: Vec<&str> = configured.mapping.fields.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(fields, order);
+    assert_eq!(configured.mapping_name, "custom");
+    // The same mapping as SALESFORCE_MAPPING text, and as a key-sorted object (order lost).
+    let secret = config(json!({"mapping": mapping}));
+    assert_eq!(secret.mapping, configured.mapping);
+    let sorted = config(serde_json::from_str::<Value>(&format!(r#"{{"mapping": {mapping}}}"#)).unwrap());
+    let sorted_fields: Vec<&str> = sorted.mapping.fields.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(sorted_fields, ["Company", "Email", "FirstName", "LastName"]);
+
+    // The record and the create body.
+    let profile = user(1);
+    let (record, _) = build_record(SObject::Lead, &configured.mapping, &profile).unwrap();
+    assert_eq!(
+        serde_json::to_string(&record).unwrap(),
+        r#"{"Company":"Acme","LastName":"Number1","Email":"user1@example.com","FirstName":"User"}"#
+    );
+    let event = HostEvent { profile, signal: FirstLoginSignal::FirstLogin };
+    let mut flow = FirstLoginFlow::new(configured.clone(), event, None, 1_000_000, 7);
+    let token = json!({"access_token": "00Dtok", "instance_url": LOGIN, "token_type": "Bearer"}).to_string();
+    let create = match flow.start() {
+        FlowStep::Send { .. } => match flow.resume(Input::Response(HttpResponse::new(200, token)), 1_000_010) {
+            FlowStep::Send { request, .. } => request,
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        create.body.as_ref().unwrap().expose(),
+        r#"{"Company":"Acme","LastName":"Number1","Email":"user1@example.com","FirstName":"User"}"#
+    );
+
+    // sObject Collections.
+    let mut org = Org::default();
+    let (reqs, _, _) = run(&mut machine(configured.clone(), users(1..2), &Value::Null, Mode::Collections), &mut org);
+    assert_eq!(
+        reqs[1].body.as_ref().unwrap().expose(),
+        r#"{"allOrNone":false,"records":[{"attributes":{"type":"Lead"},"Company":"Acme","LastName":"Number1","Email":"user1@example.com","FirstName":"User"}]}"#
+    );
+
+    // Bulk API 2.0: the CSV columns.
+    let mut org = Org::default();
+    let (reqs, _, _) = run(&mut machine(configured, users(1..3), &Value::Null, Mode::Bulk), &mut org);
+    assert_eq!(
+        reqs[2].body.as_ref().unwrap().expose(),
+        "Company,LastName,Email,FirstName\nAcme,Number1,user1@example.com,User\nAcme,Number2,user2@example.com,User\n"
+    );
+}
+
+#[test]
+fn settings_text_refuses_unknown_keys_naming_the_key() {
+    let map = serde_json::from_str::<SettingsText>(r#"{"mapping": {"LastName": "name"}, "clinetId": "x"}"#)
+        .unwrap()
+        .into_map();
+    let err = Config::parse(&map).unwrap_err();
+    assert_eq!((err.code, err.field.as_deref()), (ErrorCode::ConfigInvalid, Some("clinetId")));
+    // A mapping that is not an object is kept as given, and refused as before.
+    let map = serde_json::from_str::<SettingsText>(r#"{"mapping": 3, "clientId": "x"}"#).unwrap().into_map();
+    assert_eq!(map.get("mapping"), Some(&json!(3)));
+    let map = serde_json::from_str::<SettingsText>(r#"{"mapping": "auth0-template"}"#).unwrap().into_map();
+    assert_eq!(map.get("mapping"), Some(&json!("auth0-template")));
 }

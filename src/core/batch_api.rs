@@ -5,10 +5,12 @@
 use crate::core::config::Config;
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::http::{percent_encode, HttpRequest, HttpResponse, Purpose, Text};
-use crate::core::record::RecordPayload;
+use crate::core::record::{RecordPayload, SObject};
 use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::scrub;
-use serde_json::{Map, Value};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 
 /// sObject Collections takes at most this many records per request.
 pub const COLLECTION_LIMIT: usize = 200;
@@ -71,22 +73,52 @@ pub fn classify(resp: &HttpResponse, config: &Config) -> Answer {
 // ---------------------------------------------------------------------------------------------
 // sObject Collections
 
+/// The body of a collection request (written in this order).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CollectionBody<'a> {
+    all_or_none: bool,
+    records: Vec<CollectionRecord<'a>>,
+}
+
+/// `{"attributes": {"type": object}, …fields}`, the fields in mapping order.
+struct CollectionRecord<'a> {
+    object: SObject,
+    fields: &'a RecordPayload,
+}
+
+impl Serialize for CollectionRecord<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(Some(self.fields.fields.len() + 1))?;
+        m.serialize_entry("attributes", &Attributes { r#type: self.object })?;
+        for (k, v) in &self.fields.fields {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Attributes {
+    r#type: SObject,
+}
+
+/// The body of a Bulk API 2.0 insert job (written in this order).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JobBody {
+    object: SObject,
+    operation: &'static str,
+    content_type: &'static str,
+    line_ending: &'static str,
+}
+
 /// `POST …/composite/sobjects` creating `records` (at most [`COLLECTION_LIMIT`]), `allOrNone:
 /// false` so one bad record never holds back the others. Field order follows the mapping.
 pub fn collection_request(token: &AccessToken, config: &Config, records: &[&RecordPayload]) -> HttpRequest {
-    let object = config.object.name();
-    let items: Vec<Value> = records
-        .iter()
-        .map(|r| {
-            let mut m = Map::new();
-            m.insert("attributes".into(), serde_json::json!({ "type": object }));
-            for (k, v) in &r.fields {
-                m.insert(k.clone(), Value::String(v.clone()));
-            }
-            Value::Object(m)
-        })
-        .collect();
-    let body = serde_json::json!({ "allOrNone": false, "records": items }).to_string();
+    let records = records.iter().map(|&fields| CollectionRecord { object: config.object, fields }).collect();
+    // Infallible: every key is a string.
+    let body = serde_json::to_string(&CollectionBody { all_or_none: false, records }).unwrap_or_default();
     let req = HttpRequest::new(Purpose::CreateCollection, "POST", sf::data_url(token, config, "composite/sobjects"));
     sf::with_sforce_headers(sf::authorized(req, token), config).json_body(body)
 }
@@ -238,8 +270,10 @@ fn bulk(token: &AccessToken, method: &'static str, url: Text) -> HttpRequest {
 
 /// `POST …/jobs/ingest`: an insert job for CSV with LF line endings.
 pub fn create_job_request(token: &AccessToken, config: &Config) -> HttpRequest {
-    let body = serde_json::json!({"object": config.object.name(), "operation": "insert", "contentType": "CSV", "lineEnding": "LF"});
-    sf::with_sforce_headers(bulk(token, "POST", jobs_url(token, config, "")), config).json_body(body.to_string())
+    let body = JobBody { object: config.object, operation: "insert", content_type: "CSV", line_ending: "LF" };
+    // Infallible: every key is a string.
+    let body = serde_json::to_string(&body).unwrap_or_default();
+    sf::with_sforce_headers(bulk(token, "POST", jobs_url(token, config, "")), config).json_body(body)
 }
 
 /// `PUT …/jobs/ingest/{id}/batches` with the whole CSV (one upload per job).

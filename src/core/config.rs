@@ -4,10 +4,12 @@
 
 use crate::core::endpoint::{UrlRefusal, WebUrl};
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::mapping::Mapping;
+use crate::core::mapping::{Mapping, MappingSource};
 use crate::core::record::SObject;
 use crate::core::secret::Secret;
+use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
@@ -357,6 +359,58 @@ fn missing(key: &str, why: &str) -> RuleError {
     RuleError::new(ErrorCode::ConfigMissing, format!("{key} is required {why}")).with_field(key)
 }
 
+/// A settings object read from its JSON text (`configure()`'s and each call's config, as
+/// `JSON.stringify` writes it). A `serde_json::Map` keeps its keys sorted, so a `mapping` object
+/// is kept as its JSON text with the fields in the order written — the form `SALESFORCE_MAPPING`
+/// has — and stays so through `configure()` merging and the config caches; [`Config::parse`]
+/// reads it in that order. Read with serde_json only (the mapping is taken as a [`RawValue`]).
+#[derive(Debug)]
+pub struct SettingsText(Map<String, Value>);
+
+impl SettingsText {
+    /// The settings map, `mapping` as above.
+    pub fn into_map(self) -> Map<String, Value> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for SettingsText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> Visitor<'de> for Keys {
+            type Value = SettingsText;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a settings object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> std::result::Result<SettingsText, A::Error> {
+                let mut out = Map::new();
+                while let Some(key) = a.next_key::<String>()? {
+                    let value = if key == "mapping" {
+                        mapping_value(&a.next_value::<Box<RawValue>>()?).map_err(serde::de::Error::custom)?
+                    } else {
+                        a.next_value::<Value>()?
+                    };
+                    out.insert(key, value);
+                }
+                Ok(SettingsText(out))
+            }
+        }
+        d.deserialize_map(Keys)
+    }
+}
+
+/// A `mapping` given as JSON: an object as its JSON text (fields in the order written), any
+/// other value (a preset name, JSON text, or something [`Config::parse`] refuses with its
+/// message) as read.
+pub fn mapping_value(raw: &RawValue) -> serde_json::Result<Value> {
+    let text = raw.get();
+    if text.trim_start().starts_with('{') {
+        Ok(Value::String(text.to_string()))
+    } else {
+        serde_json::from_str(text)
+    }
+}
+
 /// Turn host secrets (`SALESFORCE_CLIENT_ID`, `MY_SLACK_WEBHOOK_URL`, …) into config keys, laid
 /// over `base`. Unknown secret names are ignored: hosts keep unrelated secrets in the same place.
 pub fn merge_secrets(base: &Map<String, Value>, secrets: &Map<String, Value>) -> Map<String, Value> {
@@ -542,15 +596,18 @@ fn parse_object(given: Given<String>) -> Result<SObject> {
 fn parse_mapping(v: Option<&Value>) -> Result<(Mapping, String)> {
     match v {
         None | Some(Value::Null) => preset("recommended"),
+        // JSON text (`SALESFORCE_MAPPING`, or an object read by `SettingsText`): its fields in
+        // the order written.
         Some(Value::String(s)) if s.trim_start().starts_with('{') => {
-            let parsed: Value = serde_json::from_str::<Value>(s).map_err(|e| {
+            let source: MappingSource = serde_json::from_str(s).map_err(|e| {
                 RuleError::new(ErrorCode::MappingInvalid, format!("mapping is not valid JSON: {e}"))
                     .with_field("mapping")
             })?;
-            parse_mapping(Some(&parsed))
+            Ok((Mapping::parse(&source)?, "custom".to_string()))
         }
         Some(Value::String(s)) => preset(s.trim()),
-        Some(Value::Object(m)) => Ok((Mapping::parse(m)?, "custom".to_string())),
+        // A `serde_json::Map`: its fields in key order (the order written is gone by now).
+        Some(Value::Object(m)) => Ok((Mapping::parse(&m.into())?, "custom".to_string())),
         Some(_) => Err(RuleError::new(
             ErrorCode::MappingInvalid,
             "mapping must be a preset name or an object of field → expression",

@@ -367,7 +367,7 @@ mod tests {
         assert_eq!(serde_json::to_string(&written).unwrap(), serde_json::to_string(&read).unwrap());
         assert_eq!(
             serde_json::to_string(&written).unwrap(),
-            r#"{"purpose":"notifySlack","method":"POST","url":"https://x/y","headers":{"Content-Type":"application/json"},"body":{"text":"a \"b\" <c>\n","n":[1,{"x":null}]}}"#
+            r#"{"purpose":"notifySlack","method":"POST","url":"https://x/y","headers":{"Content-Type":"application/json"},"body":{"n":[1,{"x":null}],"text":"a \"b\" <c>\n"}}"#
         );
         // Not JSON: shown as text.
         let form = HttpRequest::new(Purpose::Token, "POST", url())

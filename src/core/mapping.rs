@@ -27,7 +27,10 @@
 
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::text::{has_whitespace, is_blank};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Longest expression accepted, in characters.
@@ -44,8 +47,81 @@ pub const MAX_FIELD_NAME_CHARS: usize = 80;
 /// characters). Chained replaces could otherwise grow a value exponentially.
 pub const MAX_VALUE_BYTES: usize = 131_072;
 
-/// A parsed mapping: Salesforce field name → expression, in the order the source map iterates
-/// (the order written, which `serde_json::Map<String, serde_json::Value>` keeps).
+/// A mapping as written, `{ "Field": "expression", … }`, with its fields in the order of the JSON
+/// text: that order is the record's field order (and the Bulk CSV column order). A
+/// `serde_json::Map` sorts its keys (serde_json's `preserve_order` is off: it would hash keys
+/// with a seed fixed in wasm), so a mapping is read as this type instead. A key given twice
+/// keeps its first place and its last value, as `JSON.parse` does.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MappingSource(pub Vec<(String, Value)>);
+
+impl MappingSource {
+    /// The fields in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &Value)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Pairs in the order given; a repeated field keeps its first place and takes the later value.
+impl FromIterator<(String, Value)> for MappingSource {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(pairs: I) -> Self {
+        let mut fields: Vec<(String, Value)> = Vec::new();
+        let mut index: BTreeMap<String, usize> = BTreeMap::new();
+        for (k, v) in pairs {
+            match index.get(&k) {
+                Some(&i) => fields[i].1 = v,
+                None => {
+                    index.insert(k.clone(), fields.len());
+                    fields.push((k, v));
+                }
+            }
+        }
+        MappingSource(fields)
+    }
+}
+
+/// A JSON object read in document order.
+impl<'de> Deserialize<'de> for MappingSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = MappingSource;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of field → expression")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> std::result::Result<MappingSource, A::Error> {
+                let mut pairs = Vec::with_capacity(a.size_hint().unwrap_or(0).min(MAX_FIELDS + 1));
+                while let Some(pair) = a.next_entry::<String, Value>()? {
+                    pairs.push(pair);
+                }
+                Ok(pairs.into_iter().collect())
+            }
+        }
+        d.deserialize_map(Fields)
+    }
+}
+
+/// A JSON object with the fields in order.
+impl Serialize for MappingSource {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl From<&Map<String, Value>> for MappingSource {
+    /// In the map's order, which is key order.
+    fn from(m: &Map<String, Value>) -> Self {
+        MappingSource(m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    }
+}
+
+/// A parsed mapping: Salesforce field name → expression, in the order of its [`MappingSource`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
     pub fields: Vec<(String, Expr)>,
@@ -122,7 +198,7 @@ impl Mapping {
 
     /// Parse `{ "Field": "expression", … }`. Errors: `MAPPING_INVALID` with `field` set, and
     /// `position` (a 0-based character offset in the expression) for syntax errors.
-    pub fn parse(obj: &Map<String, Value>) -> Result<Mapping> {
+    pub fn parse(obj: &MappingSource) -> Result<Mapping> {
         if obj.len() > MAX_FIELDS {
             return Err(RuleError::new(
                 ErrorCode::MappingInvalid,
@@ -130,7 +206,7 @@ impl Mapping {
             ));
         }
         let mut fields = Vec::with_capacity(obj.len());
-        for (field, value) in obj {
+        for (field, value) in obj.iter() {
             if !is_salesforce_name(field) {
                 return Err(RuleError::new(
                     ErrorCode::MappingInvalid,
@@ -184,7 +260,7 @@ impl Mapping {
     }
 
     /// The source of a built-in mapping, as a user would write it.
-    pub fn preset_source(name: &str) -> Option<Map<String, Value>> {
+    pub fn preset_source(name: &str) -> Option<MappingSource> {
         let pairs = match name {
             "recommended" => RECOMMENDED,
             "auth0-template" => AUTH0_TEMPLATE,
@@ -200,7 +276,7 @@ impl Mapping {
     }
 
     /// The mapping as source text; `Mapping::parse(&m.to_source())` gives `m` back.
-    pub fn to_source(&self) -> Map<String, Value> {
+    pub fn to_source(&self) -> MappingSource {
         self.fields.iter().map(|(field, expr)| (field.clone(), Value::String(expr.to_source()))).collect()
     }
 }
@@ -1037,7 +1113,7 @@ mod tests {
 
     fn mapping_error(obj: Value) -> RuleError {
         let map = obj.as_object().cloned().unwrap_or_default();
-        match Mapping::parse(&map) {
+        match Mapping::parse(&(&map).into()) {
             Ok(mapping) => RuleError::new(ErrorCode::ConfigInvalid, format!("parsed as {mapping:?}")),
             Err(err) => err,
         }
@@ -1411,13 +1487,18 @@ mod tests {
 
     #[test]
     fn to_source_round_trips_the_example_and_the_presets() -> Result<()> {
-        let example = json!({
+        let example = r#"{
             "FirstName": "given_name ?? name | nameFirst",
             "LastName":  "family_name ?? name | notEmail | nameLast ?? email | localPart ?? 'User'",
             "Company":   "user_metadata.company ?? email | domain ?? 'Web channel signups'",
             "Email": "email", "LeadSource": "'Web'"
-        });
-        let mut sources = vec![example.as_object().cloned().unwrap_or_default()];
+        }"#;
+        let example: MappingSource = serde_json::from_str(example).unwrap_or_default();
+        assert_eq!(
+            example.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>()[..3],
+            ["FirstName", "LastName", "Company"]
+        );
+        let mut sources = vec![example];
         for name in Mapping::PRESETS {
             sources.push(Mapping::preset_source(name).unwrap_or_default());
         }
@@ -1863,13 +1944,13 @@ mod tests {
              has only letters, digits and underscores and is at most 80 characters long (e.g. FirstName or Industry__c)"
         );
         let good = json!({ "Industry__c": "'x'", "ns__Score__c": "'1'", "A": "'a'", "x".repeat(80): "'y'" });
-        assert_eq!(Mapping::parse(good.as_object().unwrap_or(&Map::new()))?.fields.len(), 4);
+        assert_eq!(Mapping::parse(&good.as_object().unwrap_or(&Map::new()).into())?.fields.len(), 4);
         Ok(())
     }
 
     #[test]
     fn at_most_100_fields() -> Result<()> {
-        let fields = |n: usize| -> Map<String, Value> {
+        let fields = |n: usize| -> MappingSource {
             (0..n).map(|i| (format!("Field{i}__c"), Value::String("email".to_string()))).collect()
         };
         assert_eq!(Mapping::parse(&fields(100))?.fields.len(), 100);
@@ -1884,7 +1965,7 @@ mod tests {
 
     #[test]
     fn an_empty_mapping_is_allowed() -> Result<()> {
-        let mapping = Mapping::parse(&Map::new())?;
+        let mapping = Mapping::parse(&MappingSource::default())?;
         assert!(mapping.fields.is_empty());
         assert!(mapping.evaluate(&profile()).is_empty());
         Ok(())
@@ -1973,16 +2054,35 @@ mod tests {
 
     #[test]
     fn evaluate_returns_every_field_in_mapping_order() -> Result<()> {
-        let source: Map<String, Value> = [("LastName", "name"), ("Company", "'Acme'"), ("Title", "title")]
+        let source: MappingSource = [("LastName", "name"), ("Company", "'Acme'"), ("Title", "title")]
             .iter()
             .map(|(f, e)| (f.to_string(), Value::String(e.to_string())))
             .collect();
         let mapping = Mapping::parse(&source)?;
-        let names: Vec<&String> = source.keys().collect();
         let values = mapping.evaluate(&json!({ "name": "Doe" }));
-        assert_eq!(values.iter().map(|(f, _)| f).collect::<Vec<_>>(), names);
+        assert_eq!(values.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), ["LastName", "Company", "Title"]);
         assert_eq!(field(&values, "Title"), None);
         Ok(())
+    }
+
+    #[test]
+    fn a_mapping_is_read_in_the_order_of_its_json_text() {
+        // Not key order: serde_json's Map would sort these. A repeated field keeps its first
+        // place and takes its last value, as JSON.parse does.
+        let text = r#"{"Company": "'A'", "LastName": "name", "Email": "email", "Company": "'B'", "FirstName": "x"}"#;
+        let source: std::result::Result<MappingSource, _> = serde_json::from_str(text);
+        let pairs: Vec<(String, Value)> = ["Company", "LastName", "Email", "FirstName"]
+            .iter()
+            .zip(["'B'", "name", "email", "x"])
+            .map(|(f, e)| (f.to_string(), json!(e)))
+            .collect();
+        assert_eq!(source.as_ref().map(|s| s.0.clone()).ok(), Some(pairs));
+        // Written back in the same order.
+        assert_eq!(
+            source.ok().and_then(|s| serde_json::to_string(&s).ok()).as_deref(),
+            Some(r#"{"Company":"'B'","LastName":"name","Email":"email","FirstName":"x"}"#)
+        );
+        assert!(serde_json::from_str::<MappingSource>(r#"["LastName"]"#).is_err());
     }
 }
 
@@ -2276,7 +2376,7 @@ mod fuzz {
 
         #[test]
         fn mappings_round_trip(entries in prop::collection::btree_map("[A-Za-z][A-Za-z0-9_]{0,10}", prop_oneof![soup(), sentence()], 0..4)) {
-            let source: Map<String, Value> = entries.into_iter().map(|(f, e)| (f, Value::String(e))).collect();
+            let source: MappingSource = entries.into_iter().map(|(f, e)| (f, Value::String(e))).collect();
             if let Ok(mapping) = Mapping::parse(&source) {
                 prop_assert_eq!(Mapping::parse(&mapping.to_source()), Ok(mapping));
             }

@@ -17,9 +17,14 @@ pub const MAX_DEPTH: usize = 127;
 /// Read the JSON text of an event (or any value from JS) that `what` names. Refused with
 /// `PROFILE_INVALID`: text that is not JSON, and JSON nested more than [`MAX_DEPTH`] levels deep,
 /// with a message of its own (the text is valid JSON; it is only too deep). Reading takes time in
-/// proportion to the text (objects are `IndexMap`s). A lone surrogate escape, which
+/// proportion to the text (objects are `BTreeMap`s: O(log n) per key, whatever the keys). A lone surrogate escape, which
 /// `JSON.stringify` writes for a lone surrogate in a JS string, is read as U+FFFD.
 pub fn read_json(text: &str, what: &str) -> Result<Value> {
+    read_json_as(text, what)
+}
+
+/// [`read_json`] as any type.
+pub fn read_json_as<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T> {
     serde_json::from_str(&lone_surrogates_replaced(text)).map_err(|e| {
         // serde_json has no error kind for this: its message is the only way to tell.
         let message = if e.to_string().starts_with("recursion limit exceeded") {

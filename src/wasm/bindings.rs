@@ -2,8 +2,9 @@
 //! (so getters, Dates and class instances behave as they do in JSON), core results go back
 //! through `JSON.parse`, and `RuleError`s become JS `Error`s carrying a stable `code`.
 
+use crate::core::config::SettingsText;
 use crate::core::error::{ErrorCode, RuleError};
-use crate::core::profile::{normalise_read, read_json, Host, HostEvent, MAX_PROFILE_BYTES};
+use crate::core::profile::{normalise_read, read_json, read_json_as, Host, HostEvent, MAX_PROFILE_BYTES};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::future::Future;
@@ -136,8 +137,13 @@ pub fn object_text_from_js(v: &JsValue, what: &str) -> Result<Option<String>, Ru
     json_text_from_js(v, what, MAX_PROFILE_BYTES).map_err(as_config_error)
 }
 
-/// The second half of [`object_from_js`]: that text as a JSON object.
+/// The second half of [`object_from_js`]: that text as a JSON object, a `mapping` object in it
+/// kept with its fields in the order written (see [`SettingsText`]).
 pub fn object_from_text(text: Option<&str>, what: &str) -> Result<Map<String, Value>, RuleError> {
+    // `JSON.stringify` writes no leading whitespace: `{` is an object.
+    if let Some(object) = text.filter(|t| t.starts_with('{')) {
+        return read_json_as::<SettingsText>(object, what).map(SettingsText::into_map).map_err(as_config_error);
+    }
     match text.map_or(Ok(Value::Null), |t| value_from_text(t, what)).map_err(as_config_error)? {
         Value::Null => Ok(Map::new()),
         Value::Object(m) => Ok(m),

@@ -1,13 +1,15 @@
 //! The JS API for any host: `buildLead`, `planFirstLogin`, `onFirstLogin`, `configure` and helpers.
 //! Each export converts its arguments, calls the core (or the driver) and converts the result.
 
-use crate::core::config::{check_keys, merge_secrets, Config, ParseCache};
+use crate::core::config::{check_keys, mapping_value, merge_secrets, Config, ParseCache};
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::mapping::Mapping;
 use crate::core::profile::{host_from_name, Host, HostEvent};
+use crate::core::profile::{read_json_as, MAX_PROFILE_BYTES};
 use crate::core::record::{build_record, SObject};
 use crate::wasm::bindings::{
-    events_from_js, from_js, object_from_js, object_from_text, object_text_from_js, promise, to_js, to_js_error,
+    events_from_js, json_text_from_js, object_from_js, object_from_text, object_text_from_js, promise, to_js,
+    to_js_error,
 };
 use crate::wasm::driver;
 use serde_json::{Map, Value};
@@ -174,7 +176,7 @@ export interface Outcome {
 
 /// Split the `host` key off a config object (it chooses the event shape, not a Salesforce setting).
 fn split_host(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>), RuleError> {
-    let host = match cfg.shift_remove("host") {
+    let host = match cfg.remove("host") {
         None | Some(Value::Null) => Host::Generic,
         Some(Value::String(s)) => host_from_name(&s).ok_or_else(|| {
             RuleError::new(
@@ -212,7 +214,7 @@ fn settings_from(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value
 
 /// Remove and return the `secrets` object (e.g. `process.env`) of a config.
 fn take_secrets(cfg: &mut Map<String, Value>) -> Result<Map<String, Value>, RuleError> {
-    match cfg.shift_remove("secrets") {
+    match cfg.remove("secrets") {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(m)) => Ok(m),
         Some(_) => Err(RuleError::new(ErrorCode::ConfigInvalid, "secrets must be an object such as process.env")
@@ -306,29 +308,30 @@ async fn on_first_login_run(event: JsValue, config: JsValue) -> Result<JsValue, 
 /// `field`, `position`). For editors that show errors as the user types.
 #[wasm_bindgen(js_name = checkMapping, unchecked_return_type = "RuleErrorInfo | null")]
 pub fn check_mapping(#[wasm_bindgen(unchecked_param_type = "MappingSource")] mapping: JsValue) -> JsValue {
-    let mut cfg = Map::new();
-    match from_js(&mapping, "mapping") {
-        Ok(v) => {
-            cfg.insert("mapping".into(), v);
-            match Config::parse_mapping_only(&cfg) {
-                Ok(_) => JsValue::NULL,
-                Err(e) => to_js(&e),
-            }
-        }
+    // An object is read in document order, so the first bad field written is the one reported.
+    let given = json_text_from_js(&mapping, "mapping", MAX_PROFILE_BYTES).and_then(|text| match text {
+        None => Ok(Value::Null),
+        Some(text) => read_json_as::<Box<serde_json::value::RawValue>>(&text, "mapping").and_then(|raw| {
+            mapping_value(&raw).map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("mapping: {e}")))
+        }),
+    });
+    let checked = given.and_then(|v| Config::parse_mapping_only(&Map::from_iter([("mapping".to_string(), v)])));
+    match checked {
+        Ok(_) => JsValue::NULL,
         Err(e) => to_js(&e),
     }
 }
 
-/// Built-in mappings: `{ name: { Field: expression } }`.
+/// Built-in mappings: `{ name: { Field: expression } }`, fields in order.
 #[wasm_bindgen(js_name = mappingPresets, unchecked_return_type = "Record<string, Record<string, string>>")]
 pub fn mapping_presets() -> JsValue {
-    let mut out = Map::new();
-    for name in Mapping::PRESETS {
-        if let Some(m) = Mapping::preset(name) {
-            out.insert((*name).to_string(), Value::Object(m.to_source()));
+    struct Presets;
+    impl serde::Serialize for Presets {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(Mapping::PRESETS.iter().filter_map(|name| Some((*name, Mapping::preset_source(name)?))))
         }
     }
-    to_js(&out)
+    to_js(&Presets)
 }
 
 /// Forget cached Salesforce tokens held in module memory.
