@@ -6,7 +6,7 @@ import { test, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startEmulator } from "../emulator/server.mjs";
-import { loadPackage, fixture, auth0Api, emulatorSecrets, leakScanner, timed, closedPort } from "./harness.mjs";
+import { loadPackage, fixture, auth0Api, auth0Event, emulatorSecrets, leakScanner, timed, closedPort } from "./harness.mjs";
 
 const sf = loadPackage();
 const SETTINGS = { deadlineMs: 1000, requestTimeoutMs: 200, maxRetries: 2 };
@@ -42,12 +42,7 @@ afterEach(() => {
   leaks.check();
 });
 
-function actionEvent(secrets = {}, user = {}) {
-  const event = fixture("auth0-action-post-login.json");
-  event.secrets = emulatorSecrets(emu, secrets);
-  Object.assign(event.user, user);
-  return event;
-}
+const actionEvent = (secrets = {}, user = {}) => auth0Event(emulatorSecrets(emu, secrets), user);
 
 /** One login through the Action: the outcome, the api record, and how long the hook took. */
 async function login(event = actionEvent(), api = auth0Api()) {

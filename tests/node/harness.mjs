@@ -56,6 +56,14 @@ export function emulatorSecrets(emu, extra = {}) {
   };
 }
 
+/** The Auth0 post-login fixture with these `secrets` and `user` fields merged into its user. */
+export function auth0Event(secrets, user = {}) {
+  const event = fixture("auth0-action-post-login.json");
+  event.secrets = secrets;
+  Object.assign(event.user, user);
+  return event;
+}
+
 /** Every configured secret value the suite uses: none may appear in anything the rule produced. */
 export const SECRET_VALUES = ["emu-client-secret", "emu-password", "emu-refresh-token", "emuSlackHook", "00D5e000000emu"];
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import crypto from "node:crypto";
 import { startEmulator } from "../emulator/server.mjs";
-import { loadPackage, fixture, auth0Api, leakScanner, timed } from "./harness.mjs";
+import { loadPackage, fixture, auth0Api, auth0Event, leakScanner, timed } from "./harness.mjs";
 
 const sf = loadPackage();
 const SETTINGS = { deadlineMs: 1500, requestTimeoutMs: 400, maxRetries: 1 };
@@ -58,12 +58,7 @@ function grants() {
   };
 }
 
-function actionEvent(secrets, user = {}) {
-  const event = fixture("auth0-action-post-login.json");
-  event.secrets = secrets;
-  Object.assign(event.user, user);
-  return event;
-}
+const actionEvent = auth0Event;
 
 async function action(secrets, user) {
   const api = auth0Api();

@@ -9,7 +9,7 @@ import { test, before, after, beforeEach, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { startEmulator } from "../emulator/server.mjs";
-import { loadPackage, fixture, auth0Api, emulatorSecrets, leakScanner } from "./harness.mjs";
+import { loadPackage, fixture, auth0Api, auth0Event, emulatorSecrets, leakScanner } from "./harness.mjs";
 
 const sf = loadPackage();
 const corpus = fixture("url-confusables.json").entries;
@@ -192,12 +192,7 @@ afterEach(() => {
   leaks.check();
 });
 
-function actionEvent(secrets = {}, user = {}) {
-  const event = fixture("auth0-action-post-login.json");
-  event.secrets = emulatorSecrets(emu, secrets);
-  Object.assign(event.user, user);
-  return event;
-}
+const actionEvent = (secrets = {}, user = {}) => auth0Event(emulatorSecrets(emu, secrets), user);
 
 async function login(event = actionEvent()) {
   const api = auth0Api();
