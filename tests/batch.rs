@@ -436,7 +436,9 @@ fn duplicates_salesforce_does_not_name_are_looked_up() {
         lines(&reqs)[2],
         format!(
             "GET /query?q={}",
-            sf_lead_rule::core::http::percent_encode("SELECT Id, Email FROM Lead WHERE Email IN ('twin@example.com')")
+            sf_lead_rule::core::encoding::percent_encode(
+                "SELECT Id, Email FROM Lead WHERE Email IN ('twin@example.com')"
+            )
         )
     );
     assert_eq!(report.results[0].status, ResultStatus::Duplicate);
@@ -756,7 +758,7 @@ fn external_id_is_sent_and_used_for_lookups_and_row_matching() {
     let mut m = machine(c(), users(0..2), &Value::Null, Mode::Collections);
     let (reqs, _, report) = run(&mut m, &mut org);
     assert!(reqs[1].body.as_ref().unwrap().expose().contains(r#""Auth0_User_Id__c":"auth0|00000""#));
-    assert!(lines(&reqs)[2].contains(&sf_lead_rule::core::http::percent_encode(
+    assert!(lines(&reqs)[2].contains(&sf_lead_rule::core::encoding::percent_encode(
         "WHERE Auth0_User_Id__c IN ('auth0|00000','auth0|00001')"
     )));
     assert_eq!(report.stats.created, 2);

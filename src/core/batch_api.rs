@@ -3,8 +3,9 @@
 //! CSV, close, poll, results). Builds requests and reads answers; never sends anything.
 
 use crate::core::config::Config;
+use crate::core::encoding::percent_encode;
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::http::{percent_encode, HttpRequest, HttpResponse, Purpose, Text};
+use crate::core::http::{HttpRequest, HttpResponse, Purpose, Text};
 use crate::core::record::{RecordPayload, SObject};
 use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::scrub;

@@ -11,6 +11,7 @@ use crate::core::retry::{self, Backoff};
 use crate::core::salesforce::{self as sf, AccessToken, LookupResult, WriteResult};
 use crate::core::secret::{scrub, Secret};
 use crate::core::session::{self, TokenStart};
+pub use crate::core::session::{cache_identity, CachedToken};
 use crate::core::slack::{self, SlackResult};
 
 use serde::Serialize;
@@ -21,23 +22,6 @@ const BACKOFF_CAP_MS: u64 = 2_000;
 /// How far Salesforce's clock may be behind the host's when telling a record this login created
 /// (after its create's answer was lost) from one that was there before.
 const CLOCK_SKEW_MS: u64 = 120_000;
-
-/// A token kept between invocations (module memory, `api.cache`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedToken {
-    /// [`TokenGrant::cache_identity`] + login URL: whose token it is.
-    pub identity: String,
-    pub token: Secret,
-    pub instance_url: String,
-    pub obtained_at_ms: u64,
-}
-
-pub fn cache_identity(config: &Config) -> String {
-    let mut identity = config.grant.cache_identity_with_room(config.login_url.len() + 1);
-    identity.push('@');
-    identity.push_str(&config.login_url);
-    identity
-}
 
 /// What the driver must do next. `D` is what a finished machine hands back: the first-login flow
 /// its `Outcome`, the backfill nothing (its report is read separately).

@@ -2,12 +2,12 @@
 //! reads Salesforce's answers into typed results. Knows the wire format; never sends anything.
 
 use crate::core::config::{Config, TokenGrant};
+use crate::core::encoding::{
+    form_encode, form_encode_into, is_dot_segment, path_segment, path_segment_into, percent_encode,
+};
 use crate::core::endpoint::{is_loopback_host, WebUrl};
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::http::{
-    form_encode, form_encode_into, is_dot_segment, path_segment, path_segment_into, percent_encode, redirect_refused,
-    HttpRequest, HttpResponse, Purpose, Text,
-};
+use crate::core::http::{redirect_refused, HttpRequest, HttpResponse, Purpose, Text};
 use crate::core::record::{RecordPayload, SObject};
 use crate::core::secret::{scrub, Secret};
 use serde_json::Value;

@@ -1,6 +1,7 @@
 //! `Secret`: a string that can only be read on purpose. Its `Debug`, `Display` and `Serialize`
 //! print `***`, so a token, password or key cannot leak into a log, an error or a plan by accident.
 
+use crate::core::encoding;
 use serde::{Serialize, Serializer};
 use std::fmt;
 
@@ -55,7 +56,7 @@ pub fn scrub(text: &str, secrets: &[&Secret]) -> String {
         }
         // An echo may quote the value as it was sent: raw, form-encoded (token requests) or
         // percent-encoded (URLs).
-        for form in [s.0.clone(), crate::core::http::form_encode(&s.0), crate::core::http::percent_encode(&s.0)] {
+        for form in [s.0.clone(), encoding::form_encode(&s.0), encoding::percent_encode(&s.0)] {
             if out.contains(form.as_str()) {
                 out = out.replace(form.as_str(), MASK);
             }

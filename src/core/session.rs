@@ -4,10 +4,27 @@
 
 use crate::core::config::{Config, TokenGrant};
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::flow::{cache_identity, CachedToken};
 use crate::core::http::HttpRequest;
 use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::Secret;
+
+/// A token kept between invocations (module memory, `api.cache`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedToken {
+    /// [`TokenGrant::cache_identity`] + login URL: whose token it is.
+    pub identity: String,
+    pub token: Secret,
+    pub instance_url: String,
+    pub obtained_at_ms: u64,
+}
+
+/// Whose token a cached one is: the grant (kind and client/user) and the login URL.
+pub fn cache_identity(config: &Config) -> String {
+    let mut identity = config.grant.cache_identity_with_room(config.login_url.len() + 1);
+    identity.push('@');
+    identity.push_str(&config.login_url);
+    identity
+}
 
 /// The token to start with: the configured one (`access_token` grant), or a cached token of the
 /// same identity that is younger than `tokenTtlMs` and points at an allowed instance.
