@@ -26,7 +26,7 @@ use crate::core::session::{self, TokenStart};
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// The `format` of resume states this version writes and reads.
 pub const STATE_FORMAT: &str = "sf-lead-rule/backfill@1";
@@ -225,7 +225,7 @@ pub struct ResumeState {
     pub object: String,
     pub instance_url: Option<String>,
     pub bulk_job: Option<(String, JobPhase)>,
-    pub users: HashMap<String, Entry>,
+    pub users: BTreeMap<String, Entry>,
 }
 
 impl ResumeState {
@@ -239,10 +239,8 @@ impl ResumeState {
         if let Some((id, phase)) = &self.bulk_job {
             m.insert("bulkJob".into(), json!({"id": id, "phase": phase.name()}));
         }
-        // Sorted by user key, so the same state is always the same text.
-        let mut keys: Vec<&String> = self.users.keys().collect();
-        keys.sort_unstable();
-        let users = keys.into_iter().filter_map(|k| Some((k.clone(), self.users.get(k)?.to_json()))).collect();
+        // Sorted by user key (a BTreeMap), so the same state is always the same text.
+        let users = self.users.iter().map(|(k, e)| (k.clone(), e.to_json())).collect();
         m.insert("users".into(), Value::Object(users));
         Value::Object(m)
     }
@@ -279,7 +277,7 @@ impl ResumeState {
                 Some((id.to_string(), phase))
             }
         };
-        let mut users = HashMap::new();
+        let mut users = BTreeMap::new();
         for (key, e) in v.get("users").and_then(Value::as_object).ok_or_else(|| bad("has no users object"))? {
             let entry = Entry::from_json(e).ok_or_else(|| bad(&format!("has an unreadable entry for user {key}")))?;
             users.insert(key.clone(), entry);
@@ -417,7 +415,7 @@ struct Job {
     /// The job's users by key (a resumed job may hold users missing from this run's input).
     users: Vec<String>,
     /// Row fingerprint → users with that row, for matching result rows.
-    rows: HashMap<String, VecDeque<String>>,
+    rows: BTreeMap<String, VecDeque<String>>,
     csv: Option<String>,
     /// A resumed job: ask Salesforce where it is before anything else.
     check_first: bool,
@@ -431,7 +429,7 @@ pub struct Backfill {
     config: Config,
     opts: BatchOptions,
     users: Vec<BatchUser>,
-    index: HashMap<String, usize>,
+    index: BTreeMap<String, usize>,
     state: ResumeState,
     version: u64,
     mode: Mode,
@@ -471,7 +469,7 @@ impl Backfill {
         let token = session::initial_token(&config, cached, now_ms);
         let mut b = Backfill {
             users: Vec::new(),
-            index: HashMap::new(),
+            index: BTreeMap::new(),
             state,
             version: 0,
             mode: opts.mode,
@@ -1042,7 +1040,7 @@ impl Backfill {
             },
             Op::Lookup { users, field, verify } => match api::parse_lookup(&resp, &field) {
                 Ok(found) => {
-                    let by_value: HashMap<String, String> =
+                    let by_value: BTreeMap<String, String> =
                         found.into_iter().map(|(v, id)| (v.to_ascii_lowercase(), id)).collect();
                     for i in users {
                         let value =
@@ -1511,7 +1509,7 @@ impl Job {
             id,
             phase,
             users: Vec::new(),
-            rows: HashMap::new(),
+            rows: BTreeMap::new(),
             csv: None,
             check_first: false,
             info: None,
