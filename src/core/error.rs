@@ -100,7 +100,7 @@ impl fmt::Display for ErrorCode {
 /// An error with a stable code and a message that tells the user what to change. Its details
 /// ([`ErrorDetails`], reached through `Deref`: `e.code`, `e.message`, …) are boxed, so a
 /// `Result<T>` is little more than a `T`: every `?` in the crate moves a pointer instead of six
-/// fields, which keeps the wasm several kB smaller. Errors are rare; the allocation is not.
+/// fields, which keeps the wasm smaller. Errors are rare, so the allocation is too.
 /// Serialised as its details: `{code, message, field?, position?, remoteCode?, status?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]

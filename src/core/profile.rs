@@ -11,7 +11,7 @@ use std::borrow::Cow;
 pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
 
 /// Deepest nesting of arrays and objects that is read: serde_json's recursion limit of 128 lets
-/// 127 levels through (json.rs, before it, let 128 through).
+/// 127 levels through.
 pub const MAX_DEPTH: usize = 127;
 
 /// Read the JSON text of an event (or any value from JS) that `what` names. Refused with
