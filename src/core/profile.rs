@@ -173,8 +173,11 @@ pub enum FirstLoginSignal {
     FirstLogin,
     /// The host says this user existed before (a sign-in, settings update, password reset…).
     ReturningUser,
-    /// The marker is set; `lead_id` is `app_metadata.salesforceLeadId` when present.
-    AlreadyRecorded { lead_id: Option<String> },
+    /// The marker is set.
+    AlreadyRecorded {
+        /// `app_metadata.salesforceLeadId`, when present.
+        lead_id: Option<String>,
+    },
     /// The event does not say (an unrecognised trigger or flow).
     Unknown,
 }
@@ -187,6 +190,7 @@ pub struct HostEvent {
     /// `created_at`, `logins_count`, `connection`, `host`, `app_metadata`, `user_metadata`.
     /// Keys without a value are left out; the two metadata objects are `{}` when absent.
     pub profile: Value,
+    /// What the host says about the user's first login.
     pub signal: FirstLoginSignal,
 }
 
