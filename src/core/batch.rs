@@ -26,12 +26,13 @@ use crate::core::session::{self, TokenStart};
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 /// The `format` of resume states this version writes and reads.
 pub const STATE_FORMAT: &str = "sf-lead-rule/backfill@1";
 /// Rows per Bulk API 2.0 job, and the CSV size a job stays under (Salesforce accepts 150 MB).
 pub const MAX_JOB_ROWS: usize = 100_000;
+/// The CSV size, in bytes, a job stays under.
 pub const MAX_JOB_BYTES: usize = 100_000_000;
 /// URL budget for the `IN (…)` list of one lookup query (Salesforce accepts about 16,000 characters).
 const LOOKUP_URL_BUDGET: usize = 8_000;
@@ -43,13 +44,16 @@ pub type InputItem = std::result::Result<Vec<HostEvent>, RuleError>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// sObject Collections: up to 200 records a request.
     Collections,
+    /// One Bulk API 2.0 ingest job (CSV upload, then polling).
     Bulk,
     /// Bulk when more than `bulkThreshold` records are to be sent, else collections.
     Auto,
 }
 
 impl Mode {
+    /// Reads `collections`, `bulk` or `auto` (any case, spaces trimmed).
     pub fn parse(s: &str) -> Option<Mode> {
         match s.trim().to_ascii_lowercase().as_str() {
             "collections" => Some(Mode::Collections),
@@ -64,17 +68,21 @@ impl Mode {
 /// may run for minutes, so these are separate from the login flow's `deadlineMs`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchOptions {
+    /// Which API creates the records.
     pub mode: Mode,
     /// Abort one request after this long.
     pub request_timeout_ms: u64,
     /// How long one request may keep being retried (5xx, 429, network) before the run stops.
     pub retry_window_ms: u64,
+    /// Retries of one request before the run stops.
     pub max_retries: u32,
     /// First pause between bulk job polls; doubles up to `poll_max_ms`.
     pub poll_interval_ms: u64,
+    /// Longest pause between bulk job polls.
     pub poll_max_ms: u64,
     /// How long to wait for one bulk job before stopping (resumable: a rerun polls the same job).
     pub max_wait_ms: u64,
+    /// Rows per bulk job (at most [`MAX_JOB_ROWS`]).
     pub max_job_rows: usize,
 }
 
@@ -145,26 +153,35 @@ pub fn users_of(host: Host, item: &Value) -> Result<Vec<HostEvent>> {
 /// A user's status in the resume state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
+    /// Salesforce created it.
     Created {
+        /// The new record's id.
         lead_id: String,
     },
+    /// A record for this user already existed.
     Duplicate {
+        /// That record's id, when Salesforce named it.
         lead_id: Option<String>,
     },
     /// Salesforce refused it; sent again on the next run (it was not created).
     Failed {
+        /// The error's code.
         code: String,
+        /// The error's message.
         message: String,
     },
     /// A request that may create it went out and its answer is not in yet: look up before resending.
     Sending,
     /// It may or may not exist and cannot be looked up (no email, no external id): never resent.
     Unknown {
+        /// Why it cannot be known.
         message: String,
     },
     /// In the bulk job `job`, as the CSV row whose fingerprint is `row`.
     Bulk {
+        /// The bulk job's id.
         job: String,
+        /// The fingerprint of the user's CSV row.
         row: String,
     },
 }
@@ -222,13 +239,18 @@ impl JobPhase {
 /// went to, and the open bulk job. Serialised as JSON (see [`ResumeState::to_json`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ResumeState {
+    /// The sObject the records are created as (`Lead` or `Contact`).
     pub object: String,
+    /// The instance the records went to, once known.
     pub instance_url: Option<String>,
+    /// The open bulk job and how far it got.
     pub bulk_job: Option<(String, JobPhase)>,
-    pub users: HashMap<String, Entry>,
+    /// Each user's status, by user key; ordered, so the state serialises the same every time.
+    pub users: BTreeMap<String, Entry>,
 }
 
 impl ResumeState {
+    /// The state as JSON, users sorted by key: the same state is always the same text.
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
         m.insert("format".into(), STATE_FORMAT.into());
@@ -239,10 +261,8 @@ impl ResumeState {
         if let Some((id, phase)) = &self.bulk_job {
             m.insert("bulkJob".into(), json!({"id": id, "phase": phase.name()}));
         }
-        // Sorted by user key, so the same state is always the same text.
-        let mut keys: Vec<&String> = self.users.keys().collect();
-        keys.sort_unstable();
-        let users = keys.into_iter().filter_map(|k| Some((k.clone(), self.users.get(k)?.to_json()))).collect();
+        // Sorted by user key (a BTreeMap), so the same state is always the same text.
+        let users = self.users.iter().map(|(k, e)| (k.clone(), e.to_json())).collect();
         m.insert("users".into(), Value::Object(users));
         Value::Object(m)
     }
@@ -279,7 +299,7 @@ impl ResumeState {
                 Some((id.to_string(), phase))
             }
         };
-        let mut users = HashMap::new();
+        let mut users = BTreeMap::new();
         for (key, e) in v.get("users").and_then(Value::as_object).ok_or_else(|| bad("has no users object"))? {
             let entry = Entry::from_json(e).ok_or_else(|| bad(&format!("has an unreadable entry for user {key}")))?;
             users.insert(key.clone(), entry);
@@ -296,12 +316,15 @@ impl ResumeState {
 // ---------------------------------------------------------------------------------------------
 // Results
 
+/// What happened to one user of a backfill.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ResultStatus {
+    /// A record was created.
     Created,
     /// A record for this user already existed (duplicate rule, unique field, or found by lookup).
     Duplicate,
+    /// No record was confirmed (see `error`).
     Failed,
     /// Already recorded (`app_metadata.recordedAsLead`, done in an earlier run, or repeated input).
     Skipped,
@@ -317,18 +340,24 @@ pub enum ResultStatus {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserResult {
+    /// The user's key (`user_id`).
     pub user_key: String,
+    /// What happened.
     pub status: ResultStatus,
+    /// The record's id, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<String>,
+    /// Why it failed or is invalid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RuleError>,
+    /// Why it was skipped or is pending.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Index of the input item the user came from.
     pub input: usize,
 }
 
+/// Counts of a run: requests sent and users per result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
@@ -336,20 +365,30 @@ pub struct Stats {
     pub api_calls: u32,
     /// Every request, token requests and retries included.
     pub requests: u32,
+    /// Users with a record created.
     pub created: u32,
+    /// Users whose record already existed.
     pub duplicate: u32,
+    /// Users whose record failed.
     pub failed: u32,
+    /// Users skipped (already recorded).
     pub skipped: u32,
+    /// Users never sent (record not buildable, input unreadable).
     pub invalid: u32,
+    /// Users not processed because the run stopped.
     pub pending: u32,
 }
 
+/// The result of a backfill run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BatchReport {
     /// `collections` or `bulk`: the API used for new records.
     pub mode: Mode,
+    /// One result per user, in input order.
     pub results: Vec<UserResult>,
+    /// The resume state to keep for a rerun ([`ResumeState::to_json`]).
     pub state: Value,
+    /// The run's counts.
     pub stats: Stats,
     /// Why the run stopped before every user was processed (`RATE_LIMITED` for
     /// `REQUEST_LIMIT_EXCEEDED`); rerun with `state` to continue.
@@ -417,7 +456,7 @@ struct Job {
     /// The job's users by key (a resumed job may hold users missing from this run's input).
     users: Vec<String>,
     /// Row fingerprint → users with that row, for matching result rows.
-    rows: HashMap<String, VecDeque<String>>,
+    rows: BTreeMap<String, VecDeque<String>>,
     csv: Option<String>,
     /// A resumed job: ask Salesforce where it is before anything else.
     check_first: bool,
@@ -427,11 +466,12 @@ struct Job {
     aborts: u32,
 }
 
+/// The backfill state machine: sans-I/O, driven with [`Step`]s and [`Input`]s like the login flow.
 pub struct Backfill {
     config: Config,
     opts: BatchOptions,
     users: Vec<BatchUser>,
-    index: HashMap<String, usize>,
+    index: BTreeMap<String, usize>,
     state: ResumeState,
     version: u64,
     mode: Mode,
@@ -471,7 +511,7 @@ impl Backfill {
         let token = session::initial_token(&config, cached, now_ms);
         let mut b = Backfill {
             users: Vec::new(),
-            index: HashMap::new(),
+            index: BTreeMap::new(),
             state,
             version: 0,
             mode: opts.mode,
@@ -627,6 +667,7 @@ impl Backfill {
         self.version
     }
 
+    /// The resume state as JSON ([`ResumeState::to_json`]).
     pub fn state_json(&self) -> Value {
         self.state.to_json()
     }
@@ -637,14 +678,17 @@ impl Backfill {
         (done, self.users.len())
     }
 
+    /// The API used for new records (`auto` resolved once the users are counted).
     pub fn mode(&self) -> Mode {
         self.mode
     }
 
+    /// What the driver should do with its token cache.
     pub fn token_update(&self) -> &TokenUpdate {
         &self.token_update
     }
 
+    /// The first step of the run.
     pub fn start(&mut self) -> Step {
         self.next()
     }
@@ -1042,7 +1086,7 @@ impl Backfill {
             },
             Op::Lookup { users, field, verify } => match api::parse_lookup(&resp, &field) {
                 Ok(found) => {
-                    let by_value: HashMap<String, String> =
+                    let by_value: BTreeMap<String, String> =
                         found.into_iter().map(|(v, id)| (v.to_ascii_lowercase(), id)).collect();
                     for i in users {
                         let value =
@@ -1511,7 +1555,7 @@ impl Job {
             id,
             phase,
             users: Vec::new(),
-            rows: HashMap::new(),
+            rows: BTreeMap::new(),
             csv: None,
             check_first: false,
             info: None,
@@ -1555,16 +1599,20 @@ fn fnv1a(parts: &[&[u8]]) -> u64 {
 /// (so the plan cannot drift from a real run), requests serialised with secrets as `***`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BatchPlan {
+    /// `collections` or `bulk`: the API a run would use.
     pub mode: Mode,
+    /// The requests a run would send, in order.
     pub requests: Vec<HttpRequest>,
     /// `planned` for users that would be sent; skipped and invalid ones as a run would report them.
     pub results: Vec<UserResult>,
+    /// The counts a run would report.
     pub stats: Stats,
 }
 
 /// Id shown for records and jobs a plan would create.
 pub const PLANNED_JOB_ID: &str = "750000000000000AAA";
 
+/// Drive `machine` with simulated successful answers from `instance_url` and collect what it would send.
 pub fn plan(mut machine: Backfill, instance_url: &str) -> BatchPlan {
     let now = machine.now;
     let mut requests = Vec::new();

@@ -26,11 +26,17 @@ pub enum Answer {
     /// 403 `REQUEST_LIMIT_EXCEEDED`: the org's API allowance is used up; stop, resume later.
     LimitExceeded(RuleError),
     /// 429 or 5xx: wait (`Retry-After` when given) and send it again.
-    Retry { error: RuleError, retry_after_ms: Option<u64> },
+    Retry {
+        /// What went wrong.
+        error: RuleError,
+        /// `Retry-After`, in ms.
+        retry_after_ms: Option<u64>,
+    },
     /// Any other refusal of the request as a whole.
     Refused(RuleError),
 }
 
+/// What `resp` means for a collection or bulk request, before its body is read.
 pub fn classify(resp: &HttpResponse, config: &Config) -> Answer {
     if (200..300).contains(&resp.status) {
         return Answer::Ok;
@@ -127,14 +133,18 @@ pub fn collection_request(token: &AccessToken, config: &Config, records: &[&Reco
 /// What Salesforce did with one record of a collection.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RecordResult {
+    /// Salesforce created it.
     Created {
+        /// The new record's id.
         id: String,
     },
     /// A duplicate rule (`DUPLICATES_DETECTED`) or a unique field (`DUPLICATE_VALUE`) points at an
     /// existing record; `id` when Salesforce named it.
     Duplicate {
+        /// The existing record's id, when named.
         id: Option<String>,
     },
+    /// Salesforce refused the record.
     Failed(RuleError),
 }
 
@@ -297,7 +307,9 @@ pub fn job_info_request(token: &AccessToken, config: &Config, job_id: &str) -> H
 /// Which result file of a finished job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResultKind {
+    /// `successfulResults/`: rows created.
     Successful,
+    /// `failedResults/`: rows refused.
     Failed,
 }
 
@@ -317,18 +329,22 @@ pub fn results_request(token: &AccessToken, config: &Config, job_id: &str, kind:
 /// The parts of a job's info the backfill acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobInfo {
+    /// The job's id.
     pub id: String,
     /// `Open`, `UploadComplete`, `InProgress`, `JobComplete`, `Failed` or `Aborted`.
     pub state: String,
+    /// Salesforce's `errorMessage` for a failed job.
     pub error_message: Option<String>,
 }
 
 impl JobInfo {
+    /// Whether the job will change no more (complete, failed or aborted).
     pub fn finished(&self) -> bool {
         matches!(self.state.as_str(), "JobComplete" | "Failed" | "Aborted")
     }
 }
 
+/// Read a job info answer (create, close or poll).
 pub fn parse_job_info(resp: &HttpResponse) -> Result<JobInfo> {
     let v: Value = serde_json::from_str::<Value>(&resp.body)
         .map_err(|_| sf::invalid_response("job info is not JSON", resp.status))?;
@@ -442,6 +458,7 @@ fn push_csv_cell(out: &mut Vec<u8>, value: &str) {
 pub struct CsvError {
     /// 1-based line where reading the record that went wrong began (blank lines before it count).
     pub line: u64,
+    /// What was wrong.
     pub message: String,
 }
 

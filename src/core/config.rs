@@ -12,13 +12,19 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+/// The login URL when none is configured.
 pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
 /// Spring '26.
 pub const DEFAULT_API_VERSION: &str = "66.0";
+/// The `Company` the mapping presets fall back to.
 pub const DEFAULT_COMPANY: &str = "Web channel signups";
+/// Time a login may spend on Salesforce and Slack, in ms.
 pub const DEFAULT_DEADLINE_MS: u64 = 5_000;
+/// Time one request may take, in ms.
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 3_000;
+/// Retries of one request (5xx, 429, network).
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// How long a cached token is used, in ms.
 pub const DEFAULT_TOKEN_TTL_MS: u64 = 30 * 60 * 1000;
 /// Batch backfill: above this many records, use a Bulk API 2.0 job instead of sObject Collections.
 pub const DEFAULT_BULK_THRESHOLD: u64 = 50_000;
@@ -27,18 +33,52 @@ pub const DEFAULT_BULK_THRESHOLD: u64 = 50_000;
 #[derive(Debug, Clone, PartialEq)]
 pub enum TokenGrant {
     /// OAuth username-password flow (parity with the Auth0 template; blocked in new orgs).
-    Password { client_id: String, client_secret: Secret, username: String, password: Secret },
+    Password {
+        /// The connected app's consumer key.
+        client_id: String,
+        /// The connected app's consumer secret.
+        client_secret: Secret,
+        /// The integration user.
+        username: String,
+        /// Its password (with its security token appended, when the org asks for one).
+        password: Secret,
+    },
     /// OAuth client credentials flow; the login URL must be the org's My Domain.
-    ClientCredentials { client_id: String, client_secret: Secret },
+    ClientCredentials {
+        /// The connected app's consumer key.
+        client_id: String,
+        /// The connected app's consumer secret.
+        client_secret: Secret,
+    },
     /// OAuth JWT bearer flow: an RS256 assertion signed with `private_key` (PKCS#8 PEM).
-    JwtBearer { client_id: String, username: String, private_key: Secret },
+    JwtBearer {
+        /// The connected app's consumer key.
+        client_id: String,
+        /// The user the token is issued for.
+        username: String,
+        /// The key the assertion is signed with (PKCS#8 PEM).
+        private_key: Secret,
+    },
     /// OAuth refresh token flow.
-    RefreshToken { client_id: String, client_secret: Option<Secret>, refresh_token: Secret },
+    RefreshToken {
+        /// The connected app's consumer key.
+        client_id: String,
+        /// The connected app's consumer secret, when it requires one.
+        client_secret: Option<Secret>,
+        /// The refresh token.
+        refresh_token: Secret,
+    },
     /// A token issued elsewhere (a token broker); never refreshed by us.
-    AccessToken { access_token: Secret, instance_url: String },
+    AccessToken {
+        /// The token.
+        access_token: Secret,
+        /// The instance it is valid for.
+        instance_url: String,
+    },
 }
 
 impl TokenGrant {
+    /// The grant's name as configured (`grantType`).
     pub fn name(&self) -> &'static str {
         match self {
             TokenGrant::Password { .. } => "password",
@@ -77,18 +117,25 @@ impl TokenGrant {
     }
 }
 
+/// The validated settings of the rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// The sObject created (`Lead` or `Contact`).
     pub object: SObject,
+    /// The mapping from profile to record fields.
     pub mapping: std::rc::Rc<Mapping>,
     /// Name of the preset the mapping came from, or "custom".
     pub mapping_name: String,
+    /// Where tokens are requested (`loginUrl`).
     pub login_url: String,
     /// `login_url`'s host as `fetch` reads it ([`WebUrl::host`]), read once with the settings:
     /// every token answer's `instance_url` is compared with it.
     pub login_host: String,
+    /// REST API version, e.g. `66.0`.
     pub api_version: String,
+    /// How the access token is obtained.
     pub grant: TokenGrant,
+    /// Slack incoming webhook URL; no notification when absent.
     pub slack_webhook_url: Option<Secret>,
     /// Upsert by this external-id field (e.g. `Auth0_User_Id__c`) with the value of `external_id_source`.
     pub external_id_field: Option<String>,
@@ -100,13 +147,19 @@ pub struct Config {
     pub recreate_deleted: bool,
     /// `Sforce-Auto-Assign` header value: TRUE, FALSE or an assignment rule id.
     pub auto_assign: Option<String>,
+    /// Time a login may spend on Salesforce and Slack, in ms.
     pub deadline_ms: u64,
+    /// Time one request may take, in ms.
     pub request_timeout_ms: u64,
+    /// Retries of one request (5xx, 429, network).
     pub max_retries: u32,
+    /// How long a cached token is used, in ms.
     pub token_ttl_ms: u64,
     /// Extra instance hosts (exact or `.suffix`) the token may be sent to.
     pub allowed_instance_hosts: Vec<String>,
+    /// Tell Slack about records created.
     pub notify_on_success: bool,
+    /// Tell Slack about failures.
     pub notify_on_failure: bool,
     /// Clerk's Svix signing secret (`whsec_…`), or the `Authorization` value Ory/Okta hooks send.
     pub webhook_secret: Option<Secret>,
@@ -457,6 +510,7 @@ impl<T> std::fmt::Debug for ParseCache<T> {
 }
 
 impl<T: Clone> ParseCache<T> {
+    /// An empty cache.
     pub const fn new() -> Self {
         ParseCache { last: None }
     }

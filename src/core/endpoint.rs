@@ -44,6 +44,7 @@ impl UrlRefusal {
 pub struct WebUrl(Url);
 
 impl WebUrl {
+    /// Read `text` as `fetch` would, refusing what it would silently change or is not http(s).
     pub fn parse(text: &str) -> Result<WebUrl, UrlRefusal> {
         // WHATWG parsing drops tabs and line breaks anywhere and trims spaces and controls at
         // the ends; refuse them instead, so the text people read is the URL that is used.
@@ -63,6 +64,7 @@ impl WebUrl {
         Ok(WebUrl(url))
     }
 
+    /// Whether the scheme is `https`.
     pub fn is_https(&self) -> bool {
         self.0.scheme() == "https"
     }
@@ -73,6 +75,7 @@ impl WebUrl {
         self.0.host_str().unwrap_or_default()
     }
 
+    /// Whether the host is this machine (`localhost`, `127.0.0.1` or `[::1]`).
     pub fn is_loopback(&self) -> bool {
         is_loopback_host(self.host())
     }

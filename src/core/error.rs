@@ -57,6 +57,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code as JS sees it (`SCREAMING_SNAKE_CASE`).
     pub fn as_str(self) -> &'static str {
         use ErrorCode::*;
         match self {
@@ -100,7 +101,7 @@ impl fmt::Display for ErrorCode {
 /// An error with a stable code and a message that tells the user what to change. Its details
 /// ([`ErrorDetails`], reached through `Deref`: `e.code`, `e.message`, …) are boxed, so a
 /// `Result<T>` is little more than a `T`: every `?` in the crate moves a pointer instead of six
-/// fields, which keeps the wasm several kB smaller. Errors are rare; the allocation is not.
+/// fields, which keeps the wasm smaller. Errors are rare, so the allocation is too.
 /// Serialised as its details: `{code, message, field?, position?, remoteCode?, status?}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
@@ -110,7 +111,9 @@ pub struct RuleError(Box<ErrorDetails>);
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorDetails {
+    /// The stable code.
     pub code: ErrorCode,
+    /// What to change, for a person.
     pub message: String,
     /// The configuration key or Salesforce field concerned, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -140,6 +143,7 @@ impl std::ops::DerefMut for RuleError {
 }
 
 impl RuleError {
+    /// An error with `code` and `message`, nothing else.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         RuleError(Box::new(ErrorDetails {
             code,
@@ -154,14 +158,17 @@ impl RuleError {
     pub fn into_details(self) -> ErrorDetails {
         *self.0
     }
+    /// The configuration key or Salesforce field concerned.
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
         self.field = Some(field.into());
         self
     }
+    /// The position (in the mapping text) the error is at.
     pub fn at(mut self, position: usize) -> Self {
         self.position = Some(position);
         self
     }
+    /// Salesforce's (or Slack's) own error code and the HTTP status it came with.
     pub fn with_remote(mut self, remote_code: impl Into<String>, status: u16) -> Self {
         self.remote_code = Some(remote_code.into());
         self.status = Some(status);
@@ -184,4 +191,5 @@ impl Serialize for ErrorCode {
     }
 }
 
+/// A result whose error is a [`RuleError`].
 pub type Result<T> = std::result::Result<T, RuleError>;

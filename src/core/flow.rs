@@ -29,46 +29,64 @@ const CLOCK_SKEW_MS: u64 = 120_000;
 pub enum Step<D = Box<Outcome>> {
     /// Send this request; abort it after `timeout_ms`.
     Send {
+        /// The request.
         request: HttpRequest,
+        /// How long it may take.
         timeout_ms: u64,
     },
     /// Sign `input` with RS256 using the PKCS#8 PEM `key`; answer with `Input::Signed`.
     Sign {
+        /// The JWT signing input.
         input: String,
+        /// The private key.
         key: Secret,
     },
     /// Wait, then answer with `Input::Woke`.
     Sleep {
+        /// How long, in ms.
         ms: u64,
     },
+    /// Finished: what the machine hands back.
     Done(D),
 }
 
 /// What happened to the last step.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
+    /// The answer to [`Step::Send`].
     Response(HttpResponse),
+    /// The request failed without an answer (why, in words).
     NetworkError(String),
+    /// The request took longer than its `timeout_ms`.
     TimedOut,
+    /// The signature [`Step::Sign`] asked for.
     Signed(Vec<u8>),
+    /// Signing failed (unreadable key, say).
     SignFailed(String),
+    /// The [`Step::Sleep`] is over.
     Woke,
 }
 
+/// What happened to a first login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// A record was created.
     Created,
     /// An existing record was found (duplicate rule, email lookup, upsert match); the user is recorded.
     Duplicate,
+    /// Nothing to do (returning user, already recorded).
     Skipped,
+    /// No record could be confirmed.
     Failed,
 }
 
+/// What happened to the Slack notification.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlackOutcome {
     /// `sent`, `failed`, `not_configured` or `not_needed`.
     pub status: &'static str,
+    /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RuleError>,
 }
@@ -77,18 +95,27 @@ pub struct SlackOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcome {
+    /// What happened.
     pub status: Status,
+    /// Why, in words.
     pub reason: String,
+    /// The sObject (`Lead` or `Contact`).
     pub object: SObject,
+    /// The record's id, once Salesforce confirmed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<String>,
+    /// The record in Salesforce's UI.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_url: Option<String>,
+    /// The record built from the profile (sent or not).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<RecordPayload>,
+    /// What changed on the way without stopping the record.
     pub warnings: Vec<Warning>,
+    /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<RuleError>,
+    /// The Slack notification.
     pub slack: SlackOutcome,
     /// `cached`, `new` or `none`: where the access token came from.
     pub token: &'static str,
@@ -106,8 +133,11 @@ impl Outcome {
 /// What the driver should do with its token cache after the flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenUpdate {
+    /// Keep what the cache holds.
     Unchanged,
+    /// Keep this token.
     Store(CachedToken),
+    /// Drop the cached token (refused).
     Forget,
 }
 
@@ -123,6 +153,7 @@ enum Pending {
     Slack,
 }
 
+/// The first-login state machine: sans-I/O, driven with [`Step`]s and [`Input`]s.
 pub struct FirstLoginFlow {
     config: Config,
     profile: Value,

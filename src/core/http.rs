@@ -45,15 +45,19 @@ impl Default for Text {
 }
 
 impl Text {
+    /// Text shown as is.
     pub fn plain(s: impl Into<Cow<'static, str>>) -> Self {
         Text(Pieces::One(Part::Plain(s.into())))
     }
+    /// Text shown as `***`.
     pub fn secret(s: Secret) -> Self {
         Text(Pieces::One(Part::Secret(s)))
     }
+    /// This text followed by `s`.
     pub fn push(self, s: impl Into<Cow<'static, str>>) -> Self {
         self.push_part(Part::Plain(s.into()))
     }
+    /// This text followed by a secret.
     pub fn push_secret(self, s: Secret) -> Self {
         self.push_part(Part::Secret(s))
     }
@@ -114,13 +118,21 @@ impl Serialize for Text {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Purpose {
+    /// An OAuth token request.
     Token,
+    /// A query for an existing record (email or external id).
     FindExisting,
+    /// A GET of a record by id.
     CheckExisting,
+    /// A create.
     CreateRecord,
+    /// An upsert by external id.
     UpsertRecord,
+    /// An sObject Collections create.
     CreateCollection,
+    /// The Slack webhook.
     NotifySlack,
+    /// A Bulk API 2.0 job request.
     BulkJob,
 }
 
@@ -140,13 +152,18 @@ impl Purpose {
     }
 }
 
+/// A request for the driver to send; secrets stay wrapped until it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
+    /// What it is for.
     pub purpose: Purpose,
+    /// The HTTP method.
     pub method: &'static str,
+    /// The URL.
     pub url: Text,
     /// Names are fixed text; `Cow` so a request can still be given any name.
     pub headers: Vec<(Cow<'static, str>, Text)>,
+    /// The body, if any.
     pub body: Option<Text>,
     /// The body is compact JSON this crate wrote ([`HttpRequest::json_body`]), so a plan can show
     /// it as it is instead of reading it back.
@@ -154,13 +171,16 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
+    /// A request with no header and no body.
     pub fn new(purpose: Purpose, method: &'static str, url: Text) -> Self {
         HttpRequest { purpose, method, url, headers: Vec::new(), body: None, json_body: false }
     }
+    /// Adds a header.
     pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: Text) -> Self {
         self.headers.push((name.into(), value));
         self
     }
+    /// Sets the body and its `Content-Type`.
     pub fn body(mut self, content_type: &'static str, body: Text) -> Self {
         self.headers.push((Cow::Borrowed("Content-Type"), Text::plain(content_type)));
         self.body = Some(body);
@@ -258,19 +278,25 @@ impl Serialize for Headers<'_> {
 /// A response as the driver saw it. Header names are lower-case.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HttpResponse {
+    /// The HTTP status.
     pub status: u16,
+    /// The headers, names lower-case.
     pub headers: Vec<(String, String)>,
+    /// The body as text.
     pub body: String,
 }
 
 impl HttpResponse {
+    /// A response with `status` and `body`, no header.
     pub fn new(status: u16, body: impl Into<String>) -> Self {
         HttpResponse { status, headers: Vec::new(), body: body.into() }
     }
+    /// Adds a header (name lower-cased).
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_ascii_lowercase(), value.to_string()));
         self
     }
+    /// A header's value, the name in any case.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }

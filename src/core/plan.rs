@@ -18,14 +18,19 @@ pub const PLANNED_ID: &str = "00Q000000000000AAA";
 /// Salesforce's answer to a create, with [`PLANNED_ID`] (written out: a `const` cannot `format!`).
 const CREATED_ANSWER: &str = r#"{"id":"00Q000000000000AAA","success":true,"errors":[],"created":true}"#;
 
+/// What a login would do, without doing it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// `create` or `skip`.
     pub action: &'static str,
+    /// Why, in words.
     pub reason: Cow<'static, str>,
+    /// The record that would be sent.
     pub lead: Option<RecordPayload>,
+    /// What changed on the way without stopping the record.
     pub warnings: Vec<Warning>,
+    /// The requests that would be sent, secrets as `***`.
     pub requests: Vec<HttpRequest>,
     /// The Slack message body that would be posted, if any, as compact JSON text (shown as JSON).
     #[serde(serialize_with = "crate::core::http::as_raw_json")]

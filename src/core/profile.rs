@@ -11,7 +11,7 @@ use std::borrow::Cow;
 pub const MAX_PROFILE_BYTES: usize = 256 * 1024;
 
 /// Deepest nesting of arrays and objects that is read: serde_json's recursion limit of 128 lets
-/// 127 levels through (json.rs, before it, let 128 through).
+/// 127 levels through.
 pub const MAX_DEPTH: usize = 127;
 
 /// Read the JSON text of an event (or any value from JS) that `what` names. Refused with
@@ -173,8 +173,11 @@ pub enum FirstLoginSignal {
     FirstLogin,
     /// The host says this user existed before (a sign-in, settings update, password reset…).
     ReturningUser,
-    /// The marker is set; `lead_id` is `app_metadata.salesforceLeadId` when present.
-    AlreadyRecorded { lead_id: Option<String> },
+    /// The marker is set.
+    AlreadyRecorded {
+        /// `app_metadata.salesforceLeadId`, when present.
+        lead_id: Option<String>,
+    },
     /// The event does not say (an unrecognised trigger or flow).
     Unknown,
 }
@@ -187,6 +190,7 @@ pub struct HostEvent {
     /// `created_at`, `logins_count`, `connection`, `host`, `app_metadata`, `user_metadata`.
     /// Keys without a value are left out; the two metadata objects are `{}` when absent.
     pub profile: Value,
+    /// What the host says about the user's first login.
     pub signal: FirstLoginSignal,
 }
 

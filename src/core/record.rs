@@ -6,13 +6,17 @@ use crate::core::mapping::Mapping;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
 
+/// The kind of Salesforce record created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SObject {
+    /// A Lead.
     Lead,
+    /// A Contact.
     Contact,
 }
 
 impl SObject {
+    /// Reads `Lead` or `Contact` (any case, spaces trimmed).
     pub fn from_name(s: &str) -> Option<SObject> {
         match s.trim().to_ascii_lowercase().as_str() {
             "lead" => Some(SObject::Lead),
@@ -20,12 +24,14 @@ impl SObject {
             _ => None,
         }
     }
+    /// The API name.
     pub fn name(self) -> &'static str {
         match self {
             SObject::Lead => "Lead",
             SObject::Contact => "Contact",
         }
     }
+    /// The fields Salesforce requires on a create.
     pub fn required_fields(self) -> &'static [&'static str] {
         match self {
             SObject::Lead => &["LastName", "Company"],
@@ -52,10 +58,12 @@ impl SObject {
 /// Fields in mapping order, all strings, ready to be the JSON body of a create request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecordPayload {
+    /// `(field API name, value)` pairs.
     pub fields: Vec<(String, String)>,
 }
 
 impl RecordPayload {
+    /// A field's value.
     pub fn get(&self, field: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == field).map(|(_, v)| v.as_str())
     }
@@ -86,8 +94,11 @@ impl Serialize for SObject {
 /// Something changed on the way that the user should know about, but that did not stop the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
+    /// A stable code, e.g. `TRUNCATED`.
     pub code: &'static str,
+    /// The field concerned.
     pub field: String,
+    /// What changed, for a person.
     pub message: String,
 }
 

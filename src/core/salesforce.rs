@@ -18,7 +18,9 @@ pub const JWT_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// An access token and the instance it is valid for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
+    /// The token.
     pub token: Secret,
+    /// The instance it is valid for (checked against the allowed hosts).
     pub instance_url: String,
 }
 
@@ -298,6 +300,7 @@ pub(crate) fn with_sforce_headers(mut req: HttpRequest, config: &Config) -> Http
     req
 }
 
+/// A create of `payload` (or an upsert by external id when configured).
 pub fn create_request(token: &AccessToken, config: &Config, payload: &RecordPayload) -> HttpRequest {
     let url = data_url_for(token, config, &["sobjects/", config.object.name(), "/"]);
     let req = HttpRequest::new(Purpose::CreateRecord, "POST", Text::plain(url));
@@ -393,6 +396,7 @@ pub fn datetime_ms(s: &str) -> Option<u64> {
     u64::try_from(utc.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
+/// A GET of the record `id`, to check it still exists.
 pub fn get_record_request(token: &AccessToken, config: &Config, id: &str) -> HttpRequest {
     let path = format!("sobjects/{}/{}?fields=Id", config.object.name(), path_segment(id));
     authorized(HttpRequest::new(Purpose::CheckExisting, "GET", data_url(token, config, &path)), token)
@@ -401,37 +405,50 @@ pub fn get_record_request(token: &AccessToken, config: &Config, id: &str) -> Htt
 /// What a create or upsert answer means for the flow.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteResult {
+    /// Salesforce created it.
     Created {
+        /// The new record's id.
         id: String,
     },
     /// The record already existed: upsert updated it, or a duplicate rule pointed at it.
     Existing {
+        /// The record's id, when named.
         id: Option<String>,
+        /// How it was found (for the outcome's reason).
         via: &'static str,
     },
     /// 401 INVALID_SESSION_ID: get a new token and try once more.
     SessionInvalid,
     /// Worth retrying after a pause (5xx, 429); `retry_after_ms` from `Retry-After`.
     Retryable {
+        /// What went wrong.
         error: RuleError,
+        /// `Retry-After`, in ms.
         retry_after_ms: Option<u64>,
     },
     /// Salesforce may or may not have saved it (unreadable success body).
     Unknown {
+        /// What went wrong.
         error: RuleError,
     },
+    /// Refused for good.
     Failed(RuleError),
 }
 
 /// One Salesforce REST error (`[{"message","errorCode","fields"}]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
+    /// `errorCode`.
     pub code: String,
+    /// `message`.
     pub message: String,
+    /// `fields`.
     pub fields: Vec<String>,
+    /// Ids of the existing records a duplicate rule matched.
     pub duplicate_ids: Vec<String>,
 }
 
+/// The errors of an error answer (none when it is not one).
 pub fn parse_api_errors(body: &str) -> Vec<ApiError> {
     let Ok(Value::Array(items)) = serde_json::from_str::<Value>(body) else { return Vec::new() };
     items
@@ -474,6 +491,7 @@ pub fn retry_after_ms(resp: &HttpResponse) -> Option<u64> {
     resp.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok()).map(|s| s.saturating_mul(1000))
 }
 
+/// What a create or upsert answer means.
 pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult {
     let object = config.object.name();
     match resp.status {
@@ -561,13 +579,24 @@ pub fn parse_write_response(resp: &HttpResponse, config: &Config) -> WriteResult
 /// Answer of a lookup (query or GET by id).
 #[derive(Debug, Clone, PartialEq)]
 pub enum LookupResult {
+    /// A record with this id exists.
     Found(String),
+    /// No record.
     NotFound,
+    /// 401 INVALID_SESSION_ID: get a new token and try once more.
     SessionInvalid,
-    Retryable { error: RuleError, retry_after_ms: Option<u64> },
+    /// Worth retrying after a pause (5xx, 429).
+    Retryable {
+        /// What went wrong.
+        error: RuleError,
+        /// `Retry-After`, in ms.
+        retry_after_ms: Option<u64>,
+    },
+    /// Refused for good.
     Failed(RuleError),
 }
 
+/// What a lookup answer means.
 pub fn parse_lookup_response(resp: &HttpResponse, config: &Config) -> LookupResult {
     match resp.status {
         200 => {

@@ -13,8 +13,11 @@ use crate::core::secret::Secret;
 pub struct CachedToken {
     /// [`TokenGrant::cache_identity`] + login URL: whose token it is.
     pub identity: String,
+    /// The access token.
     pub token: Secret,
+    /// The instance the token is valid for.
     pub instance_url: String,
+    /// When it was obtained (Unix ms).
     pub obtained_at_ms: u64,
 }
 
@@ -47,13 +50,19 @@ pub fn initial_token(config: &Config, cached: Option<CachedToken>, now_ms: u64) 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TokenStart {
     /// JWT bearer: sign `input` (RS256) with `key`, then call [`token_request_after_signing`].
-    Sign { input: String, key: Secret },
+    Sign {
+        /// The JWT signing input.
+        input: String,
+        /// The private key (PKCS#8 PEM).
+        key: Secret,
+    },
     /// Send this token request.
     Send(HttpRequest),
     /// The grant cannot be renewed (a pre-issued access token).
     NotRenewable,
 }
 
+/// What to do to obtain a new token for `config` at `now_ms`.
 pub fn start_token(config: &Config, now_ms: u64) -> TokenStart {
     if let (Some(input), TokenGrant::JwtBearer { private_key, .. }) =
         (sf::jwt_signing_input(config, now_ms / 1000), &config.grant)

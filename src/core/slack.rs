@@ -127,6 +127,7 @@ pub fn failure_message(object: SObject, who: &str, error: &RuleError) -> String 
     })
 }
 
+/// The POST of `body` to the webhook `url`.
 pub fn webhook_request(url: &Secret, body: String) -> HttpRequest {
     HttpRequest::new(Purpose::NotifySlack, "POST", Text::secret(url.clone())).json_body(body)
 }
@@ -134,8 +135,16 @@ pub fn webhook_request(url: &Secret, body: String) -> HttpRequest {
 /// What Slack's answer means.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SlackResult {
+    /// Slack accepted it.
     Sent,
-    Retryable { error: RuleError, retry_after_ms: Option<u64> },
+    /// Worth retrying after a pause (5xx, 429).
+    Retryable {
+        /// What went wrong.
+        error: RuleError,
+        /// `Retry-After`, in ms.
+        retry_after_ms: Option<u64>,
+    },
+    /// Refused for good.
     Failed(RuleError),
 }
 

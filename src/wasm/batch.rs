@@ -147,7 +147,7 @@ fn prepare(profiles: &JsValue, config: &JsValue, options: &JsValue) -> Result<Pr
                 .ok_or_else(|| opt_err("mode", "must be \"collections\", \"bulk\" or \"auto\""))?
         }
     }
-    // Integer bounds in messages: formatting an f64 would cost the wasm ~15 kB.
+    // Integer bounds in messages: formatting an f64 would pull float formatting into the wasm.
     let number = |key: &str, min: u64, max: u64| -> Result<Option<u64>, RuleError> {
         let v = get(options, key);
         if v.is_undefined() || v.is_null() {

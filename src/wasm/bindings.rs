@@ -76,7 +76,7 @@ extern "C" {
 /// The text of a JS string of at most `limit` UTF-16 units (and `MAX_PROFILE_BYTES`: the
 /// buffer is three times that), written as UTF-8 by `TextEncoder.encodeInto` straight into wasm
 /// memory. wasm-bindgen's `String::from(JsString)` copies ASCII one `charCodeAt` at a time in
-/// JS, ~20 times slower (3.7 µs against 0.2 µs for the 860-byte Auth0 event in Node 20).
+/// JS, which is much slower.
 /// `None` for a longer text or when `encodeInto` fails: the caller takes that path instead,
 /// which gives the same text (both write a lone surrogate as U+FFFD). `text` is a string (the
 /// caller checked).
@@ -156,8 +156,8 @@ fn as_config_error(mut e: RuleError) -> RuleError {
     e
 }
 
-/// A Promise for `f`. Every async export goes through this one boxed `future_to_promise`: each
-/// generic instantiation of it costs about 1.5 kB of wasm.
+/// A Promise for `f`. Every async export goes through this one boxed `future_to_promise`, so the
+/// wasm holds one instantiation of it, not one per export.
 pub fn promise(f: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> js_sys::Promise {
     boxed_promise(Box::pin(f))
 }

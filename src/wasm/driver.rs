@@ -168,7 +168,7 @@ pub async fn send(req: &HttpRequest, timeout_ms: u64) -> Input {
         Err(_) => return Input::NetworkError("the request URL was refused by fetch".into()),
     };
     // Owned by this call and dropped after the timer is cleared: `once_into_js` would leak the
-    // closure and its AbortController whenever the request finished first (2.5 kB per login).
+    // closure and its AbortController whenever the request finished first, on every login.
     let abort = Closure::once(move || controller.abort());
     let timer = set_timeout(abort.as_ref().unchecked_ref(), timeout_ms as f64);
     let result = fetch_and_read(&request).await;
