@@ -277,7 +277,8 @@ test("every output has the type the published .d.ts declares (tsc --strict)", ()
     failing.set(label, [...(failing.get(label) ?? []), m[2]]);
   }
   const unexpected = [...failing].filter(([label]) => !KNOWN_DRIFT.has(label));
-  assert.deepEqual(unexpected, [], `outputs that do not match the .d.ts (see ${file}):\n${output}`);
+  const listed = unexpected.map(([label, errors]) => `- ${label}: ${errors.join("; ")}`).join("\n");
+  assert.deepEqual(unexpected, [], `outputs that do not match the .d.ts (see ${file}):\n${listed}`);
   const fixed = [...KNOWN_DRIFT.keys()].filter((label) => !failing.has(label) && samples.some(([l]) => l === label));
   assert.deepEqual(fixed, [], "these outputs now match the .d.ts: take them off KNOWN_DRIFT");
   assert.ok(r.status === 0 || failing.size > 0, output);
