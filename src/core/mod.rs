@@ -7,6 +7,7 @@ pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod flow;
+pub mod hash;
 pub mod http;
 
 pub mod mapping;
