@@ -5,6 +5,9 @@
 use crate::core::error::{ErrorCode, Result, RuleError};
 use serde_json::{json, Value};
 
+pub mod respond;
+pub use respond::{respond, WebhookResponse};
+
 /// How far (seconds, either way) `svix-timestamp` may be from now, as in Svix's own libraries.
 pub const SVIX_TOLERANCE_SECS: u64 = 5 * 60;
 
