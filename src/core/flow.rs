@@ -157,6 +157,25 @@ impl Outcome {
         Some(m)
     }
 
+    /// The one log line of a login, with no secret (errors are already scrubbed): for a failure
+    /// the object, code and message; else the status, object, id, requests, token and Slack.
+    pub fn log_line(&self) -> String {
+        match (&self.status, &self.error) {
+            (Status::Failed, Some(e)) => {
+                format!("sf-lead-rule: {} not created: {}: {}", self.object.name(), e.code, e.message)
+            }
+            _ => format!(
+                "sf-lead-rule: {} {}{} ({} requests, token {}, slack {})",
+                self.status.name(),
+                self.object.name(),
+                self.lead_id.as_deref().map(|i| format!(" {i}")).unwrap_or_default(),
+                self.requests,
+                self.token,
+                self.slack.status
+            ),
+        }
+    }
+
     /// The host's own object (`metadata_public`, `customClaims`; anything not an object counts as
     /// empty) with the marker laid over it, when there is a marker: what the host keeps, plus ours.
     pub fn marker_over(&self, existing: Option<&Value>) -> Option<Map<String, Value>> {
@@ -855,5 +874,22 @@ mod tests {
         o.status = Status::Created;
         o.lead_id = None;
         assert_eq!(o.marker(), None);
+    }
+
+    #[test]
+    fn one_log_line_per_login() {
+        let e = RuleError::new(ErrorCode::TokenRejected, "invalid_client: bad secret");
+        let mut o = Outcome::not_attempted(e, None);
+        assert_eq!(o.log_line(), "sf-lead-rule: Lead not created: TOKEN_REJECTED: invalid_client: bad secret");
+        o.error = None;
+        assert_eq!(o.log_line(), "sf-lead-rule: failed Lead (0 requests, token none, slack not_configured)");
+        o.status = Status::Created;
+        o.lead_id = Some("00Q000000000001AAA".into());
+        (o.requests, o.token, o.slack.status) = (3, "new", "sent");
+        assert_eq!(o.log_line(), "sf-lead-rule: created Lead 00Q000000000001AAA (3 requests, token new, slack sent)");
+        o.status = Status::Skipped;
+        o.lead_id = None;
+        o.object = SObject::Contact;
+        assert_eq!(o.log_line(), "sf-lead-rule: skipped Contact (3 requests, token new, slack sent)");
     }
 }

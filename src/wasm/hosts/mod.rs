@@ -27,20 +27,7 @@ extern "C" {
 
 /// One log line per login, with no secret: outcome, id, error code and message (already scrubbed).
 pub fn log_outcome(outcome: &Outcome) {
-    let line = match (&outcome.status, &outcome.error) {
-        (Status::Failed, Some(e)) => {
-            format!("sf-lead-rule: {} not created: {}: {}", outcome.object.name(), e.code, e.message)
-        }
-        _ => format!(
-            "sf-lead-rule: {} {}{} ({} requests, token {}, slack {})",
-            outcome.status.name(),
-            outcome.object.name(),
-            outcome.lead_id.as_deref().map(|i| format!(" {i}")).unwrap_or_default(),
-            outcome.requests,
-            outcome.token,
-            outcome.slack.status
-        ),
-    };
+    let line = outcome.log_line();
     if outcome.status == Status::Failed {
         console_error(&line);
     } else {
