@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod batch_api;
 pub mod config;
+pub mod encoding;
 pub mod endpoint;
 pub mod error;
 pub mod flow;
