@@ -16,6 +16,7 @@ use crate::core::batch_api::{self as api, Answer, JobInfo, RecordResult, ResultK
 use crate::core::config::{Config, TokenGrant};
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::flow::{json_path, CachedToken, Input, TokenUpdate};
+use crate::core::hash::fnv1a;
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
 use crate::core::profile::{normalise, FirstLoginSignal, Host, HostEvent};
 use crate::core::record::{build_record, RecordPayload};
@@ -1579,17 +1580,6 @@ fn unknown_error(message: String) -> RuleError {
 
 fn is_duplicate_code(code: Option<&str>) -> bool {
     matches!(code, Some("DUPLICATES_DETECTED" | "DUPLICATE_VALUE"))
-}
-
-/// FNV-1a, 64 bits, over the parts in turn: a stable fingerprint (not a defence against anyone;
-/// rows are our own data).
-fn fnv1a(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in parts.iter().flat_map(|p| p.iter()) {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-//! Percent-encoding of what goes into a URL or a form body: one query value, one path segment, one
-//! form value. Built on `percent-encoding` and `form_urlencoded` (the `url` crate's own). Pure text.
+//! Text encodings: percent-encoding of what goes into a URL or a form body (one query value, one
+//! path segment, one form value; `percent-encoding` and `form_urlencoded`, the `url` crate's own),
+//! and the base64 the core reads (Svix secrets and signatures, PEM bodies). Pure text.
 
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -44,6 +45,19 @@ pub fn is_dot_segment(value: &str) -> bool {
     matches!(value, "" | "." | "..")
 }
 
+/// Standard-alphabet base64 (Svix secrets and signatures, PEM bodies) with `=` padding optional,
+/// but complete when present: `Zg==` and `Zg` read as `f`, `Zg=` is refused. Non-canonical spellings
+/// (trailing bits set, `Zh==`) and whitespace are refused, so one byte string has one spelling.
+pub(crate) fn decode_base64(text: &str) -> std::result::Result<Vec<u8>, base64::DecodeError> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+    use base64::Engine;
+    if text.ends_with('=') {
+        STANDARD.decode(text)
+    } else {
+        STANDARD_NO_PAD.decode(text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +94,45 @@ mod tests {
         assert_eq!(kept, "-GHIJKLMNOPQRSTUVWXYZ_ghijklmnopqrstuvwxyz~");
         assert!(is_dot_segment("..") && is_dot_segment(".") && is_dot_segment(""));
         assert!(!is_dot_segment("...") && !is_dot_segment("%2e") && !is_dot_segment(". "));
+    }
+
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine;
+
+    #[test]
+    fn base64_padding_is_optional_but_complete_and_spellings_canonical() {
+        // RFC 4648 §10 vectors, padded and not.
+        for (plain, coded) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(decode_base64(coded).as_deref(), Ok(plain.as_bytes()), "{coded}");
+            assert_eq!(decode_base64(coded.trim_end_matches('=')).as_deref(), Ok(plain.as_bytes()), "{coded}");
+            assert_eq!(BASE64.encode(plain), coded);
+        }
+        assert_eq!(decode_base64("+/+/").as_deref(), Ok(&[0xfb, 0xff, 0xbf][..]));
+        for bad in [
+            "Z",
+            "Zm9vY",
+            "Zg=",
+            "Zm8==",
+            "Zm9v=",
+            "Zm9v====",
+            "Z=9v",
+            "=",
+            "Zm9v Zg==",
+            "Zm9v\n",
+            "Zh==",
+            "Zm9=",
+            "é",
+            "-_-_",
+        ] {
+            assert!(decode_base64(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }

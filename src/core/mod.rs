@@ -10,6 +10,7 @@ pub mod encoding;
 pub mod endpoint;
 pub mod error;
 pub mod flow;
+pub mod hash;
 pub mod http;
 // Documented by the mapping helper (issue 12), who splits it into a module folder.
 #[allow(missing_docs)]

@@ -147,7 +147,7 @@ pub fn pem_to_der(pem: &str) -> Result<Vec<u8>> {
     let (body, _) =
         body.split_once("-----END PRIVATE KEY-----").ok_or_else(|| bad("has no -----END PRIVATE KEY----- line"))?;
     let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    crate::core::webhook::decode_base64(&b64).map_err(|_| bad("is not valid base64 between its BEGIN and END lines"))
+    crate::core::encoding::decode_base64(&b64).map_err(|_| bad("is not valid base64 between its BEGIN and END lines"))
 }
 
 /// Read a token response. Failures are `TOKEN_REJECTED` (credentials refused) or

@@ -4,9 +4,11 @@
 
 use crate::core::config::{Config, TokenGrant};
 use crate::core::error::{ErrorCode, Result, RuleError};
+use crate::core::hash::fnv1a;
 use crate::core::http::HttpRequest;
 use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::Secret;
+use serde_json::{json, Value};
 
 /// A token kept between invocations (module memory, `api.cache`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +103,30 @@ pub fn cache_entry(config: &Config, token: &AccessToken, now_ms: u64) -> CachedT
     }
 }
 
+/// The key a token of `identity` is kept under in a host's string cache (Auth0's `api.cache`):
+/// short, and free of the identity's characters (client id, username, login URL).
+pub fn host_cache_key(identity: &str) -> String {
+    format!("sf-lead-rule:token:{:016x}", fnv1a(&[identity.as_bytes()]))
+}
+
+/// A cached token as the string a host's cache stores: `{"at":…,"t":…,"u":…}`. The token is in
+/// it: the host's cache must be as private as its secrets.
+pub fn host_cache_value(token: &CachedToken) -> String {
+    json!({ "t": token.token.expose(), "u": token.instance_url, "at": token.obtained_at_ms }).to_string()
+}
+
+/// Reads back what [`host_cache_value`] wrote, for `identity`; `None` for anything else (an empty
+/// value is how a forgotten token reads, as Auth0's cache has no delete).
+pub fn read_host_cache_value(identity: &str, text: &str) -> Option<CachedToken> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    Some(CachedToken {
+        identity: identity.to_string(),
+        token: Secret::new(v.get("t")?.as_str()?),
+        instance_url: v.get("u")?.as_str()?.to_string(),
+        obtained_at_ms: v.get("at")?.as_u64()?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +161,35 @@ mod tests {
         let c = config(json!({"accessToken":"tok","instanceUrl":"https://acme.my.salesforce.com"}));
         assert_eq!(start_token(&c, 0), TokenStart::NotRenewable);
         assert!(initial_token(&c, None, 0).is_some());
+    }
+
+    #[test]
+    fn host_cache_wire_format_round_trips() {
+        let token = CachedToken {
+            identity: "cid@https://login.salesforce.com".into(),
+            token: Secret::new("00Dx!token"),
+            instance_url: "https://acme.my.salesforce.com".into(),
+            obtained_at_ms: 1_700_000_000_123,
+        };
+        let text = host_cache_value(&token);
+        assert_eq!(text, r#"{"at":1700000000123,"t":"00Dx!token","u":"https://acme.my.salesforce.com"}"#);
+        assert_eq!(read_host_cache_value(&token.identity, &text), Some(token.clone()));
+        // The identity is the caller's, not stored: a value read for another identity is theirs.
+        assert_eq!(read_host_cache_value("other", &text).map(|t| t.identity), Some("other".into()));
+        for bad in
+            ["", "null", "{}", r#"{"t":"x","u":"y"}"#, r#"{"t":1,"u":"y","at":1}"#, r#"{"t":"x","u":"y","at":-1}"#]
+        {
+            assert_eq!(read_host_cache_value(&token.identity, bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_cache_key_is_short_and_hides_the_identity() {
+        let key = host_cache_key("cid@https://login.salesforce.com");
+        assert_eq!(key.len(), "sf-lead-rule:token:".len() + 16);
+        assert!(key.starts_with("sf-lead-rule:token:") && !key.contains("cid"), "{key}");
+        assert_eq!(host_cache_key(""), "sf-lead-rule:token:cbf29ce484222325");
+        assert_eq!(host_cache_key("a"), "sf-lead-rule:token:af63dc4c8601ec8c");
+        assert_ne!(host_cache_key("a"), host_cache_key("b"));
     }
 }

@@ -1,15 +1,15 @@
 //! Auth0: the Actions post-login handler (`api.user.setAppMetadata`, `api.cache`) and the legacy
 //! Rule signature (`configuration`, `auth0.users.updateAppMetadata`, `callback`).
 
-use super::{console_error, js_failure, log_config_error, log_outcome, marker};
+use super::{console_error, js_failure, log_config_error, log_outcome};
 use crate::core::error::RuleError;
 use crate::core::flow::CachedToken;
 use crate::core::profile::{normalise, Host};
-use crate::core::secret::Secret;
+use crate::core::session;
 use crate::wasm::bindings::{call_method, events_from_js, from_js, get, object_from_js, promise, to_js};
 use crate::wasm::driver::{self, HostTokenCache};
 use crate::wasm::exports::{parse_config, with_secrets};
-use serde_json::{json, Value};
+use serde_json::json;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -17,40 +17,21 @@ use wasm_bindgen_futures::JsFuture;
 /// Auth0 `api.cache`: string values with a lifetime; entries may vanish early.
 struct Auth0Cache(JsValue);
 
-impl Auth0Cache {
-    fn key(identity: &str) -> String {
-        // FNV-1a keeps the key short and free of the identity's characters.
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in identity.bytes() {
-            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
-        }
-        format!("sf-lead-rule:token:{h:016x}")
-    }
-}
-
 impl HostTokenCache for Auth0Cache {
     fn load(&self, identity: &str) -> Option<CachedToken> {
         let cache = get(&self.0, "cache");
-        let record = call_method(&cache, "get", &[JsValue::from_str(&Self::key(identity))])?;
-        let text = get(&record, "value").as_string()?;
-        let v: Value = serde_json::from_str::<Value>(&text).ok()?;
-        Some(CachedToken {
-            identity: identity.to_string(),
-            token: Secret::new(v.get("t")?.as_str()?),
-            instance_url: v.get("u")?.as_str()?.to_string(),
-            obtained_at_ms: v.get("at")?.as_u64()?,
-        })
+        let record = call_method(&cache, "get", &[JsValue::from_str(&session::host_cache_key(identity))])?;
+        session::read_host_cache_value(identity, &get(&record, "value").as_string()?)
     }
     fn store(&self, token: &CachedToken, ttl_ms: u64) {
-        let value =
-            json!({ "t": token.token.expose(), "u": token.instance_url, "at": token.obtained_at_ms }).to_string();
+        let value = session::host_cache_value(token);
         let opts = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&opts, &"ttl".into(), &JsValue::from_f64(ttl_ms as f64));
         let cache = get(&self.0, "cache");
         call_method(
             &cache,
             "set",
-            &[JsValue::from_str(&Self::key(&token.identity)), JsValue::from_str(&value), opts.into()],
+            &[JsValue::from_str(&session::host_cache_key(&token.identity)), JsValue::from_str(&value), opts.into()],
         );
     }
     fn forget(&self, identity: &str) {
@@ -58,7 +39,11 @@ impl HostTokenCache for Auth0Cache {
         // Auth0's cache has no delete; an empty value reads as a miss.
         let opts = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&opts, &"ttl".into(), &JsValue::from_f64(1.0));
-        call_method(&cache, "set", &[JsValue::from_str(&Self::key(identity)), JsValue::from_str(""), opts.into()]);
+        call_method(
+            &cache,
+            "set",
+            &[JsValue::from_str(&session::host_cache_key(identity)), JsValue::from_str(""), opts.into()],
+        );
     }
 }
 
@@ -77,7 +62,7 @@ async fn on_execute_post_login_run(event: JsValue, api: JsValue) -> JsValue {
         Ok(c) => c,
         Err(e) => {
             log_config_error("auth0 action", &e);
-            return js_failure(&e);
+            return js_failure(&e, None);
         }
     };
     // Only the keys the profile is read from: never `secrets`, nor the large `request`.
@@ -86,12 +71,12 @@ async fn on_execute_post_login_run(event: JsValue, api: JsValue) -> JsValue {
         Ok(None) => return JsValue::UNDEFINED,
         Err(e) => {
             log_config_error("auth0 action", &e);
-            return js_failure(&e);
+            return js_failure(&e, Some(&config));
         }
     };
     let cache = Auth0Cache(api.clone());
     let outcome = driver::run_first_login(config, host_event, Some(&cache)).await;
-    if let Some(entries) = marker(&outcome) {
+    if let Some(entries) = outcome.marker() {
         let user = get(&api, "user");
         for (key, value) in entries {
             call_method(&user, "setAppMetadata", &[JsValue::from_str(&key), to_js(&value)]);
@@ -134,7 +119,7 @@ async fn run_rule(user: &JsValue, context: &JsValue) {
         Err(e) => return log_config_error("auth0 rule", &e),
     };
     let outcome = driver::run_first_login(config, host_event, None).await;
-    if let Some(entries) = marker(&outcome) {
+    if let Some(entries) = outcome.marker() {
         let mut meta = get(user, "app_metadata");
         if !meta.is_object() {
             meta = js_sys::Object::new().into();

@@ -2,10 +2,9 @@
 //! Resolves to what the blocking function should return: `{ customClaims }` carrying the marker
 //! once Salesforce confirmed, else `undefined`. Never rejects: sign-up is never blocked.
 
-use super::{event_json, host_config, js_failure_logged, marker, run_event};
+use super::{event_json, host_config, js_failure_logged, run_event};
 use crate::core::profile::Host;
 use crate::wasm::bindings::{promise, to_js};
-use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 /// `exports.beforecreated = beforeUserCreated((event) => sf.onFirebaseAuthEvent(event, { secrets: process.env }));`
@@ -26,16 +25,13 @@ async fn on_firebase_auth_event_run(event: JsValue, config: JsValue) -> JsValue 
         Ok::<_, crate::core::error::RuleError>((json, outcomes))
     };
     match run.await {
-        Ok((json, outcomes)) => match outcomes.first().and_then(marker) {
-            Some(m) => {
-                // Keep the claims the user already has; add the marker.
-                let mut claims =
-                    json.pointer("/data/customClaims").and_then(Value::as_object).cloned().unwrap_or_default();
-                claims.extend(m);
-                to_js(&serde_json::json!({ "customClaims": claims }))
+        // Keep the claims the user already has; add the marker.
+        Ok((json, outcomes)) => {
+            match outcomes.first().and_then(|o| o.marker_over(json.pointer("/data/customClaims"))) {
+                Some(claims) => to_js(&serde_json::json!({ "customClaims": claims })),
+                None => JsValue::UNDEFINED,
             }
-            None => JsValue::UNDEFINED,
-        },
+        }
         Err(e) => {
             js_failure_logged("firebase", &e);
             JsValue::UNDEFINED

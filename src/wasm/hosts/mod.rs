@@ -14,7 +14,7 @@ use crate::core::profile::{normalise, Host};
 use crate::wasm::bindings::{from_js, to_js};
 use crate::wasm::driver;
 use crate::wasm::exports::{load_config, parse_config};
-use serde_json::{json, Value};
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -25,26 +25,9 @@ extern "C" {
     pub fn console_error(s: &str);
 }
 
-/// The marker keys written to the user's app metadata once Salesforce confirmed.
-pub const MARKER: &str = "recordedAsLead";
-pub const LEAD_ID_KEY: &str = "salesforceLeadId";
-
 /// One log line per login, with no secret: outcome, id, error code and message (already scrubbed).
 pub fn log_outcome(outcome: &Outcome) {
-    let line = match (&outcome.status, &outcome.error) {
-        (Status::Failed, Some(e)) => {
-            format!("sf-lead-rule: {} not created: {}: {}", outcome.object.name(), e.code, e.message)
-        }
-        _ => format!(
-            "sf-lead-rule: {} {}{} ({} requests, token {}, slack {})",
-            outcome.status.name(),
-            outcome.object.name(),
-            outcome.lead_id.as_deref().map(|i| format!(" {i}")).unwrap_or_default(),
-            outcome.requests,
-            outcome.token,
-            outcome.slack.status
-        ),
-    };
+    let line = outcome.log_line();
     if outcome.status == Status::Failed {
         console_error(&line);
     } else {
@@ -59,9 +42,10 @@ pub fn log_config_error(host: &str, e: &RuleError) {
     ));
 }
 
-/// A failed outcome for errors found before any request (bad config, unreadable event).
-pub fn js_failure(e: &RuleError) -> JsValue {
-    to_js(&json!({ "status": "failed", "reason": "not attempted", "error": e, "warnings": [], "requests": 0 }))
+/// The outcome of a login not attempted (bad config, unreadable event), built by the core;
+/// `config` when it was read.
+pub fn js_failure(e: &RuleError, config: Option<&Config>) -> JsValue {
+    to_js(&Outcome::not_attempted(e.clone(), config))
 }
 
 /// Settings for a host whose entry point takes `(event, config)`: `configure()` values, the config
@@ -82,15 +66,6 @@ pub async fn run_event(host: Host, event: &Value, config: Config) -> Result<Vec<
     Ok(outcomes)
 }
 
-/// The marker a host stores once Salesforce confirmed (`recordedAsLead`, `salesforceLeadId`), in order.
-pub fn marker(outcome: &Outcome) -> Option<serde_json::Map<String, serde_json::Value>> {
-    let id = outcome.lead_id.as_ref().filter(|_| outcome.confirmed())?;
-    let mut m = serde_json::Map::new();
-    m.insert(MARKER.into(), Value::Bool(true));
-    m.insert(LEAD_ID_KEY.into(), Value::String(id.clone()));
-    Some(m)
-}
-
 /// The host's event as JSON, or the reason it cannot be read.
 pub fn event_json(event: &JsValue) -> Result<Value, RuleError> {
     from_js(event, "event")
@@ -99,5 +74,5 @@ pub fn event_json(event: &JsValue) -> Result<Value, RuleError> {
 /// Log a failure that happened before any request (bad config, unreadable event).
 pub fn js_failure_logged(host: &str, e: &RuleError) -> JsValue {
     log_config_error(host, e);
-    js_failure(e)
+    js_failure(e, None)
 }

@@ -2,14 +2,12 @@
 //! hooks (with the one-time verification GET). One function takes the request as plain values and
 //! resolves to the response to send, so it fits any Node/edge HTTP framework.
 
-use super::{host_config, log_config_error, marker, run_event};
-use crate::core::error::{ErrorCode, RuleError};
-use crate::core::flow::Outcome;
-use crate::core::profile::{host_from_name, read_json, Host};
-use crate::core::webhook;
+use super::{host_config, log_config_error, run_event};
+use crate::core::webhook::respond::{self, Auth};
+use crate::core::webhook::WebhookResponse;
 use crate::wasm::bindings::{call_method, get, promise, to_js};
 use crate::wasm::driver;
-use serde_json::{json, Value};
+use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -23,9 +21,6 @@ export interface WebhookRequest {
 }
 export interface WebhookResponse { status: number; headers: Record<string, string>; body: string; }
 "#;
-
-/// Okta expects an event hook's answer within 3 s; the deadline is capped below that.
-const OKTA_DEADLINE_MS: u64 = 2_500;
 
 /// Read a header from Node's lower-case header object or a fetch `Headers`.
 fn header(headers: &JsValue, name: &str) -> Option<String> {
@@ -43,21 +38,13 @@ fn header(headers: &JsValue, name: &str) -> Option<String> {
     None
 }
 
-fn respond(status: u16, body: Option<Value>) -> JsValue {
-    let (headers, text) = match body {
-        Some(b) => (json!({"content-type": "application/json"}), b.to_string()),
-        None => (json!({}), String::new()),
-    };
-    to_js(&json!({ "status": status, "headers": headers, "body": text }))
-}
-
-fn error_response(status: u16, e: &RuleError) -> JsValue {
-    respond(status, Some(json!({ "error": { "code": e.code.as_str(), "message": e.message } })))
-}
-
-/// Constant-time comparison, so the shared secret cannot be guessed byte by byte from timings.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The headers the policy reads ([`respond::REQUEST_HEADERS`]), as a JSON object.
+fn policy_headers(headers: &JsValue) -> Value {
+    let found: serde_json::Map<String, Value> = respond::REQUEST_HEADERS
+        .iter()
+        .filter_map(|n| header(headers, n).map(|v| ((*n).to_string(), Value::String(v))))
+        .collect();
+    Value::Object(found)
 }
 
 /// Handle an identity-platform webhook: `host` is "ory", "clerk" or "okta".
@@ -83,130 +70,60 @@ pub fn handle_webhook(
 }
 
 async fn handle_webhook_run(host: String, request: JsValue, config: JsValue) -> JsValue {
-    let host = match host_from_name(&host) {
-        Some(h @ (Host::Ory | Host::Clerk | Host::Okta)) => h,
-        _ => {
-            let e = RuleError::new(
-                ErrorCode::ConfigInvalid,
-                format!("handleWebhook serves ory, clerk and okta, not '{host}'"),
-            );
-            return error_response(500, &e);
-        }
-    };
-    let headers = get(&request, "headers");
-    let method = get(&request, "method").as_string().unwrap_or_else(|| "POST".into()).to_ascii_uppercase();
+    to_js(&webhook_response(host, request, config).await)
+}
 
-    if host == Host::Okta && method == "GET" {
-        return match header(&headers, "x-okta-verification-challenge").map(|c| webhook::okta_verification_response(&c))
-        {
-            Some(Ok(v)) => respond(200, Some(v)),
-            Some(Err(e)) => error_response(400, &e),
-            None => error_response(
-                400,
-                &RuleError::new(ErrorCode::ProfileInvalid, "missing x-okta-verification-challenge header"),
-            ),
-        };
+async fn webhook_response(host: String, request: JsValue, config: JsValue) -> WebhookResponse {
+    let host = match respond::webhook_host(&host) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let headers = policy_headers(&get(&request, "headers"));
+    let method = get(&request, "method").as_string();
+    if let Some(r) = respond::verification(host, method.as_deref(), &headers) {
+        return r;
     }
 
     let config = match host_config(&config) {
         Ok(mut c) => {
-            if host == Host::Okta {
-                // Okta drops an event hook delivery not answered within 3 s.
-                c.deadline_ms = c.deadline_ms.min(OKTA_DEADLINE_MS);
-            }
+            c.deadline_ms = respond::deadline_ms(host, c.deadline_ms);
             c
         }
         Err(e) => {
             log_config_error(host.name(), &e);
-            // Clerk (Svix) retries failed deliveries; Ory and Okta must not be blocked.
-            return if host == Host::Clerk {
-                error_response(500, &e)
-            } else {
-                respond(if host == Host::Ory { 204 } else { 200 }, None)
-            };
+            return respond::config_refused(host, &e);
         }
     };
 
     let body_value = get(&request, "body");
     let raw = match body_value.as_string() {
         Some(s) => s,
-        None if host == Host::Clerk => {
-            let e = RuleError::new(
-                ErrorCode::SignatureInvalid,
-                "pass the raw request body as a string: the Svix signature covers its exact bytes",
-            );
-            return error_response(400, &e);
-        }
-        None => js_sys::JSON::stringify(&body_value).ok().and_then(|s| s.as_string()).unwrap_or_default(),
+        None => match respond::body_not_text(host) {
+            Some(r) => return r,
+            None => js_sys::JSON::stringify(&body_value).ok().and_then(|s| s.as_string()).unwrap_or_default(),
+        },
     };
 
-    if let Err(e) = authenticate(host, &headers, &raw, config.webhook_secret.as_ref().map(|s| s.expose())).await {
-        return error_response(401, &e);
+    match respond::authenticate(host, &headers, &raw, config.webhook_secret.as_ref().map(|s| s.expose())) {
+        Auth::Accepted => {}
+        Auth::Refused(r) => return r,
+        Auth::Svix(check) => {
+            let mac = driver::hmac_sha256(check.key(), check.content()).await;
+            if let Err(r) = check.verify(mac, driver::now_ms() / 1000) {
+                return r;
+            }
+        }
     }
 
-    // Read as an event is (lone surrogates as U+FFFD, too deep named as such).
-    let event: Value = match read_json(&raw, "the webhook body") {
+    let event = match respond::read_event(&raw) {
         Ok(v) => v,
-        Err(e) => return error_response(400, &e),
+        Err(r) => return r,
     };
     match run_event(host, &event, config).await {
-        Ok(outcomes) => answer(host, &event, &outcomes),
+        Ok(outcomes) => respond::respond(host, &event, Ok(&outcomes)),
         Err(e) => {
             log_config_error(host.name(), &e);
-            if host == Host::Ory {
-                respond(204, None)
-            } else {
-                error_response(400, &e)
-            }
+            respond::respond(host, &event, Err(&e))
         }
     }
-}
-
-async fn authenticate(host: Host, headers: &JsValue, raw: &str, secret: Option<&str>) -> Result<(), RuleError> {
-    match (host, secret) {
-        (Host::Clerk, None) => Err(RuleError::new(
-            ErrorCode::SignatureInvalid,
-            "set CLERK_WEBHOOK_SECRET (webhookSecret) to the endpoint's whsec_ signing secret; unsigned Clerk webhooks are refused",
-        )),
-        (Host::Clerk, Some(secret)) => {
-            let names = ["svix-id", "svix-timestamp", "svix-signature", "webhook-id", "webhook-timestamp", "webhook-signature"];
-            let found: serde_json::Map<String, serde_json::Value> =
-                names.iter().filter_map(|n| header(headers, n).map(|v| ((*n).to_string(), Value::String(v)))).collect();
-            let found = Value::Object(found);
-            let h = webhook::svix_headers(&found)?;
-            let key = webhook::svix_secret_key(secret)?;
-            let mac = driver::hmac_sha256(&key, webhook::svix_signed_content(h.id, h.timestamp, raw).as_bytes())
-                .await
-                .map_err(|why| RuleError::new(ErrorCode::SignatureInvalid, format!("could not compute the signature: {why}")))?;
-            webhook::svix_verify(h.signature, h.timestamp, driver::now_ms() / 1000, &mac)
-        }
-        (_, Some(secret)) => match header(headers, "authorization") {
-            Some(given) if same_secret(&given, secret) => Ok(()),
-            _ => Err(RuleError::new(ErrorCode::SignatureInvalid, "the Authorization header does not match the configured webhookSecret")),
-        },
-        (_, None) => Ok(()),
-    }
-}
-
-fn answer(host: Host, event: &Value, outcomes: &[Outcome]) -> JsValue {
-    if host == Host::Ory {
-        return match outcomes.first().and_then(marker) {
-            Some(m) => {
-                let identity = event.get("identity").or_else(|| event.pointer("/ctx/identity"));
-                let mut meta = identity
-                    .and_then(|i| i.get("metadata_public"))
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                meta.extend(m);
-                respond(200, Some(json!({ "identity": { "metadata_public": meta } })))
-            }
-            None => respond(204, None),
-        };
-    }
-    let summary: Vec<Value> = outcomes
-        .iter()
-        .map(|o| json!({ "status": o.status, "leadId": o.lead_id, "error": o.error.as_ref().map(|e| e.code.as_str()) }))
-        .collect();
-    respond(200, Some(json!({ "outcomes": summary })))
 }

@@ -1,0 +1,470 @@
+//! What an identity platform's webhook is answered: which hosts are served, Okta's verification
+//! GET, the status code for each failure per host, the auth policy (Svix for Clerk, a shared
+//! `Authorization` for Ory and Okta) and the shape of the answer once the logins ran. A driver
+//! converts the request to plain values, performs the one HMAC and the logins, and sends back the
+//! [`WebhookResponse`] these functions decide.
+//!
+//! Registration must never be blocked by Salesforce: Ory's and Okta's failures are answered as
+//! successes, Clerk's configuration failures with a 500 (Svix retries later, nothing is lost).
+
+use super::{constant_time_eq, okta_verification_response, svix_headers, svix_secret_key, svix_signed_content};
+use super::{svix_verify, CLERK_SECRET_FIELD};
+use crate::core::error::{ErrorCode, RuleError};
+use crate::core::flow::Outcome;
+use crate::core::profile::{host_from_name, read_json, Host};
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Okta drops an event hook delivery not answered within 3 s: the deadline is capped below that.
+pub const OKTA_DEADLINE_MS: u64 = 2_500;
+
+/// The request headers this policy reads (lower case): a driver hands over these and no others.
+pub const REQUEST_HEADERS: [&str; 8] = [
+    "authorization",
+    "x-okta-verification-challenge",
+    "svix-id",
+    "svix-timestamp",
+    "svix-signature",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
+/// The HTTP answer to send: `body` is JSON text, or empty with no `content-type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WebhookResponse {
+    /// The HTTP status code.
+    pub status: u16,
+    /// The response headers.
+    pub headers: BTreeMap<&'static str, &'static str>,
+    /// The response body.
+    pub body: String,
+}
+
+impl WebhookResponse {
+    fn json(status: u16, body: &Value) -> Self {
+        WebhookResponse {
+            status,
+            headers: BTreeMap::from([("content-type", "application/json")]),
+            body: body.to_string(),
+        }
+    }
+
+    fn empty(status: u16) -> Self {
+        WebhookResponse { status, headers: BTreeMap::new(), body: String::new() }
+    }
+
+    fn error(status: u16, e: &RuleError) -> Self {
+        Self::json(status, &json!({ "error": { "code": e.code.as_str(), "message": e.message } }))
+    }
+}
+
+/// The webhook host `name` names (Ory, Clerk or Okta), or the 500 for any other name.
+pub fn webhook_host(name: &str) -> Result<Host, WebhookResponse> {
+    match host_from_name(name) {
+        Some(host @ (Host::Ory | Host::Clerk | Host::Okta)) => Ok(host),
+        _ => Err(WebhookResponse::error(
+            500,
+            &RuleError::new(
+                ErrorCode::ConfigInvalid,
+                format!("handleWebhook serves ory, clerk and okta, not '{name}'"),
+            ),
+        )),
+    }
+}
+
+/// The answer to Okta's one-time verification GET, when the request is one (`method` absent
+/// reads as POST): 200 `{"verification"}`, or 400 when the challenge header is missing or unfit.
+pub fn verification(host: Host, method: Option<&str>, headers: &Value) -> Option<WebhookResponse> {
+    if host != Host::Okta || !method.unwrap_or("POST").eq_ignore_ascii_case("GET") {
+        return None;
+    }
+    Some(match given(headers, "x-okta-verification-challenge").map(okta_verification_response) {
+        Some(Ok(v)) => WebhookResponse::json(200, &v),
+        Some(Err(e)) => WebhookResponse::error(400, &e),
+        None => WebhookResponse::error(
+            400,
+            &RuleError::new(ErrorCode::ProfileInvalid, "missing x-okta-verification-challenge header"),
+        ),
+    })
+}
+
+/// The answer when the configuration cannot be read: Clerk 500 (Svix retries); Ory 204 and Okta
+/// 200, empty, so registration goes on.
+pub fn config_refused(host: Host, e: &RuleError) -> WebhookResponse {
+    match host {
+        Host::Clerk => WebhookResponse::error(500, e),
+        Host::Ory => WebhookResponse::empty(204),
+        _ => WebhookResponse::empty(200),
+    }
+}
+
+/// The deadline for the logins of one delivery: the configured one, capped for Okta at
+/// [`OKTA_DEADLINE_MS`].
+pub fn deadline_ms(host: Host, configured_ms: u64) -> u64 {
+    match host {
+        Host::Okta => configured_ms.min(OKTA_DEADLINE_MS),
+        _ => configured_ms,
+    }
+}
+
+/// The answer when the body was not handed over as text: 400 for Clerk (its signature covers the
+/// exact bytes); `None` for the others, whose driver serialises the body it was given.
+pub fn body_not_text(host: Host) -> Option<WebhookResponse> {
+    (host == Host::Clerk).then(|| {
+        WebhookResponse::error(
+            400,
+            &RuleError::new(
+                ErrorCode::SignatureInvalid,
+                "pass the raw request body as a string: the Svix signature covers its exact bytes",
+            ),
+        )
+    })
+}
+
+/// Whether a delivery may be read, as far as can be told without an HMAC.
+pub enum Auth {
+    /// Read it.
+    Accepted,
+    /// Answer this (401) and read nothing.
+    Refused(WebhookResponse),
+    /// Compute HMAC-SHA256 over [`SvixCheck::content`] with [`SvixCheck::key`], then ask
+    /// [`SvixCheck::verify`].
+    Svix(SvixCheck),
+}
+
+/// A Svix signature check waiting for its HMAC. Holds the signing key: never logged.
+pub struct SvixCheck {
+    key: Vec<u8>,
+    content: String,
+    signature: String,
+    timestamp: String,
+}
+
+impl SvixCheck {
+    /// The HMAC key (from `CLERK_WEBHOOK_SECRET`).
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// The exact bytes Svix signed.
+    pub fn content(&self) -> &[u8] {
+        self.content.as_bytes()
+    }
+
+    /// The verdict once the driver computed the HMAC (or could not, and says why): `Ok` to read
+    /// the delivery, else the 401 to answer. `now_secs` is the host's clock, in Unix seconds.
+    pub fn verify(&self, mac: Result<Vec<u8>, String>, now_secs: u64) -> Result<(), WebhookResponse> {
+        mac.map_err(|why| {
+            RuleError::new(ErrorCode::SignatureInvalid, format!("could not compute the signature: {why}"))
+        })
+        .and_then(|mac| svix_verify(&self.signature, &self.timestamp, now_secs, &mac))
+        .map_err(|e| WebhookResponse::error(401, &e))
+    }
+}
+
+/// The auth policy. Clerk: a Svix signature over the raw body, and a delivery without a configured
+/// `CLERK_WEBHOOK_SECRET` is refused. Ory and Okta: when `webhookSecret` is set, the
+/// `Authorization` header must equal it (compared in constant time); when unset, anyone may call.
+pub fn authenticate(host: Host, headers: &Value, raw_body: &str, secret: Option<&str>) -> Auth {
+    let refused = |e: RuleError| Auth::Refused(WebhookResponse::error(401, &e));
+    match (host, secret) {
+        (Host::Clerk, None) => refused(RuleError::new(
+            ErrorCode::SignatureInvalid,
+            format!("set {CLERK_SECRET_FIELD} (webhookSecret) to the endpoint's whsec_ signing secret; unsigned Clerk webhooks are refused"),
+        )),
+        (Host::Clerk, Some(secret)) => {
+            let check = svix_headers(headers).and_then(|h| {
+                Ok(SvixCheck {
+                    key: svix_secret_key(secret)?,
+                    content: svix_signed_content(h.id, h.timestamp, raw_body),
+                    signature: h.signature.to_owned(),
+                    timestamp: h.timestamp.to_owned(),
+                })
+            });
+            match check {
+                Ok(check) => Auth::Svix(check),
+                Err(e) => refused(e),
+            }
+        }
+        (_, Some(secret)) => match given(headers, "authorization") {
+            Some(header) if constant_time_eq(header.as_bytes(), secret.as_bytes()) => Auth::Accepted,
+            _ => refused(RuleError::new(
+                ErrorCode::SignatureInvalid,
+                "the Authorization header does not match the configured webhookSecret",
+            )),
+        },
+        (_, None) => Auth::Accepted,
+    }
+}
+
+/// The delivery's body as an event (read as every event is), or the 400 to answer.
+pub fn read_event(raw_body: &str) -> Result<Value, WebhookResponse> {
+    read_json(raw_body, "the webhook body").map_err(|e| WebhookResponse::error(400, &e))
+}
+
+/// The answer once the logins of `event` ran (`Ok`), or could not run because the event is no
+/// login of this host (`Err`, already logged by the driver).
+/// - Ory: 200 `{"identity":{"metadata_public":…}}`, the identity's own metadata plus the marker
+///   once Salesforce confirmed the first user; else 204, whatever happened.
+/// - Clerk and Okta: 200 `{"outcomes":[{status, leadId, error}]}` (the error as its code), or
+///   400 with the error when the event could not be read as a login.
+pub fn respond(host: Host, event: &Value, outcomes: Result<&[Outcome], &RuleError>) -> WebhookResponse {
+    match (host, outcomes) {
+        (Host::Ory, Ok(outcomes)) => {
+            let identity = event.get("identity").or_else(|| event.pointer("/ctx/identity"));
+            let existing = identity.and_then(|i| i.get("metadata_public"));
+            match outcomes.first().and_then(|o| o.marker_over(existing)) {
+                Some(meta) => WebhookResponse::json(200, &json!({ "identity": { "metadata_public": meta } })),
+                None => WebhookResponse::empty(204),
+            }
+        }
+        (Host::Ory, Err(_)) => WebhookResponse::empty(204),
+        (_, Ok(outcomes)) => {
+            let summary: Vec<Value> = outcomes
+                .iter()
+                .map(|o| json!({ "status": o.status, "leadId": o.lead_id, "error": o.error.as_ref().map(|e| e.code.as_str()) }))
+                .collect();
+            WebhookResponse::json(200, &json!({ "outcomes": summary }))
+        }
+        (_, Err(e)) => WebhookResponse::error(400, e),
+    }
+}
+
+/// A header as given (case-insensitive name; a string, or the first of an array), empty included.
+fn given<'a>(headers: &'a Value, name: &str) -> Option<&'a str> {
+    let (_, value) = headers.as_object()?.iter().find(|(key, _)| key.eq_ignore_ascii_case(name))?;
+    match value {
+        Value::String(s) => Some(s),
+        Value::Array(items) => items.first()?.as_str(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::flow::Status;
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+
+    const ID: &str = "00Q000000000001AAA";
+
+    fn body(r: &WebhookResponse) -> Value {
+        serde_json::from_str(&r.body).expect("a JSON body")
+    }
+
+    fn error_code(r: &WebhookResponse) -> String {
+        body(r)["error"]["code"].as_str().expect("an error code").to_owned()
+    }
+
+    fn assert_empty(r: &WebhookResponse, status: u16) {
+        assert_eq!(r, &WebhookResponse { status, headers: BTreeMap::new(), body: String::new() });
+    }
+
+    fn outcome(status: Status, lead_id: Option<&str>, error: Option<ErrorCode>) -> Outcome {
+        let mut o = Outcome::not_attempted(RuleError::new(ErrorCode::ProfileInvalid, "unused"), None);
+        o.status = status;
+        o.lead_id = lead_id.map(str::to_owned);
+        o.error = error.map(|code| RuleError::new(code, "why"));
+        o
+    }
+
+    fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+        mac.update(message);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    #[test]
+    fn only_ory_clerk_and_okta_are_served() {
+        assert_eq!(webhook_host("ory"), Ok(Host::Ory));
+        assert_eq!(webhook_host("Clerk"), Ok(Host::Clerk));
+        assert_eq!(webhook_host("okta"), Ok(Host::Okta));
+        for other in ["auth0", "firebase", "generic", "myspace"] {
+            let r = webhook_host(other).unwrap_err();
+            assert_eq!((r.status, error_code(&r)), (500, "CONFIG_INVALID".into()), "{other}");
+            assert_eq!(r.headers.get("content-type"), Some(&"application/json"));
+            assert_eq!(
+                body(&r)["error"]["message"],
+                format!("handleWebhook serves ory, clerk and okta, not '{other}'")
+            );
+        }
+    }
+
+    #[test]
+    fn okta_verification_get_is_answered_with_the_challenge() {
+        let headers = json!({"x-okta-verification-challenge": "abc"});
+        for method in [Some("GET"), Some("get")] {
+            let r = verification(Host::Okta, method, &headers).expect("a verification request");
+            assert_eq!((r.status, body(&r)), (200, json!({"verification": "abc"})));
+        }
+        assert_eq!(
+            verification(Host::Okta, Some("GET"), &json!({"X-Okta-Verification-Challenge": ["c", "d"]}))
+                .map(|r| body(&r)),
+            Some(json!({"verification": "c"}))
+        );
+        let missing = verification(Host::Okta, Some("GET"), &json!({})).expect("answered");
+        assert_eq!((missing.status, error_code(&missing)), (400, "PROFILE_INVALID".into()));
+        assert_eq!(body(&missing)["error"]["message"], "missing x-okta-verification-challenge header");
+        let empty =
+            verification(Host::Okta, Some("GET"), &json!({"x-okta-verification-challenge": ""})).expect("answered");
+        assert_eq!(body(&empty)["error"]["message"], "x-okta-verification-challenge is missing or empty");
+        let evil = json!({"x-okta-verification-challenge": "a\r\nSet-Cookie: x"});
+        assert_eq!(verification(Host::Okta, Some("GET"), &evil).map(|r| r.status), Some(400));
+        // Not a verification: an Okta POST, a method left out (POST), a GET to another host.
+        assert_eq!(verification(Host::Okta, Some("POST"), &headers), None);
+        assert_eq!(verification(Host::Okta, None, &headers), None);
+        assert_eq!(verification(Host::Ory, Some("GET"), &headers), None);
+        assert_eq!(verification(Host::Clerk, Some("GET"), &headers), None);
+    }
+
+    #[test]
+    fn a_configuration_error_blocks_no_registration_but_clerk_is_retried() {
+        let e = RuleError::new(ErrorCode::ConfigInvalid, "clientId is missing");
+        let clerk = config_refused(Host::Clerk, &e);
+        assert_eq!(
+            (clerk.status, body(&clerk)),
+            (500, json!({"error": {"code": "CONFIG_INVALID", "message": "clientId is missing"}}))
+        );
+        assert_empty(&config_refused(Host::Ory, &e), 204);
+        assert_empty(&config_refused(Host::Okta, &e), 200);
+    }
+
+    #[test]
+    fn okta_deadline_is_capped_below_its_three_seconds() {
+        assert_eq!(deadline_ms(Host::Okta, 5_000), OKTA_DEADLINE_MS);
+        assert_eq!(deadline_ms(Host::Okta, 1_000), 1_000);
+        assert_eq!(deadline_ms(Host::Ory, 5_000), 5_000);
+        assert_eq!(deadline_ms(Host::Clerk, 9_000), 9_000);
+    }
+
+    #[test]
+    fn only_clerk_needs_the_body_as_text() {
+        let r = body_not_text(Host::Clerk).expect("refused");
+        assert_eq!((r.status, error_code(&r)), (400, "SIGNATURE_INVALID".into()));
+        assert_eq!(body_not_text(Host::Ory), None);
+        assert_eq!(body_not_text(Host::Okta), None);
+    }
+
+    fn refused(auth: Auth) -> WebhookResponse {
+        match auth {
+            Auth::Refused(r) => r,
+            Auth::Accepted => panic!("accepted"),
+            Auth::Svix(_) => panic!("asked for an HMAC"),
+        }
+    }
+
+    #[test]
+    fn ory_and_okta_check_the_shared_authorization_when_one_is_set() {
+        for host in [Host::Ory, Host::Okta] {
+            let given = |h: Value| authenticate(host, &h, "{}", Some("Bearer key"));
+            assert!(matches!(given(json!({"authorization": "Bearer key"})), Auth::Accepted));
+            assert!(matches!(given(json!({"Authorization": ["Bearer key"]})), Auth::Accepted));
+            for wrong in [json!({"authorization": "Bearer kez"}), json!({"authorization": ""}), json!({}), json!(null)]
+            {
+                let r = refused(given(wrong.clone()));
+                assert_eq!((r.status, error_code(&r)), (401, "SIGNATURE_INVALID".into()), "{wrong}");
+                assert!(!r.body.contains("Bearer key"), "the secret is never echoed");
+            }
+            // No secret configured: anyone may call.
+            assert!(matches!(authenticate(host, &json!({}), "{}", None), Auth::Accepted));
+        }
+    }
+
+    #[test]
+    fn clerk_needs_a_secret_and_a_valid_svix_signature() {
+        let r = refused(authenticate(Host::Clerk, &json!({}), "{}", None));
+        assert_eq!((r.status, error_code(&r)), (401, "SIGNATURE_INVALID".into()));
+        assert!(body(&r)["error"]["message"].as_str().is_some_and(|m| m.contains("CLERK_WEBHOOK_SECRET")));
+
+        let secret = format!("whsec_{}", BASE64.encode(b"0123456789abcdef0123456789abcdef"));
+        let raw = r#"{"type":"user.created"}"#;
+        let now = 1_700_000_000u64;
+        let key = svix_secret_key(&secret).expect("a valid secret");
+        let mac = hmac_sha256(&key, svix_signed_content("msg_1", &now.to_string(), raw).as_bytes());
+        let headers = json!({"svix-id": "msg_1", "svix-timestamp": now.to_string(), "svix-signature": format!("v1,{}", BASE64.encode(&mac))});
+        let Auth::Svix(check) = authenticate(Host::Clerk, &headers, raw, Some(&secret)) else {
+            panic!("an HMAC to compute")
+        };
+        assert_eq!(check.key(), key.as_slice());
+        assert_eq!(check.content(), format!("msg_1.{now}.{raw}").as_bytes());
+        assert_eq!(check.verify(Ok(hmac_sha256(check.key(), check.content())), now + 10), Ok(()));
+        let stale = check.verify(Ok(mac.clone()), now + 301).unwrap_err();
+        assert_eq!((stale.status, error_code(&stale)), (401, "SIGNATURE_INVALID".into()));
+        let tampered = check.verify(Ok(hmac_sha256(&key, b"msg_1.1700000000.{}")), now).unwrap_err();
+        assert_eq!(tampered.status, 401);
+        let failed = check.verify(Err("WebCrypto is not available".into()), now).unwrap_err();
+        assert_eq!(failed.status, 401);
+        assert_eq!(body(&failed)["error"]["message"], "could not compute the signature: WebCrypto is not available");
+
+        let unsigned = refused(authenticate(Host::Clerk, &json!({"svix-id": "msg_1"}), raw, Some(&secret)));
+        assert_eq!((unsigned.status, error_code(&unsigned)), (401, "SIGNATURE_INVALID".into()));
+        let bad_secret = refused(authenticate(Host::Clerk, &headers, raw, Some("whsec_!!!!")));
+        assert_eq!((bad_secret.status, error_code(&bad_secret)), (401, "CONFIG_INVALID".into()));
+    }
+
+    #[test]
+    fn an_unreadable_body_is_a_400() {
+        assert_eq!(read_event(r#"{"a":1}"#), Ok(json!({"a": 1})));
+        let r = read_event("{not json").unwrap_err();
+        assert_eq!(r.status, 400);
+        assert!(!error_code(&r).is_empty());
+    }
+
+    #[test]
+    fn ory_gets_its_metadata_with_the_marker_once_confirmed_else_204() {
+        let created = [outcome(Status::Created, Some(ID), None)];
+        let marker = json!({"recordedAsLead": true, "salesforceLeadId": ID});
+        for event in [
+            json!({"identity": {"metadata_public": {"plan": "pro"}}}),
+            json!({"ctx": {"identity": {"metadata_public": {"plan": "pro"}}}}),
+        ] {
+            let r = respond(Host::Ory, &event, Ok(&created));
+            assert_eq!(r.status, 200);
+            assert_eq!(r.headers, BTreeMap::from([("content-type", "application/json")]));
+            assert_eq!(
+                body(&r),
+                json!({"identity": {"metadata_public": {"plan": "pro", "recordedAsLead": true, "salesforceLeadId": ID}}})
+            );
+        }
+        let bare = respond(Host::Ory, &json!({}), Ok(&[outcome(Status::Duplicate, Some(ID), None)]));
+        assert_eq!(body(&bare), json!({"identity": {"metadata_public": marker}}));
+        let e = RuleError::new(ErrorCode::ProfileInvalid, "not a registration");
+        for not_recorded in [
+            Ok(&[outcome(Status::Failed, None, Some(ErrorCode::OutcomeUnknown))][..]),
+            Ok(&[outcome(Status::Skipped, None, None)][..]),
+            Ok(&[][..]),
+            Err(&e),
+        ] {
+            assert_empty(&respond(Host::Ory, &json!({}), not_recorded), 204);
+        }
+    }
+
+    #[test]
+    fn clerk_and_okta_get_the_outcomes_or_a_400() {
+        let outcomes =
+            [outcome(Status::Created, Some(ID), None), outcome(Status::Failed, None, Some(ErrorCode::OutcomeUnknown))];
+        for host in [Host::Clerk, Host::Okta] {
+            let r = respond(host, &json!({}), Ok(&outcomes));
+            assert_eq!(r.status, 200);
+            assert_eq!(
+                body(&r),
+                json!({"outcomes": [
+                    {"status": "created", "leadId": ID, "error": null},
+                    {"status": "failed", "leadId": null, "error": "OUTCOME_UNKNOWN"}
+                ]})
+            );
+            assert_eq!(body(&respond(host, &json!({}), Ok(&[]))), json!({"outcomes": []}));
+            let e = RuleError::new(ErrorCode::ProfileInvalid, "no user in the event");
+            let r = respond(host, &json!({}), Err(&e));
+            assert_eq!(
+                (r.status, body(&r)),
+                (400, json!({"error": {"code": "PROFILE_INVALID", "message": "no user in the event"}}))
+            );
+        }
+    }
+}
