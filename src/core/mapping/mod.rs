@@ -29,6 +29,8 @@
 //! `source` (the ordered reader), `syntax` (the tree and its source text), `parser`, `eval`,
 //! `filters` and `presets`.
 
+#![warn(missing_docs)]
+
 mod eval;
 mod filters;
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -64,6 +66,7 @@ pub const MAX_VALUE_BYTES: usize = 131_072;
 /// A parsed mapping: Salesforce field name → expression, in the order of its [`MappingSource`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
+    /// Salesforce field API name and its expression, in the mapping's order.
     pub fields: Vec<(String, Expr)>,
 }
 

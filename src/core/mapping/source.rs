@@ -21,9 +21,11 @@ impl MappingSource {
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&String, &Value)> {
         self.0.iter().map(|(k, v)| (k, v))
     }
+    /// How many fields.
     pub fn len(&self) -> usize {
         self.0.len()
     }
+    /// No field at all.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -7,13 +7,16 @@ use std::fmt;
 /// One field's expression: alternatives tried in order until one yields a non-blank value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expr {
+    /// At least one, at most [`MAX_ALTERNATIVES`](super::MAX_ALTERNATIVES).
     pub alternatives: Vec<Alternative>,
 }
 
 /// A term and the filters applied to its value, left to right.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alternative {
+    /// Where the value comes from.
     pub term: Term,
+    /// Applied in order; at most [`MAX_FILTERS`](super::MAX_FILTERS).
     pub filters: Vec<Filter>,
 }
 
@@ -39,20 +42,40 @@ pub enum PathSegment {
 /// `default` can fill in a missing value; all others leave a missing value missing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Filter {
+    /// `lower`: Unicode lower case.
     Lower,
+    /// `upper`: Unicode upper case.
     Upper,
+    /// `trim`: without leading and trailing whitespace.
     Trim,
+    /// `capitalize`: the first character in upper case, the rest as is.
     Capitalize,
+    /// `firstWord`: the first whitespace-separated word.
     FirstWord,
+    /// `lastWord`: the last whitespace-separated word.
     LastWord,
+    /// `nameFirst`: all words but the last; missing for a single word.
     NameFirst,
+    /// `nameLast`: the last word.
     NameLast,
+    /// `localPart`: before the last `@`; missing without one.
     LocalPart,
+    /// `domain`: after the last `@`; missing without one.
     Domain,
+    /// `notEmail`: missing when the value looks like `x@y`.
     NotEmail,
+    /// `truncate(n)`: at most n characters (n ≥ 1).
     Truncate(usize),
+    /// `default('x')`: x when the value is missing or blank.
     Default(String),
-    Replace { from: String, to: String },
+    /// `replace('from', 'to')`: every occurrence of a non-empty `from`, bounded by
+    /// [`MAX_VALUE_BYTES`](super::MAX_VALUE_BYTES).
+    Replace {
+        /// The text to find; never empty when parsed.
+        from: String,
+        /// Its replacement.
+        to: String,
+    },
 }
 
 impl Expr {
