@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
-    // Failing cases are kept in src/core/mapping/fuzz.proptest-regressions (commit it when written).
+    // Failing cases are kept in proptest-regressions/core/mapping/fuzz.txt (commit it when written).
     ProptestConfig { cases, ..ProptestConfig::default() }
 }
 
