@@ -1,8 +1,7 @@
 //! The filters: the catalogue the parser checks names and arguments against, what each one does
 //! to a value, and the suggestion offered for a misspelt name.
 
-use super::parser::Problem;
-use super::{snippet, Filter, MAX_VALUE_BYTES};
+use super::{snippet, Filter, Problem, MAX_VALUE_BYTES};
 use crate::core::text::{has_whitespace, is_blank};
 
 impl Filter {

@@ -46,7 +46,7 @@ pub use source::MappingSource;
 pub use syntax::{Alternative, Expr, Filter, PathSegment, Term};
 
 use crate::core::error::{ErrorCode, Result, RuleError};
-use parser::{Parser, Problem};
+use parser::Parser;
 use serde_json::Value;
 
 /// Longest expression accepted, in characters.
@@ -62,6 +62,13 @@ pub const MAX_FIELD_NAME_CHARS: usize = 80;
 /// Longest value `replace` may build, in bytes (Salesforce's largest text field holds 131,072
 /// characters). Chained replaces could otherwise grow a value exponentially.
 pub const MAX_VALUE_BYTES: usize = 131_072;
+
+/// A parse error before the field name is attached: a 0-based character position and a message.
+/// Here rather than in `parser` because the filter catalogue builds them too.
+struct Problem {
+    at: usize,
+    message: String,
+}
 
 /// A parsed mapping: Salesforce field name → expression, in the order of its [`MappingSource`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,15 +1,9 @@
 //! The parser: a hand-written lexer driven by a flat (non-recursive) parser, so depth and time are
-//! bounded by the expression length limit. Errors are [`Problem`]s: a position and a message.
+//! bounded by the expression length limit. Errors are `Problem`s: a position and a message.
 
 use super::filters::{build_filter, unknown_filter, Arg, FILTER_SPECS};
 use super::syntax::{is_key_char, is_key_start};
-use super::{snippet, Alternative, Expr, Filter, PathSegment, Term, MAX_ALTERNATIVES, MAX_FILTERS};
-
-/// A parse error before the field name is attached.
-pub(super) struct Problem {
-    pub(super) at: usize,
-    pub(super) message: String,
-}
+use super::{snippet, Alternative, Expr, Filter, PathSegment, Problem, Term, MAX_ALTERNATIVES, MAX_FILTERS};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
