@@ -5,8 +5,7 @@ use super::{snippet, Filter, Problem, MAX_VALUE_BYTES};
 use crate::core::text::{has_whitespace, is_blank};
 
 impl Filter {
-    /// Transform a value; `None` is a missing value. Case mapping is Unicode's default, final
-    /// sigma included, as JS's `toLowerCase`/`toUpperCase` do, so the core needs no JS for it.
+    /// Transform a value; `None` is a missing value.
     pub fn apply(&self, value: Option<String>) -> Option<String> {
         if let Filter::Default(text) = self {
             return match value {
@@ -16,12 +15,12 @@ impl Filter {
         }
         let text = value?;
         match self {
-            Filter::Lower => Some(text.to_lowercase()),
-            Filter::Upper => Some(text.to_uppercase()),
+            Filter::Lower => Some(case::lower(&text)),
+            Filter::Upper => Some(case::upper(&text)),
             Filter::Trim => Some(text.trim().to_string()),
             Filter::Capitalize => {
                 let mut chars = text.chars();
-                chars.next().map(|first| first.to_uppercase().collect::<String>() + chars.as_str())
+                chars.next().map(|first| case::upper(first.encode_utf8(&mut [0; 4])) + chars.as_str())
             }
             Filter::FirstWord => text.split_whitespace().next().map(str::to_string),
             Filter::LastWord | Filter::NameLast => text.split_whitespace().next_back().map(str::to_string),
@@ -200,6 +199,27 @@ pub(super) fn unknown_filter(name: &str, at: usize) -> Problem {
         message.push_str("'?");
     }
     Problem { at, message }
+}
+
+/// Unicode case mapping. In wasm the JS engine's own (`toLowerCase`/`toUpperCase`, the same
+/// Unicode rules) is used, so the binary does not carry Rust's case tables (about 30 kB).
+mod case {
+    #[cfg(target_arch = "wasm32")]
+    pub fn lower(s: &str) -> String {
+        js_sys::JsString::from(s).to_lower_case().into()
+    }
+    #[cfg(target_arch = "wasm32")]
+    pub fn upper(s: &str) -> String {
+        js_sys::JsString::from(s).to_upper_case().into()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn lower(s: &str) -> String {
+        s.to_lowercase()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn upper(s: &str) -> String {
+        s.to_uppercase()
+    }
 }
 
 /// The known filter a misspelt name most likely meant: same letters ignoring case and `_`/`-`,
