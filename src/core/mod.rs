@@ -12,8 +12,6 @@ pub mod error;
 pub mod flow;
 pub mod hash;
 pub mod http;
-// Documented by the mapping helper (issue 12), who splits it into a module folder.
-#[allow(missing_docs)]
 pub mod mapping;
 pub mod plan;
 pub mod profile;
