@@ -13,6 +13,7 @@ pub mod flow;
 pub mod hash;
 pub mod http;
 pub mod mapping;
+pub mod outcome;
 pub mod plan;
 pub mod profile;
 pub mod record;
