@@ -15,7 +15,7 @@
 use crate::core::batch_api::{self as api, Answer, JobInfo, RecordResult, ResultKind, ResultRow};
 use crate::core::config::{Config, TokenGrant};
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::flow::{json_path, CachedToken, Input, TokenUpdate};
+use crate::core::flow::json_path;
 use crate::core::hash::fnv1a;
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
 use crate::core::profile::{normalise, FirstLoginSignal, Host, HostEvent};
@@ -23,7 +23,9 @@ use crate::core::record::{build_record, RecordPayload};
 use crate::core::retry::{fits, Backoff};
 use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::scrub;
+use crate::core::session::CachedToken;
 use crate::core::session::{self, TokenStart};
+use crate::core::step::{Input, TokenUpdate};
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};

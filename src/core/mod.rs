@@ -22,5 +22,6 @@ pub mod salesforce;
 pub mod secret;
 pub mod session;
 pub mod slack;
+pub mod step;
 pub mod text;
 pub mod webhook;

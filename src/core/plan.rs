@@ -4,8 +4,10 @@
 
 use crate::core::config::{Config, TokenGrant};
 use crate::core::endpoint::is_loopback_host;
-use crate::core::flow::{FirstLoginFlow, Input, Outcome, Status, Step};
+use crate::core::flow::FirstLoginFlow;
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
+use crate::core::outcome::{Outcome, Status};
+use crate::core::step::{Input, Step};
 
 use crate::core::profile::HostEvent;
 use crate::core::record::{RecordPayload, SObject, Warning};

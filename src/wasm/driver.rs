@@ -2,10 +2,13 @@
 //! workers alike; never `window`), timers, WebCrypto signing, and the in-memory token cache.
 
 use crate::core::config::Config;
-use crate::core::flow::{cache_identity, CachedToken, FirstLoginFlow, Input, Outcome, Step, TokenUpdate};
+use crate::core::flow::FirstLoginFlow;
 use crate::core::http::{HttpRequest, HttpResponse};
+use crate::core::outcome::Outcome;
 use crate::core::profile::HostEvent;
 use crate::core::secret::Secret;
+use crate::core::session::{cache_identity, CachedToken};
+use crate::core::step::{Input, Step, TokenUpdate};
 use crate::wasm::bindings::get;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;

@@ -9,7 +9,7 @@ pub mod webhook;
 
 use crate::core::config::Config;
 use crate::core::error::RuleError;
-use crate::core::flow::{Outcome, Status};
+use crate::core::outcome::{Outcome, Status};
 use crate::core::profile::{normalise, Host};
 use crate::wasm::bindings::{from_js, to_js};
 use crate::wasm::driver;
