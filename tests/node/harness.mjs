@@ -64,6 +64,20 @@ export function auth0Event(secrets, user = {}) {
   return event;
 }
 
+/** One sample event of every host, by the host name a config gives (fresh objects each call). */
+export function hostEvents() {
+  return {
+    auth0: fixture("auth0-action-post-login.json"),
+    "auth0-rule": { user: fixture("auth0-rule-user.json"), context: fixture("auth0-rule-context.json") },
+    ory: fixture("ory-registration-after.json"),
+    firebase: fixture("firebase-before-user-created.json"),
+    cognito: fixture("cognito-post-confirmation.json"),
+    clerk: fixture("clerk-user-created.json"),
+    okta: fixture("okta-registration-inline-hook.json"),
+    generic: { user_id: "x|1", email: "plain@example.com", family_name: "Person" },
+  };
+}
+
 /** Every configured secret value the suite uses: none may appear in anything the rule produced. */
 export const SECRET_VALUES = ["emu-client-secret", "emu-password", "emu-refresh-token", "emuSlackHook", "00D5e000000emu"];
 

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { loadPackage, fixture, fixtureText, emulatorSecrets, captureConsole } from "./harness.mjs";
+import { loadPackage, fixture, fixtureText, emulatorSecrets, captureConsole, hostEvents } from "./harness.mjs";
 import { useEmulator } from "./use-emulator.mjs";
 
 const require = createRequire(import.meta.url);
@@ -39,16 +39,7 @@ const EXPORTS = [
 ];
 
 /** One sample event of every host, by the host name a config gives. */
-const EVENTS = {
-  auth0: fixture("auth0-action-post-login.json"),
-  "auth0-rule": { user: fixture("auth0-rule-user.json"), context: fixture("auth0-rule-context.json") },
-  ory: fixture("ory-registration-after.json"),
-  firebase: fixture("firebase-before-user-created.json"),
-  cognito: fixture("cognito-post-confirmation.json"),
-  clerk: fixture("clerk-user-created.json"),
-  okta: fixture("okta-registration-inline-hook.json"),
-  generic: { user_id: "x|1", email: "plain@example.com", family_name: "Person" },
-};
+const EVENTS = hostEvents();
 
 const SETTINGS = {
   clientId: "package-client-id",

@@ -11,7 +11,7 @@ import { createHmac } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { startEmulator } from "../emulator/server.mjs";
-import { loadPackage, fixture, fixtureText, emulatorSecrets, auth0Api, auth0Event, captureConsole } from "./harness.mjs";
+import { loadPackage, fixture, fixtureText, emulatorSecrets, auth0Api, auth0Event, captureConsole, hostEvents } from "./harness.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const OUT_DIR = fileURLToPath(new URL("./tmp/types/", import.meta.url));
@@ -97,16 +97,7 @@ const KNOWN_DRIFT = new Map([]);
 /** Settings the way a serverless host passes them: its environment. */
 const env = (extra = {}) => ({ secrets: emulatorSecrets(emu, extra) });
 
-const EVENTS = {
-  auth0: fixture("auth0-action-post-login.json"),
-  "auth0-rule": { user: fixture("auth0-rule-user.json"), context: fixture("auth0-rule-context.json") },
-  ory: fixture("ory-registration-after.json"),
-  firebase: fixture("firebase-before-user-created.json"),
-  cognito: fixture("cognito-post-confirmation.json"),
-  clerk: fixture("clerk-user-created.json"),
-  okta: fixture("okta-registration-inline-hook.json"),
-  generic: { user_id: "x|1", email: "plain@example.com", family_name: "Person" },
-};
+const EVENTS = hostEvents();
 
 const PROFILE = { user_id: "auth0|t1", email: "ana.pereira@example.com", given_name: "Ana", family_name: "Pereira" };
 
