@@ -136,22 +136,6 @@ pub enum Purpose {
     BulkJob,
 }
 
-impl Purpose {
-    /// The name a plan shows.
-    pub fn name(self) -> &'static str {
-        match self {
-            Purpose::Token => "token",
-            Purpose::FindExisting => "findExisting",
-            Purpose::CheckExisting => "checkExisting",
-            Purpose::CreateRecord => "createRecord",
-            Purpose::UpsertRecord => "upsertRecord",
-            Purpose::CreateCollection => "createCollection",
-            Purpose::NotifySlack => "notifySlack",
-            Purpose::BulkJob => "bulkJob",
-        }
-    }
-}
-
 /// A request for the driver to send; secrets stay wrapped until it is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {

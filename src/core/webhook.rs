@@ -159,15 +159,20 @@ pub fn okta_verification_response(challenge: &str) -> Result<Value> {
     Ok(json!({ "verification": challenge }))
 }
 
-/// Header lookup in a JSON header object, case-insensitive, string or first string of an array.
-fn header<'a>(headers: &'a Value, name: &str) -> Option<&'a str> {
+/// A header as given in a JSON header object (case-insensitive name; a string, or the first string
+/// of an array), empty included.
+pub(crate) fn header_given<'a>(headers: &'a Value, name: &str) -> Option<&'a str> {
     let (_, value) = headers.as_object()?.iter().find(|(key, _)| key.eq_ignore_ascii_case(name))?;
-    let text = match value {
-        Value::String(s) => s.as_str(),
-        Value::Array(items) => items.iter().find_map(Value::as_str)?,
-        _ => return None,
-    };
-    (!text.is_empty()).then_some(text)
+    match value {
+        Value::String(s) => Some(s),
+        Value::Array(items) => items.iter().find_map(Value::as_str),
+        _ => None,
+    }
+}
+
+/// [`header_given`], when not empty.
+fn header<'a>(headers: &'a Value, name: &str) -> Option<&'a str> {
+    header_given(headers, name).filter(|text| !text.is_empty())
 }
 
 fn parse_unix_seconds(text: &str) -> Option<u64> {

@@ -8,9 +8,9 @@
 //! successes, Clerk's configuration failures with a 500 (Svix retries later, nothing is lost).
 
 use super::{constant_time_eq, okta_verification_response, svix_headers, svix_secret_key, svix_signed_content};
-use super::{svix_verify, CLERK_SECRET_FIELD};
+use super::{header_given, svix_verify, CLERK_SECRET_FIELD};
 use crate::core::error::{ErrorCode, RuleError};
-use crate::core::flow::Outcome;
+use crate::core::outcome::Outcome;
 use crate::core::profile::{host_from_name, read_json, Host};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -80,7 +80,7 @@ pub fn verification(host: Host, method: Option<&str>, headers: &Value) -> Option
     if host != Host::Okta || !method.unwrap_or("POST").eq_ignore_ascii_case("GET") {
         return None;
     }
-    Some(match given(headers, "x-okta-verification-challenge").map(okta_verification_response) {
+    Some(match header_given(headers, "x-okta-verification-challenge").map(okta_verification_response) {
         Some(Ok(v)) => WebhookResponse::json(200, &v),
         Some(Err(e)) => WebhookResponse::error(400, &e),
         None => WebhookResponse::error(
@@ -188,7 +188,7 @@ pub fn authenticate(host: Host, headers: &Value, raw_body: &str, secret: Option<
                 Err(e) => refused(e),
             }
         }
-        (_, Some(secret)) => match given(headers, "authorization") {
+        (_, Some(secret)) => match header_given(headers, "authorization") {
             Some(header) if constant_time_eq(header.as_bytes(), secret.as_bytes()) => Auth::Accepted,
             _ => refused(RuleError::new(
                 ErrorCode::SignatureInvalid,
@@ -229,16 +229,6 @@ pub fn respond(host: Host, event: &Value, outcomes: Result<&[Outcome], &RuleErro
             WebhookResponse::json(200, &json!({ "outcomes": summary }))
         }
         (_, Err(e)) => WebhookResponse::error(400, e),
-    }
-}
-
-/// A header as given (case-insensitive name; a string, or the first of an array), empty included.
-fn given<'a>(headers: &'a Value, name: &str) -> Option<&'a str> {
-    let (_, value) = headers.as_object()?.iter().find(|(key, _)| key.eq_ignore_ascii_case(name))?;
-    match value {
-        Value::String(s) => Some(s),
-        Value::Array(items) => items.first()?.as_str(),
-        _ => None,
     }
 }
 
