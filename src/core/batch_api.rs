@@ -470,10 +470,10 @@ pub fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, CsvError> 
     use csv_core::{ReadRecordResult, Reader};
     let mut reader = Reader::new();
     let mut input = text.as_bytes();
-    // No record holds more bytes than the text, nor more cells than its bytes + 1: one call
-    // per record, never `OutputFull`.
-    let mut cells = vec![0u8; input.len()];
-    let mut ends = vec![0usize; input.len() + 1];
+    // Buffers for one record, grown when a record does not fit (csv-core's own pattern); they are
+    // reused for the next record, so a large result file costs no more than its largest record.
+    let mut cells = vec![0u8; 1024];
+    let mut ends = vec![0usize; 64];
     let (mut cells_len, mut ends_len) = (0, 0);
     let mut record_line = reader.line();
     let mut rows: Vec<Vec<String>> = Vec::new();
@@ -489,9 +489,8 @@ pub fn parse_csv(text: &str) -> std::result::Result<Vec<Vec<String>>, CsvError> 
         match result {
             // All of the text was given at once: the next call, with no input, ends it.
             ReadRecordResult::InputEmpty => continue,
-            ReadRecordResult::OutputFull | ReadRecordResult::OutputEndsFull => {
-                return Err(CsvError { line: record_line, message: "a record larger than the file".into() })
-            }
+            ReadRecordResult::OutputFull => cells.resize(cells.len() * 2, 0),
+            ReadRecordResult::OutputEndsFull => ends.resize(ends.len() * 2, 0),
             ReadRecordResult::Record => {
                 let mut start = 0;
                 let mut row = Vec::with_capacity(ends_len);
@@ -687,6 +686,20 @@ mod tests {
             assert_eq!(parse_csv(&c).unwrap(), vec![vec![v.to_string()]], "round trip of {v}");
         }
         assert_eq!(csv_line(&["=1", "-2"]), "\"=1\",\"-2\"\n");
+    }
+
+    #[test]
+    fn csv_reads_records_longer_and_wider_than_its_first_buffers() {
+        // 300 cells of up to 40 bytes each, quoted and not: more than the first 1 KiB and 64 ends.
+        let row = |r: usize| -> Vec<String> {
+            (0..300)
+                .map(|c| if c % 3 == 0 { format!("{r}-{c}, \"q\" {}", "x".repeat(c % 30)) } else { format!("{r}.{c}") })
+                .collect()
+        };
+        let rows: Vec<Vec<String>> = (0..5).map(row).collect();
+        let text: String = rows.iter().map(|r| csv_line(r)).collect();
+        assert!(text.lines().all(|l| l.len() > 2048), "every record outgrows the first buffer");
+        assert_eq!(parse_csv(&text).unwrap(), rows);
     }
 
     #[test]
