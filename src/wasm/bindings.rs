@@ -21,13 +21,13 @@ pub fn from_js(v: &JsValue, what: &str) -> Result<Value, RuleError> {
 pub fn from_js_within(v: &JsValue, what: &str, limit: usize) -> Result<Value, RuleError> {
     match json_text_from_js(v, what, limit)? {
         None => Ok(Value::Null),
-        Some(text) => value_from_text(&text, what),
+        Some(text) => read_json(&text, what),
     }
 }
 
 /// A JS value's `JSON.stringify` text, checked against `limit`; `None` for `undefined`/`null`
 /// and for values without JSON text (functions, Symbols).
-/// [`value_from_text`] reads it: the two halves of [`from_js`], for callers that keep the text.
+/// [`read_json`] reads it: the two halves of [`from_js`], for callers that keep the text.
 pub fn json_text_from_js(v: &JsValue, what: &str, limit: usize) -> Result<Option<String>, RuleError> {
     if v.is_undefined() || v.is_null() {
         return Ok(None);
@@ -51,11 +51,6 @@ pub fn json_text_from_js(v: &JsValue, what: &str, limit: usize) -> Result<Option
         ));
     }
     Ok(Some(text))
-}
-
-/// JSON text from [`json_text_from_js`] as a value (see [`read_json`]: too deep is its own message).
-pub fn value_from_text(text: &str, what: &str) -> Result<Value, RuleError> {
-    read_json(text, what)
 }
 
 #[wasm_bindgen]
@@ -144,7 +139,7 @@ pub fn object_from_text(text: Option<&str>, what: &str) -> Result<Map<String, Va
     if let Some(object) = text.filter(|t| t.starts_with('{')) {
         return read_json_as::<SettingsText>(object, what).map(SettingsText::into_map).map_err(as_config_error);
     }
-    match text.map_or(Ok(Value::Null), |t| value_from_text(t, what)).map_err(as_config_error)? {
+    match text.map_or(Ok(Value::Null), |t| read_json(t, what)).map_err(as_config_error)? {
         Value::Null => Ok(Map::new()),
         Value::Object(m) => Ok(m),
         _ => Err(RuleError::new(ErrorCode::ConfigInvalid, format!("{what} must be an object"))),
