@@ -6,6 +6,8 @@ use super::value::{flag, id_text, join_name, path, text};
 use super::{FirstLoginSignal, Host};
 use crate::core::error::Result;
 use serde_json::Value;
+use std::borrow::Cow;
+use url::Url;
 
 /// Which Ory self-service flow an after-hook ran for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,11 +81,16 @@ fn ory_flow(ctx: &Value) -> Option<OryFlow> {
         .find_map(|url| url_path(url).split('/').find_map(from_word))
 }
 
-/// The path of a URL: after `scheme://host`, before `?` or `#`.
-fn url_path(url: &str) -> &str {
-    // Without a scheme the URL is taken as a path already; with one, the host is skipped.
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest.split_once('/').map_or("", |(_, path)| path));
-    rest.split(['?', '#']).next().unwrap_or("")
+/// The path of a URL, read by the WHATWG rules as in `endpoint` (so a `?query` or `#fragment` is
+/// never taken for it). A text those rules do not read as a URL with a path is taken as a path
+/// itself, up to `?` or `#`: a relative path (`/self-service/registration`), and an absolute URL
+/// with a host the crate cannot read (built without IDNA tables, `url` refuses a non-ASCII host)
+/// still names its flow in its segments.
+fn url_path(url: &str) -> Cow<'_, str> {
+    match Url::parse(url) {
+        Ok(parsed) if !parsed.cannot_be_a_base() => Cow::Owned(parsed.path().to_owned()),
+        _ => Cow::Borrowed(url.split(['?', '#']).next().unwrap_or("")),
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +160,22 @@ mod tests {
         assert_eq!(signal(with(json!({}), json!("/self-service/registration"))), FirstLoginSignal::FirstLogin);
         assert_eq!(signal(with(json!({}), json!("https://a.example.com"))), FirstLoginSignal::Unknown);
         assert_eq!(signal(json!({ "identity": { "id": "i-1" } })), FirstLoginSignal::Unknown);
+    }
+
+    #[test]
+    fn ory_flow_from_url_paths() {
+        let signal = |request_url: &str| {
+            one(Host::Ory, &json!({ "identity": { "id": "i-1" }, "request_url": request_url })).signal
+        };
+        // A query or fragment right after the host is not a path.
+        assert_eq!(signal("https://a.example.com?return_to=/registration"), FirstLoginSignal::Unknown);
+        assert_eq!(signal("https://a.example.com#/login"), FirstLoginSignal::Unknown);
+        // Hosts `url` does not read still give their path: non-ASCII (no IDNA tables), a bad port.
+        assert_eq!(signal("https://bücher.example/self-service/registration?flow=1"), FirstLoginSignal::FirstLogin);
+        assert_eq!(signal("https://a.example.com:99999/self-service/login"), FirstLoginSignal::ReturningUser);
+        assert_eq!(signal("http://[::1]:4433/self-service/settings/browser"), FirstLoginSignal::ReturningUser);
+        assert_eq!(signal("self-service/registration"), FirstLoginSignal::FirstLogin);
+        assert_eq!(signal("mailto:registration"), FirstLoginSignal::Unknown);
     }
 
     #[test]
