@@ -46,6 +46,8 @@ const DEFAULT_CUSTOM_FIELDS = {
   Auth0_User_Id__c: { length: 255, externalId: true, unique: true },
   External_User_Id__c: { length: 255, externalId: true },
 };
+// Salesforce's "API Query Cursor Limits": since v56.0 a query locator lasts 2 days after the query.
+const QUERY_LOCATOR_TTL_MS = 2 * 24 * 60 * 60 * 1000;
 const EMAIL_RE = /^[^\s@"(),:;<>[\]\\]+@[^\s@"(),:;<>[\]\\]+\.[^\s@"(),:;<>[\]\\]+$/;
 
 function buildSchema(customFields) {
@@ -94,6 +96,7 @@ export function createOrg(options = {}) {
     sessionTtlMs: options.sessionTtlMs ?? null,
     minApiVersion: options.minApiVersion ?? 31,
     maxApiVersion: options.maxApiVersion ?? null,
+    queryLocatorTtlMs: options.queryLocatorTtlMs ?? QUERY_LOCATOR_TTL_MS,
     url: '',
     instanceUrl: '',
     // what GET /__emulator/state shows
@@ -109,12 +112,13 @@ export function createOrg(options = {}) {
     },
     sessions: new Map(), // access_token -> { grant, expiresAt, valid }
     deleted: new Map(), // id -> type
-    counters: { Lead: 0, Contact: 0, job: 0 },
+    queryCursors: new Map(), // query locator -> { locator, rows, route, batchSize, expiresAt } (soql.mjs)
+    counters: { Lead: 0, Contact: 0, job: 0, query: 0 },
   };
   return org;
 }
 
-/** Clears records, logs, counters, jobs and faults; sessions too with `{ sessions: true }`. */
+/** Clears records, logs, counters, jobs, query cursors and faults; sessions too with `{ sessions: true }`. */
 export function resetOrg(org, opts = {}) {
   const { state } = org;
   for (const t of Object.keys(state.records)) state.records[t].length = 0;
@@ -126,6 +130,7 @@ export function resetOrg(org, opts = {}) {
   state.faults.length = 0;
   for (const k of Object.keys(state.faultsApplied)) delete state.faultsApplied[k];
   org.deleted.clear();
+  org.queryCursors.clear();
   if (opts.sessions) org.sessions.clear();
 }
 

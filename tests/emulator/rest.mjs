@@ -5,7 +5,7 @@
 import { URL } from 'node:url';
 import { handleBulk } from './bulk.mjs';
 import { canonicalType, commitCreate, findById, fullRecord, prepareCreate, recordUrl, resolveQueryField, updateRecord } from './org.mjs';
-import { handleQuery } from './soql.mjs';
+import { handleQuery, handleQueryMore } from './soql.mjs';
 import { HttpError, INVALID_SESSION, LIMIT_EXCEEDED, NOT_FOUND, lower, methodNotAllowed, readJson, send, sfError } from './wire.mjs';
 
 const ID_RE = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/;
@@ -36,9 +36,10 @@ export function handleData(org, req, res, ctx) {
   }
   const m = req.method;
   if (rest[0] === 'sobjects') return handleSobjects(org, req, res, ctx, rest.slice(1));
-  if ((rest[0] === 'query' || rest[0] === 'queryAll') && rest.length === 1) {
+  if ((rest[0] === 'query' || rest[0] === 'queryAll') && rest.length <= 2) {
     if (m !== 'GET') throw methodNotAllowed(m, 'GET,HEAD');
-    return handleQuery(org, req, res, ctx);
+    if (rest.length === 2) return handleQueryMore(org, req, res, ctx, rest[1]);
+    return handleQuery(org, req, res, ctx, rest[0]);
   }
   if (rest[0] === 'composite' && rest[1] === 'sobjects' && rest.length === 2) {
     if (m !== 'POST') throw methodNotAllowed(m, 'POST');

@@ -1,8 +1,16 @@
-// SOQL: a small real subset (README "SOQL") parsed and run against the org's records.
+// SOQL: a small real subset (README "SOQL") parsed and run against the org's records, and the
+// query cursors behind Salesforce's paging: pages of up to 2,000 records (Sforce-Query-Options:
+// batchSize=200..2000), `done: false` + `nextRecordsUrl` /services/data/vNN.0/query/01g…-N, and
+// INVALID_QUERY_LOCATOR for a locator that is unknown, out of range or expired.
 
 import { URL } from 'node:url';
 import { canonicalType, fieldValue, recordUrl, resolveQueryField } from './org.mjs';
 import { HttpError, sfError, send, lower } from './wire.mjs';
+
+// Salesforce's numbers (REST API "Query Options Header"): default and maximum 2,000, minimum 200.
+const DEFAULT_BATCH_SIZE = 2000;
+const MIN_BATCH_SIZE = 200;
+const LOCATOR_RE = /^(01g[A-Za-z0-9]{15})-(\d+)$/;
 
 const malformed = (message) => new HttpError(400, [sfError('MALFORMED_QUERY', message)]);
 const SIMPLE_ESCAPES = { n: '\n', N: '\n', r: '\r', R: '\r', t: '\t', T: '\t', b: '\b', B: '\b', f: '\f', F: '\f', '"': '"', "'": "'", '\\': '\\' };
@@ -191,8 +199,33 @@ function likeToRegExp(pattern) {
   return new RegExp(`^${re}$`, 'i');
 }
 
-/** GET …/query?q= (and queryAll). */
-export function handleQuery(org, req, res, ctx) {
+/** The batch size the `Sforce-Query-Options` header asks for, clamped to 200..2000; null when absent. */
+function requestedBatchSize(req) {
+  const m = /(?:^|[;,\s])batchSize\s*=\s*(\d+)/i.exec(String(req.headers['sforce-query-options'] ?? ''));
+  if (!m) return null;
+  return Math.min(DEFAULT_BATCH_SIZE, Math.max(MIN_BATCH_SIZE, Number(m[1])));
+}
+
+/** One page of a cursor's rows from `offset`, with `nextRecordsUrl` while rows remain. */
+function page(cursor, offset, batchSize, ctx) {
+  const records = cursor.rows.slice(offset, offset + batchSize);
+  const next = offset + records.length;
+  const out = { totalSize: cursor.rows.length, done: next >= cursor.rows.length };
+  if (!out.done) out.nextRecordsUrl = `/services/data/${ctx.ver}/${cursor.route}/${cursor.locator}-${next}`;
+  out.records = records;
+  return out;
+}
+
+function openCursor(org, rows, route, batchSize) {
+  org.counters.query += 1;
+  const locator = '01g' + '5e000' + String(org.counters.query).padStart(10, '0');
+  const cursor = { locator, rows, route, batchSize, expiresAt: Date.now() + org.queryLocatorTtlMs };
+  org.queryCursors.set(locator, cursor);
+  return cursor;
+}
+
+/** GET …/query?q= (and queryAll): the first page; a cursor is kept when more pages remain. */
+export function handleQuery(org, req, res, ctx, route) {
   const q = new URL(req.url, 'http://x').searchParams.get('q');
   if (q == null || q.trim() === '') throw malformed('A query string has to be specified');
   const ast = parseSoql(q);
@@ -282,10 +315,26 @@ export function handleQuery(org, req, res, ctx) {
   }
   rows = rows.slice(ast.offset, ast.limit == null ? undefined : ast.offset + ast.limit);
   if (ast.count) return send(res, 200, { totalSize: rows.length, done: true, records: [] });
+  // the result set is fixed when the query runs, as a Salesforce cursor's is
   const records = rows.map((r) => {
     const out = { attributes: { type, url: recordUrl(type, r.Id, ctx.ver) } };
     for (const f of selected) out[f] = f === 'Id' ? r.Id : fieldValue(type, r, f);
     return out;
   });
-  return send(res, 200, { totalSize: records.length, done: true, records });
+  const batchSize = requestedBatchSize(req) ?? DEFAULT_BATCH_SIZE;
+  if (records.length <= batchSize) return send(res, 200, { totalSize: records.length, done: true, records });
+  const cursor = openCursor(org, records, route, batchSize);
+  return send(res, 200, page(cursor, 0, batchSize, ctx));
+}
+
+/** GET …/query/{locator}-{offset}: the page of an open cursor that starts at offset. */
+export function handleQueryMore(org, req, res, ctx, locatorAndOffset) {
+  const m = LOCATOR_RE.exec(locatorAndOffset);
+  const cursor = m ? org.queryCursors.get(m[1]) : undefined;
+  const offset = m ? Number(m[2]) : NaN;
+  if (cursor && cursor.expiresAt <= Date.now()) org.queryCursors.delete(cursor.locator);
+  if (!cursor || !org.queryCursors.has(cursor.locator) || !(offset < cursor.rows.length)) {
+    throw new HttpError(400, [sfError('INVALID_QUERY_LOCATOR', 'invalid query locator')]);
+  }
+  return send(res, 200, page(cursor, offset, requestedBatchSize(req) ?? cursor.batchSize, ctx));
 }
