@@ -86,6 +86,9 @@ function processJob(org, job, ctx) {
   job._header = header;
   const cols = [];
   for (const h of header) {
+    // Id is a field of every object: Salesforce takes an Id column (jsforce sends one, empty, in
+    // upsert jobs); an Id value on a row that creates a record fails that row, as in REST
+    if (h.trim().toLowerCase() === 'id') { cols.push('Id'); continue; }
     const f = sch.fields.get(h.trim().toLowerCase());
     if (!f) {
       job.state = 'Failed';

@@ -732,6 +732,22 @@ describe('bulk ingest', () => {
     assert.equal(f.json.state, 'Failed');
     assert.equal(f.json.errorMessage, 'InvalidBatch : Field name not found : Foo');
   });
+
+  test('an Id column is accepted; an Id on a row that creates a record fails that row', async () => {
+    const t = await getToken();
+    const { json: job } = await api('/jobs/ingest', { method: 'POST', token: t, body: { object: 'Lead', operation: 'insert' } });
+    await fetch(`${emu.url}/services/data/${V}/jobs/ingest/${job.id}/batches`, { method: 'PUT', headers: { authorization: `Bearer ${t}`, 'content-type': 'text/csv' }, body: 'Id,LastName,Company\n,Ada,C\n00Q5e0000099999999,Bob,C\n' });
+    await api(`/jobs/ingest/${job.id}`, { method: 'PATCH', token: t, body: { state: 'UploadComplete' } });
+    await api(`/jobs/ingest/${job.id}`, { token: t });
+    const done = await api(`/jobs/ingest/${job.id}`, { token: t });
+    assert.deepEqual([done.json.state, done.json.numberRecordsProcessed, done.json.numberRecordsFailed], ['JobComplete', 2, 1]);
+    assert.deepEqual(emu.state.records.Lead.map((r) => r.LastName), ['Ada']);
+    const bad = await api(`/jobs/ingest/${job.id}/failedResults/`, { token: t, raw: true });
+    assert.deepEqual(parseCsv(bad.text), [
+      ['sf__Id', 'sf__Error', 'Id', 'LastName', 'Company'],
+      ['', 'INVALID_FIELD:cannot specify Id in an insert call:Id--', '00Q5e0000099999999', 'Bob', 'C'],
+    ]);
+  });
 });
 
 // ---- Slack --------------------------------------------------------------------------------------
