@@ -8,7 +8,7 @@ import { sfError, sfDate, lower, codePointLength } from './wire.mjs';
 export const ORG_ID = '00D5e00000EmuOrgAA';
 export const USER_ID = '0055e00000EmuUsrAA';
 
-export const DEFAULTS = {
+const DEFAULTS = {
   clientId: 'emu-client-id',
   clientSecret: 'emu-client-secret',
   username: 'integration@example.com',

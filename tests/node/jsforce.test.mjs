@@ -1,6 +1,6 @@
 // jsforce 3.10.16, the common Node client for Salesforce, against the emulator: OAuth login
-// (username-password and client credentials), Lead create, query paging (query + queryMore and
-// autoFetch over 2,000 rows), sObject Collections and Bulk API 2.0 ingest. A second client that
+// (username-password and client credentials), Lead create and upsert by external id, query paging
+// (query + queryMore and autoFetch over 2,000 rows), sObject Collections and Bulk API 2.0 ingest. A second client that
 // was written against real Salesforce checks that the emulator answers in Salesforce's shapes.
 // The shapes come from Salesforce's own documentation: REST API Developer Guide ("Execute a SOQL
 // Query", "Query Options Header", sObject Rows / Collections, status codes and error responses),
@@ -96,6 +96,22 @@ test("create a Lead, read it back; a missing required field is jsforce's REQUIRE
   const err = await conn.sobject("Lead").create({ LastName: "NoCompany" }).catch((e) => e);
   assert.deepEqual([err.errorCode, err.message, err.data.fields], ["REQUIRED_FIELD_MISSING", "Required fields are missing: [Company]", ["Company"]]);
   assert.equal(emu.state.records.Lead.length, 1);
+});
+
+test("upsert by external id: created, then updated (the same Id), and MULTIPLE_CHOICES when two records match", async () => {
+  const conn = await loggedIn();
+  const first = await conn.sobject("Lead").upsert({ External_User_Id__c: "auth0|1", LastName: "Ada", Company: "C" }, "External_User_Id__c");
+  const [stored] = emu.state.records.Lead;
+  assert.deepEqual(first, { id: stored.Id, success: true, errors: [], created: true });
+  const again = await conn.sobject("Lead").upsert({ External_User_Id__c: "auth0|1", LastName: "Lovelace" }, "External_User_Id__c");
+  assert.deepEqual(again, { id: stored.Id, success: true, errors: [], created: false });
+  assert.deepEqual(emu.state.records.Lead.map((r) => r.LastName), ["Lovelace"]);
+  assert.equal(calls().at(-1), `PATCH ${DATA}/sobjects/Lead/External_User_Id__c/auth0%7C1`);
+
+  await conn.sobject("Lead").create([{ External_User_Id__c: "dup", LastName: "A", Company: "C" }, { External_User_Id__c: "dup", LastName: "B", Company: "C" }]);
+  const err = await conn.sobject("Lead").upsert({ External_User_Id__c: "dup", LastName: "X" }, "External_User_Id__c").catch((e) => e);
+  const dupIds = emu.state.records.Lead.slice(1).map((r) => `${DATA}/sobjects/Lead/${r.Id}`);
+  assert.deepEqual([err.errorCode, err.data], ["MULTIPLE_CHOICES", dupIds]);
 });
 
 test("sObject Collections: create of an array is one composite/sobjects call with one result per record", async () => {
