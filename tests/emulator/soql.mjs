@@ -217,9 +217,12 @@ function page(cursor, offset, batchSize, ctx) {
 }
 
 function openCursor(org, rows, route, batchSize) {
+  const now = Date.now();
+  // a long-running emulator (demo, benchmark) keeps no expired result sets
+  for (const [locator, c] of org.queryCursors) if (c.expiresAt <= now) org.queryCursors.delete(locator);
   org.counters.query += 1;
   const locator = '01g' + '5e000' + String(org.counters.query).padStart(10, '0');
-  const cursor = { locator, rows, route, batchSize, expiresAt: Date.now() + org.queryLocatorTtlMs };
+  const cursor = { locator, rows, route, batchSize, expiresAt: now + org.queryLocatorTtlMs };
   org.queryCursors.set(locator, cursor);
   return cursor;
 }
