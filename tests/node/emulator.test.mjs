@@ -494,6 +494,120 @@ describe('query', () => {
   });
 });
 
+// ---- query paging ----------------------------------------------------------------------------
+// Salesforce's shapes: REST API "Execute a SOQL Query" (done:false + nextRecordsUrl
+// /services/data/vXX.X/query/01g…-2000, totalSize the whole count), "Query Options Header"
+// (batchSize 200..2000), INVALID_QUERY_LOCATOR for a locator that is unknown or expired.
+describe('query paging', () => {
+  const N = 2500;
+  const names = Array.from({ length: N }, (_, i) => `L${String(i).padStart(4, '0')}`);
+  const LOCATOR_URL = /^\/services\/data\/v66\.0\/query\/(01g[A-Za-z0-9]{15})-(\d+)$/;
+  const BAD_LOCATOR = [{ errorCode: 'INVALID_QUERY_LOCATOR', message: 'invalid query locator' }];
+  const q = (soql, token, headers = {}) => api(`/query?q=${encodeURIComponent(soql)}`, { token, headers });
+  const more = (nextRecordsUrl, token, headers = {}) => api(nextRecordsUrl.replace(`/services/data/${V}`, ''), { token, headers });
+  let t;
+  beforeEach(async () => {
+    t = await getToken();
+    for (let i = 0; i < N; i += 200) {
+      const records = names.slice(i, i + 200).map((LastName) => ({ attributes: { type: 'Lead' }, LastName, Company: 'Paging' }));
+      const r = await api('/composite/sobjects', { method: 'POST', body: { allOrNone: true, records }, token: t });
+      assert.equal(r.status, 200);
+    }
+    assert.equal(emu.state.records.Lead.length, N);
+  });
+
+  test('2,500 rows: a page of 2,000 with nextRecordsUrl, then the last 500 with done:true', async () => {
+    const first = await q('SELECT Id, LastName FROM Lead ORDER BY LastName', t);
+    assert.equal(first.status, 200);
+    assert.deepEqual(Object.keys(first.json), ['totalSize', 'done', 'nextRecordsUrl', 'records']);
+    assert.deepEqual([first.json.totalSize, first.json.done, first.json.records.length], [N, false, 2000]);
+    const m = LOCATOR_URL.exec(first.json.nextRecordsUrl);
+    assert.ok(m, first.json.nextRecordsUrl);
+    assert.equal(m[2], '2000');
+    assert.deepEqual(first.json.records[0], { attributes: { type: 'Lead', url: `/services/data/${V}/sobjects/Lead/${emu.state.records.Lead[0].Id}` }, Id: emu.state.records.Lead[0].Id, LastName: 'L0000' });
+    const second = await more(first.json.nextRecordsUrl, t);
+    assert.equal(second.status, 200);
+    assert.deepEqual(Object.keys(second.json), ['totalSize', 'done', 'records']);
+    assert.deepEqual([second.json.totalSize, second.json.done, second.json.records.length], [N, true, 500]);
+    assert.deepEqual([...first.json.records, ...second.json.records].map((r) => r.LastName), names);
+    assert.deepEqual(emu.state.requests.at(-1).path, `/services/data/${V}/query/${m[1]}-2000`);
+  });
+
+  test('Sforce-Query-Options batchSize: 1000 gives 1000/1000/500; below 200 means 200, above 2000 means 2000', async () => {
+    const opts = (n) => ({ 'sforce-query-options': `batchSize=${n}` });
+    const pages = [];
+    let r = await q('SELECT LastName FROM Lead ORDER BY LastName', t, opts(1000));
+    pages.push(r.json);
+    while (!r.json.done) {
+      r = await more(r.json.nextRecordsUrl, t);
+      pages.push(r.json);
+    }
+    assert.deepEqual(pages.map((p) => [p.totalSize, p.done, p.records.length, p.nextRecordsUrl && LOCATOR_URL.exec(p.nextRecordsUrl)[2]]), [[N, false, 1000, '1000'], [N, false, 1000, '2000'], [N, true, 500, undefined]]);
+    assert.deepEqual(pages.flatMap((p) => p.records.map((x) => x.LastName)), names);
+    const small = await q('SELECT LastName FROM Lead', t, opts(50));
+    assert.deepEqual([small.json.records.length, LOCATOR_URL.exec(small.json.nextRecordsUrl)[2]], [200, '200']);
+    // the header on a next-page request sets that page's size
+    const next = await more(small.json.nextRecordsUrl, t, opts(2000));
+    assert.deepEqual([next.json.records.length, LOCATOR_URL.exec(next.json.nextRecordsUrl)[2]], [2000, '2200']);
+    const big = await q('SELECT LastName FROM Lead', t, opts(5000));
+    assert.deepEqual([big.json.done, big.json.records.length], [false, 2000]);
+  });
+
+  test('up to 2,000 rows is one page; LIMIT counts first; COUNT() is never paged', async () => {
+    const exact = await q('SELECT Id FROM Lead LIMIT 2000', t);
+    assert.deepEqual([exact.json.totalSize, exact.json.done, exact.json.records.length, 'nextRecordsUrl' in exact.json], [2000, true, 2000, false]);
+    const over = await q('SELECT Id FROM Lead LIMIT 2001', t);
+    assert.deepEqual([over.json.totalSize, over.json.done, over.json.records.length], [2001, false, 2000]);
+    const last = await more(over.json.nextRecordsUrl, t);
+    assert.deepEqual([last.json.totalSize, last.json.done, last.json.records.length], [2001, true, 1]);
+    const count = await q('SELECT COUNT() FROM Lead', t);
+    assert.deepEqual(count.json, { totalSize: N, done: true, records: [] });
+  });
+
+  test('the result set is fixed when the query runs; a page can be fetched again; queryAll pages too', async () => {
+    const first = await q("SELECT LastName FROM Lead WHERE Company = 'Paging' ORDER BY LastName", t);
+    const created = await api('/sobjects/Lead/', { method: 'POST', body: lead({ LastName: 'L9999', Company: 'Paging' }), token: t });
+    assert.equal(created.status, 201);
+    const a = await more(first.json.nextRecordsUrl, t);
+    const b = await more(first.json.nextRecordsUrl, t);
+    assert.deepEqual([a.json.totalSize, a.json.records.length], [N, 500]);
+    assert.deepEqual(b.json, a.json);
+    const all = await api(`/queryAll?q=${encodeURIComponent('SELECT Id FROM Lead')}`, { token: t });
+    assert.deepEqual([all.json.totalSize, all.json.done], [N + 1, false]);
+    assert.match(all.json.nextRecordsUrl, /^\/services\/data\/v66\.0\/queryAll\/01g[A-Za-z0-9]{15}-2000$/);
+    const allNext = await api(all.json.nextRecordsUrl.replace(`/services/data/${V}`, ''), { token: t });
+    assert.deepEqual([allNext.json.done, allNext.json.records.length], [true, 501]);
+  });
+
+  test('unknown, malformed, out-of-range, reset and expired locators: 400 INVALID_QUERY_LOCATOR', async () => {
+    const first = await q('SELECT Id FROM Lead', t);
+    const [, locator] = LOCATOR_URL.exec(first.json.nextRecordsUrl);
+    for (const path of ['/query/01g5e0000099999999-2000', '/query/nonsense', `/query/${locator}-${N}`, `/query/${locator}-x`]) {
+      const r = await api(path, { token: t });
+      assert.deepEqual([r.status, r.json], [400, BAD_LOCATOR], path);
+    }
+    assert.equal((await api(`/query/${locator}-0`, { token: t })).json.records.length, 2000);
+    const noToken = await api(`/query/${locator}-2000`, { token: null });
+    assert.equal(noToken.status, 401);
+    emu.reset();
+    const gone = await api(`/query/${locator}-2000`, { token: t });
+    assert.deepEqual([gone.status, gone.json], [400, BAD_LOCATOR]);
+    await withEmu({ queryLocatorTtlMs: 50 }, async (e) => {
+      const et = await getToken(e);
+      const records = names.slice(0, 200).map((LastName) => ({ attributes: { type: 'Lead' }, LastName, Company: 'Paging' }));
+      assert.equal((await api('/composite/sobjects', { e, method: 'POST', body: { records }, token: et })).status, 200);
+      const page = await api(`/query?q=${encodeURIComponent('SELECT Id FROM Lead')}`, { e, token: et, headers: { 'sforce-query-options': 'batchSize=200' } });
+      assert.deepEqual([page.json.done, page.json.records.length], [true, 200]);
+      assert.equal((await api('/composite/sobjects', { e, method: 'POST', body: { records }, token: et })).status, 200);
+      const paged = await api(`/query?q=${encodeURIComponent('SELECT Id FROM Lead')}`, { e, token: et, headers: { 'sforce-query-options': 'batchSize=200' } });
+      assert.equal(paged.json.done, false);
+      await new Promise((r) => setTimeout(r, 80));
+      const expired = await api(paged.json.nextRecordsUrl.replace(`/services/data/${V}`, ''), { e, token: et });
+      assert.deepEqual([expired.status, expired.json], [400, BAD_LOCATOR]);
+    });
+  });
+});
+
 // ---- collections --------------------------------------------------------------------------------
 describe('composite/sobjects', () => {
   test('allOrNone false: one result per record, in order', async () => {
@@ -617,6 +731,22 @@ describe('bulk ingest', () => {
     const f = await api(`/jobs/ingest/${j2.id}`, { token: t });
     assert.equal(f.json.state, 'Failed');
     assert.equal(f.json.errorMessage, 'InvalidBatch : Field name not found : Foo');
+  });
+
+  test('an Id column is accepted; an Id on a row that creates a record fails that row', async () => {
+    const t = await getToken();
+    const { json: job } = await api('/jobs/ingest', { method: 'POST', token: t, body: { object: 'Lead', operation: 'insert' } });
+    await fetch(`${emu.url}/services/data/${V}/jobs/ingest/${job.id}/batches`, { method: 'PUT', headers: { authorization: `Bearer ${t}`, 'content-type': 'text/csv' }, body: 'Id,LastName,Company\n,Ada,C\n00Q5e0000099999999,Bob,C\n' });
+    await api(`/jobs/ingest/${job.id}`, { method: 'PATCH', token: t, body: { state: 'UploadComplete' } });
+    await api(`/jobs/ingest/${job.id}`, { token: t });
+    const done = await api(`/jobs/ingest/${job.id}`, { token: t });
+    assert.deepEqual([done.json.state, done.json.numberRecordsProcessed, done.json.numberRecordsFailed], ['JobComplete', 2, 1]);
+    assert.deepEqual(emu.state.records.Lead.map((r) => r.LastName), ['Ada']);
+    const bad = await api(`/jobs/ingest/${job.id}/failedResults/`, { token: t, raw: true });
+    assert.deepEqual(parseCsv(bad.text), [
+      ['sf__Id', 'sf__Error', 'Id', 'LastName', 'Company'],
+      ['', 'INVALID_FIELD:cannot specify Id in an insert call:Id--', '00Q5e0000099999999', 'Bob', 'C'],
+    ]);
   });
 });
 
