@@ -1,14 +1,15 @@
 //! What a run reads: exported users (one input item each) and the run's options; and how the
 //! machine turns them into users to send, skip or report invalid, sorted against the resume state.
 
-use crate::core::error::{ErrorCode, Result, RuleError};
+use crate::core::error::{Result, RuleError};
 use crate::core::flow::json_path;
 use crate::core::profile::{normalise, FirstLoginSignal, Host, HostEvent};
 use crate::core::record::{build_record, RecordPayload};
 
 use super::job::Job;
-use super::machine::{unknown_error, Backfill, BatchUser, Disposition, RunOutcome};
+use super::machine::{unknown_error, Backfill, BatchUser};
 use super::state::Entry;
+use crate::core::outcome::Status;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -131,27 +132,28 @@ impl Backfill {
         let events = match item {
             Ok(events) => events,
             Err(e) => {
-                self.users.push(BatchUser::invalid(format!("input[{input}]"), input, e));
+                let mut user = BatchUser::new(format!("input[{input}]"), input);
+                user.invalidate(e);
+                self.users.push(user);
                 return;
             }
         };
         for event in events {
             let key = json_path(&event.profile, "user_id").unwrap_or_else(|| format!("input[{input}]"));
-            let mut user = BatchUser::invalid(key.clone(), input, RuleError::new(ErrorCode::ProfileInvalid, ""));
-            user.disposition = if self.index.contains_key(&key) {
-                Disposition::Skip { lead_id: None, reason: "the same user appears earlier in the input" }
+            let mut user = BatchUser::new(key.clone(), input);
+            if self.index.contains_key(&key) {
+                user.skip(None, "the same user appears earlier in the input");
             } else if let FirstLoginSignal::AlreadyRecorded { lead_id } = &event.signal {
-                Disposition::Skip { lead_id: lead_id.clone(), reason: "already recorded (app_metadata.recordedAsLead)" }
+                user.skip(lead_id.clone(), "already recorded (app_metadata.recordedAsLead)");
             } else {
                 match self.build(&event.profile) {
                     Ok((record, lookup)) => {
                         user.record = record;
                         user.lookup = lookup;
-                        Disposition::Send
                     }
-                    Err(e) => Disposition::Invalid(e),
+                    Err(e) => user.invalidate(e),
                 }
-            };
+            }
             self.index.entry(key).or_insert(self.users.len());
             self.users.push(user);
         }
@@ -176,30 +178,26 @@ impl Backfill {
         let job_id = self.state.bulk_job.as_ref().map(|(id, _)| id.clone());
         for i in 0..self.users.len() {
             let u = &self.users[i];
-            if matches!(u.disposition, Disposition::Skip { .. }) || self.index.get(&u.key) != Some(&i) {
+            if u.result.status == Status::Skipped || self.index.get(u.key()) != Some(&i) {
                 continue;
             }
-            if matches!(u.disposition, Disposition::Invalid(_)) {
+            if u.result.status == Status::Invalid {
                 // Done in an earlier run (with another mapping, say): still done.
                 if let Some(Entry::Created { lead_id } | Entry::Duplicate { lead_id: Some(lead_id) }) =
-                    self.state.users.get(&u.key)
+                    self.state.users.get(u.key())
                 {
-                    self.users[i].disposition =
-                        Disposition::Skip { lead_id: Some(lead_id.clone()), reason: "done in an earlier run" };
+                    self.users[i].skip(Some(lead_id.clone()), "done in an earlier run");
                 }
                 continue;
             }
-            match self.state.users.get(&u.key) {
+            match self.state.users.get(u.key()) {
                 Some(Entry::Created { lead_id }) | Some(Entry::Duplicate { lead_id: Some(lead_id) }) => {
-                    self.users[i].disposition =
-                        Disposition::Skip { lead_id: Some(lead_id.clone()), reason: "done in an earlier run" };
+                    self.users[i].skip(Some(lead_id.clone()), "done in an earlier run");
                 }
-                Some(Entry::Duplicate { lead_id: None }) => {
-                    self.users[i].disposition = Disposition::Skip { lead_id: None, reason: "done in an earlier run" };
-                }
+                Some(Entry::Duplicate { lead_id: None }) => self.users[i].skip(None, "done in an earlier run"),
                 Some(Entry::Unknown { message }) => {
                     let e = unknown_error(message.clone());
-                    self.users[i].outcome = Some(RunOutcome::Failed(e));
+                    self.settle(i, Status::Failed, None, Some(e));
                 }
                 Some(Entry::Sending) => self.queue_verify(i),
                 Some(Entry::Bulk { job, .. }) if Some(job) == job_id.as_ref() => {}

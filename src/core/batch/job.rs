@@ -8,9 +8,10 @@ use crate::core::retry::Backoff;
 
 use super::api::{self, JobInfo, ResultKind, ResultRow};
 use super::machine::{failed_entry, is_duplicate_code};
-use super::machine::{Backfill, Disposition, Op, RunOutcome};
+use super::machine::{Backfill, Op};
 use super::state::{Entry, JobPhase};
 use super::Step;
+use crate::core::outcome::Status;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -80,8 +81,8 @@ impl Backfill {
             text.push_str(&line);
             let pairs: Vec<(&str, &str)> = columns.iter().map(String::as_str).zip(cells.iter().copied()).collect();
             let row = self.row_key(&pairs);
-            job.users.push(u.key.clone());
-            job.rows.entry(row).or_default().push_back(u.key.clone());
+            job.users.push(u.key().to_string());
+            job.rows.entry(row).or_default().push_back(u.key().to_string());
         }
         job.csv = Some(text);
         self.job = Some(job);
@@ -241,38 +242,35 @@ impl Backfill {
             let Some(key) = self.job.as_mut().and_then(|j| j.rows.get_mut(&row)).and_then(VecDeque::pop_front) else {
                 continue;
             };
-            let outcome = match kind {
+            let row = match kind {
                 ResultKind::Successful if r.id.is_empty() => None,
-                ResultKind::Successful => Some(RunOutcome::Created(r.id.clone())),
+                ResultKind::Successful => Some(Ok(r.id.clone())),
                 ResultKind::Failed => {
                     let e = api::bulk_row_error(r.error.as_deref().unwrap_or(""), &self.config);
-                    Some(RunOutcome::Failed(e))
+                    Some(Err(e))
                 }
             };
-            self.settle_key(&key, outcome);
+            self.settle_key(&key, row);
         }
         self.version += 1;
     }
 
-    /// Settle a job user by key (they may be missing from this run's input).
-    pub(super) fn settle_key(&mut self, key: &str, outcome: Option<RunOutcome>) {
-        let i = self.index.get(key).copied().filter(|&i| self.users[i].disposition == Disposition::Send);
-        match (outcome, i) {
-            (Some(RunOutcome::Failed(e)), Some(i)) if is_duplicate_code(e.remote_code.as_deref()) => {
-                self.queue_resolve(i)
-            }
-            (Some(RunOutcome::Created(id)), Some(i)) => {
-                self.settle(i, RunOutcome::Created(id.clone()), Some(Entry::Created { lead_id: id }))
-            }
-            (Some(RunOutcome::Failed(e)), Some(i)) => self.settle_failed(i, e),
-            (Some(RunOutcome::Created(id)), None) => {
+    /// Settle a job user by key (they may be missing from this run's input): `row` is the id a
+    /// successful row created or a failed row's error; `None` for a successful row without an id.
+    pub(super) fn settle_key(&mut self, key: &str, row: Option<std::result::Result<String, RuleError>>) {
+        let i = self.index.get(key).copied().filter(|&i| self.users[i].to_send());
+        match (row, i) {
+            (Some(Err(e)), Some(i)) if is_duplicate_code(e.remote_code.as_deref()) => self.queue_resolve(i),
+            (Some(Ok(id)), Some(i)) => self.settle_created(i, id),
+            (Some(Err(e)), Some(i)) => self.settle_failed(i, e),
+            (Some(Ok(id)), None) => {
                 self.state.users.insert(key.to_string(), Entry::Created { lead_id: id });
             }
-            (Some(RunOutcome::Failed(e)), None) => {
+            (Some(Err(e)), None) => {
                 self.state.users.insert(key.to_string(), failed_entry(&e));
             }
-            (None, Some(i)) | (Some(RunOutcome::Duplicate(_)), Some(i)) => self.queue_verify(i),
-            (None, None) | (Some(RunOutcome::Duplicate(_)), None) => {
+            (None, Some(i)) => self.queue_verify(i),
+            (None, None) => {
                 self.state.users.insert(key.to_string(), Entry::Sending);
             }
         }
@@ -285,7 +283,7 @@ impl Backfill {
         let state = job.info.as_ref().map(|i| i.state.clone()).unwrap_or_default();
         let leftovers: Vec<String> = job.rows.into_values().flatten().collect();
         for key in leftovers {
-            let i = self.index.get(&key).copied().filter(|&i| self.users[i].disposition == Disposition::Send);
+            let i = self.index.get(&key).copied().filter(|&i| self.users[i].to_send());
             match (state.as_str(), i) {
                 ("Aborted", Some(i)) => {
                     self.state.users.remove(&key);
@@ -323,7 +321,7 @@ impl Backfill {
         for key in job.users {
             self.state.users.remove(&key);
             if let Some(&i) = self.index.get(&key) {
-                if self.users[i].disposition == Disposition::Send && self.users[i].outcome.is_none() {
+                if self.users[i].result.status == Status::Pending {
                     self.last_error = Some(RuleError::new(ErrorCode::NetworkError, why));
                     self.resend(i);
                 }

@@ -14,9 +14,10 @@ use crate::core::step::{Input, TokenUpdate};
 use super::api::{self, Answer, JobInfo, RecordResult, ResultKind};
 use super::input::{BatchOptions, InputItem, Mode};
 use super::job::Job;
-use super::report::Stats;
+use super::report::{Stats, UserResult};
 use super::state::{Entry, JobPhase, ResumeState};
 use super::Step;
+use crate::core::outcome::Status;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
@@ -24,29 +25,15 @@ use std::collections::{BTreeMap, VecDeque};
 /// URL budget for the `IN (…)` list of one lookup query (Salesforce accepts about 16,000 characters).
 pub(super) const LOOKUP_URL_BUDGET: usize = 8_000;
 
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Disposition {
-    Send,
-    Skip { lead_id: Option<String>, reason: &'static str },
-    Invalid(RuleError),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum RunOutcome {
-    Created(String),
-    Duplicate(Option<String>),
-    Failed(RuleError),
-}
-
+/// One user of the run: what happened to them so far (`Pending` until settled), and what is
+/// needed to send them.
 #[derive(Debug, Clone)]
 pub(super) struct BatchUser {
-    pub(super) key: String,
-    pub(super) input: usize,
-    pub(super) disposition: Disposition,
+    /// Its key, input index and status: `Skipped` and `Invalid` users are never sent.
+    pub(super) result: UserResult,
     pub(super) record: RecordPayload,
     /// `(field, value)` to find this user's record by: the external id, else the Email.
     pub(super) lookup: Option<(String, String)>,
-    pub(super) outcome: Option<RunOutcome>,
     /// Sends whose answer was lost or whose job was abandoned; bounded by `max_retries`.
     pub(super) tries: u32,
 }
@@ -152,17 +139,13 @@ impl Backfill {
     /// the user stays `sending`, so a crash meanwhile leads to the same lookup, never a resend.
     pub(super) fn queue_verify(&mut self, i: usize) {
         if self.users[i].lookup.is_some() {
-            let key = self.users[i].key.clone();
-            self.state.users.insert(key, Entry::Sending);
+            self.set_entry(i, Entry::Sending);
             self.verify.push_back(i);
         } else {
             let message = "a request that may have created this record got no answer, and the record has neither \
                            Email nor external id to look it up by, so it is not sent again; check Salesforce";
-            self.settle(
-                i,
-                RunOutcome::Failed(unknown_error(message.into())),
-                Some(Entry::Unknown { message: message.into() }),
-            );
+            self.settle(i, Status::Failed, None, Some(unknown_error(message.into())));
+            self.set_entry(i, Entry::Unknown { message: message.into() });
         }
     }
 
@@ -180,7 +163,7 @@ impl Backfill {
 
     /// `(users with a final result, all users)`.
     pub fn progress(&self) -> (usize, usize) {
-        let done = self.users.iter().filter(|u| u.disposition != Disposition::Send || u.outcome.is_some()).count();
+        let done = self.users.iter().filter(|u| u.result.status != Status::Pending).count();
         (done, self.users.len())
     }
 
@@ -280,7 +263,7 @@ impl Backfill {
                 let n = self.queue.len().min(api::COLLECTION_LIMIT);
                 let chunk: Vec<usize> = self.queue.drain(..n).collect();
                 for &i in &chunk {
-                    let key = self.users[i].key.clone();
+                    let key = self.users[i].key().to_string();
                     self.state.users.insert(key, Entry::Sending);
                 }
                 self.version += 1;
@@ -484,14 +467,8 @@ impl Backfill {
         };
         for (&i, r) in users.iter().zip(results) {
             match r {
-                RecordResult::Created { id } => {
-                    self.settle(i, RunOutcome::Created(id.clone()), Some(Entry::Created { lead_id: id }))
-                }
-                RecordResult::Duplicate { id: Some(id) } => self.settle(
-                    i,
-                    RunOutcome::Duplicate(Some(id.clone())),
-                    Some(Entry::Duplicate { lead_id: Some(id) }),
-                ),
+                RecordResult::Created { id } => self.settle_created(i, id),
+                RecordResult::Duplicate { id: Some(id) } => self.settle_duplicate(i, Some(id)),
                 RecordResult::Duplicate { id: None } => self.queue_resolve(i),
                 RecordResult::Failed(e) => self.settle_failed(i, e),
             }
@@ -514,18 +491,12 @@ impl Backfill {
         for i in users {
             let value = self.users[i].lookup.as_ref().map(|(_, v)| v.to_ascii_lowercase()).unwrap_or_default();
             match (by_value.get(&value).cloned(), verify) {
-                (Some(id), true) => {
-                    self.settle(i, RunOutcome::Created(id.clone()), Some(Entry::Created { lead_id: id }))
-                }
-                (Some(id), false) => self.settle(
-                    i,
-                    RunOutcome::Duplicate(Some(id.clone())),
-                    Some(Entry::Duplicate { lead_id: Some(id) }),
-                ),
+                (Some(id), true) => self.settle_created(i, id),
+                (Some(id), false) => self.settle_duplicate(i, Some(id)),
                 (None, true) => self.resend(i),
                 // Salesforce said duplicate but named nothing, and nothing matches this
                 // field: still a duplicate (the rule may match on other fields).
-                (None, false) => self.settle(i, RunOutcome::Duplicate(None), Some(Entry::Duplicate { lead_id: None })),
+                (None, false) => self.settle_duplicate(i, None),
             }
         }
         self.version += 1;
@@ -597,7 +568,7 @@ impl Backfill {
     pub(super) fn put_back(&mut self) {
         if let Op::Collection(users) = &self.op {
             for &i in users {
-                let key = self.users[i].key.clone();
+                let key = self.users[i].key().to_string();
                 self.state.users.remove(&key);
             }
             self.version += 1;
@@ -660,27 +631,39 @@ impl Backfill {
 
     // ----- settling users -----------------------------------------------------------------
 
-    pub(super) fn settle(&mut self, i: usize, outcome: RunOutcome, entry: Option<Entry>) {
-        let key = self.users[i].key.clone();
-        if let Some(entry) = entry {
-            self.state.users.insert(key, entry);
-        }
-        self.users[i].outcome = Some(outcome);
+    /// The user's final result in this run (the resume state is the caller's: see `set_entry`).
+    pub(super) fn settle(&mut self, i: usize, status: Status, lead_id: Option<String>, error: Option<RuleError>) {
+        let r = &mut self.users[i].result;
+        (r.status, r.lead_id, r.error) = (status, lead_id, error);
+    }
+
+    pub(super) fn set_entry(&mut self, i: usize, entry: Entry) {
+        let key = self.users[i].result.user_key.clone();
+        self.state.users.insert(key, entry);
+    }
+
+    pub(super) fn settle_created(&mut self, i: usize, id: String) {
+        self.set_entry(i, Entry::Created { lead_id: id.clone() });
+        self.settle(i, Status::Created, Some(id), None);
+    }
+
+    pub(super) fn settle_duplicate(&mut self, i: usize, id: Option<String>) {
+        self.set_entry(i, Entry::Duplicate { lead_id: id.clone() });
+        self.settle(i, Status::Duplicate, id, None);
     }
 
     pub(super) fn settle_failed(&mut self, i: usize, e: RuleError) {
-        let entry = failed_entry(&e);
-        self.settle(i, RunOutcome::Failed(e), Some(entry));
+        self.set_entry(i, failed_entry(&e));
+        self.settle(i, Status::Failed, None, Some(e));
     }
 
     /// Salesforce named no duplicate: find it. The user is already done (a duplicate) in the state.
     pub(super) fn queue_resolve(&mut self, i: usize) {
-        let key = self.users[i].key.clone();
-        self.state.users.insert(key, Entry::Duplicate { lead_id: None });
+        self.set_entry(i, Entry::Duplicate { lead_id: None });
         if self.users[i].lookup.is_some() {
             self.resolve.push_back(i);
         } else {
-            self.settle(i, RunOutcome::Duplicate(None), Some(Entry::Duplicate { lead_id: None }));
+            self.settle_duplicate(i, None);
         }
     }
 
@@ -695,7 +678,7 @@ impl Backfill {
             ));
             self.settle_failed(i, e);
         } else {
-            let key = self.users[i].key.clone();
+            let key = self.users[i].key().to_string();
             self.state.users.remove(&key);
             self.queue.push_front(i);
         }
@@ -716,16 +699,33 @@ impl Backfill {
 }
 
 impl BatchUser {
-    pub(super) fn invalid(key: String, input: usize, e: RuleError) -> Self {
-        BatchUser {
-            key,
-            input,
-            disposition: Disposition::Invalid(e),
-            record: RecordPayload::default(),
-            lookup: None,
-            outcome: None,
-            tries: 0,
-        }
+    /// A user to send, `Pending` until settled.
+    pub(super) fn new(key: String, input: usize) -> Self {
+        let result =
+            UserResult { user_key: key, status: Status::Pending, lead_id: None, error: None, reason: None, input };
+        BatchUser { result, record: RecordPayload::default(), lookup: None, tries: 0 }
+    }
+
+    /// The user's key (`user_id`, else `input[n]`).
+    pub(super) fn key(&self) -> &str {
+        &self.result.user_key
+    }
+
+    /// Whether the run sends this user (it is neither skipped nor invalid).
+    pub(super) fn to_send(&self) -> bool {
+        !matches!(self.result.status, Status::Skipped | Status::Invalid)
+    }
+
+    /// Never sent: `why` the record or input is unusable.
+    pub(super) fn invalidate(&mut self, why: RuleError) {
+        let r = &mut self.result;
+        (r.status, r.lead_id, r.error, r.reason) = (Status::Invalid, None, Some(why), None);
+    }
+
+    /// Never sent: recorded already (`lead_id` when known), for `reason`.
+    pub(super) fn skip(&mut self, lead_id: Option<String>, reason: &str) {
+        let r = &mut self.result;
+        (r.status, r.lead_id, r.error, r.reason) = (Status::Skipped, lead_id, None, Some(reason.to_string()));
     }
 }
 

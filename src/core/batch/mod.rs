@@ -20,11 +20,12 @@ mod plan;
 mod report;
 mod state;
 
+pub use crate::core::outcome::Status;
 pub use input::{as_host_event, users_of, BatchOptions, InputItem, Mode, MAX_JOB_ROWS};
 pub use job::MAX_JOB_BYTES;
 pub use machine::Backfill;
 pub use plan::{plan, BatchPlan, PLANNED_JOB_ID};
-pub use report::{BatchReport, ResultStatus, Stats, UserResult};
+pub use report::{BatchReport, Stats, UserResult};
 pub use state::{Entry, JobPhase, ResumeState, STATE_FORMAT};
 
 /// What the driver must do next: the first-login flow's steps; `Done` carries nothing, read

@@ -6,8 +6,9 @@ use crate::core::step::Input;
 use super::api;
 use super::input::Mode;
 use super::machine::Backfill;
-use super::report::{ResultStatus, Stats, UserResult};
+use super::report::{Stats, UserResult};
 use super::Step;
+use crate::core::outcome::Status;
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -50,8 +51,8 @@ pub fn plan(mut machine: Backfill, instance_url: &str) -> BatchPlan {
     }
     let mut report = machine.report();
     for r in &mut report.results {
-        if r.status == ResultStatus::Created {
-            r.status = ResultStatus::Planned;
+        if r.status == Status::Created {
+            r.status = Status::Planned;
             r.lead_id = None;
         }
     }

@@ -3,40 +3,24 @@
 use crate::core::error::RuleError;
 
 use super::input::Mode;
-use super::machine::{Backfill, BatchUser, Disposition, RunOutcome};
+use super::machine::{Backfill, BatchUser};
 use super::state::Entry;
+use crate::core::outcome::Status;
 
 use serde::Serialize;
 use serde_json::Value;
 
-/// What happened to one user of a backfill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ResultStatus {
-    /// A record was created.
-    Created,
-    /// A record for this user already existed (duplicate rule, unique field, or found by lookup).
-    Duplicate,
-    /// No record was confirmed (see `error`).
-    Failed,
-    /// Already recorded (`app_metadata.recordedAsLead`, done in an earlier run, or repeated input).
-    Skipped,
-    /// The record could not be built (e.g. `MISSING_REQUIRED_FIELD`) or the input is unreadable; never sent.
-    Invalid,
-    /// Not processed because the run stopped; a rerun with the state continues with it.
-    Pending,
-    /// Dry run: would be sent.
-    Planned,
-}
-
-/// One user's result. Never contains a secret.
+/// One user's line in a backfill report: what happened ([`Status`], the vocabulary the login's
+/// `Outcome` uses too), to whom, and why. Not an `Outcome`: a backfill sends no Slack message,
+/// reports requests and the token per run ([`Stats`]), and names the user and input item. Never
+/// contains a secret.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserResult {
     /// The user's key (`user_id`).
     pub user_key: String,
     /// What happened.
-    pub status: ResultStatus,
+    pub status: Status,
     /// The record's id, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<String>,
@@ -95,58 +79,29 @@ impl Backfill {
         let mut stats = Stats { api_calls: self.stats.api_calls, requests: self.stats.requests, ..Stats::default() };
         for r in &results {
             match r.status {
-                ResultStatus::Created => stats.created += 1,
-                ResultStatus::Duplicate => stats.duplicate += 1,
-                ResultStatus::Failed => stats.failed += 1,
-                ResultStatus::Skipped => stats.skipped += 1,
-                ResultStatus::Invalid => stats.invalid += 1,
-                ResultStatus::Pending | ResultStatus::Planned => stats.pending += 1,
+                Status::Created => stats.created += 1,
+                Status::Duplicate => stats.duplicate += 1,
+                Status::Failed => stats.failed += 1,
+                Status::Skipped => stats.skipped += 1,
+                Status::Invalid => stats.invalid += 1,
+                Status::Pending | Status::Planned => stats.pending += 1,
             }
         }
         BatchReport { mode: self.mode, results, state: self.state_json(), stats, stopped: self.stopped.clone() }
     }
 
+    /// The user's result; a pending one says what a rerun does with it.
     pub(super) fn result_of(&self, u: &BatchUser) -> UserResult {
-        let mut r = UserResult {
-            user_key: u.key.clone(),
-            status: ResultStatus::Pending,
-            lead_id: None,
-            error: None,
-            reason: None,
-            input: u.input,
-        };
-        match (&u.disposition, &u.outcome) {
-            (Disposition::Invalid(e), _) => {
-                r.status = ResultStatus::Invalid;
-                r.error = Some(e.clone());
-            }
-            (Disposition::Skip { lead_id, reason }, _) => {
-                r.status = ResultStatus::Skipped;
-                r.lead_id = lead_id.clone();
-                r.reason = Some((*reason).to_string());
-            }
-            (Disposition::Send, Some(RunOutcome::Created(id))) => {
-                r.status = ResultStatus::Created;
-                r.lead_id = Some(id.clone());
-            }
-            (Disposition::Send, Some(RunOutcome::Duplicate(id))) => {
-                r.status = ResultStatus::Duplicate;
-                r.lead_id = id.clone();
-            }
-            (Disposition::Send, Some(RunOutcome::Failed(e))) => {
-                r.status = ResultStatus::Failed;
-                r.error = Some(e.clone());
-            }
-            (Disposition::Send, None) => {
-                r.reason = Some(
-                    match self.state.users.get(&u.key) {
-                        Some(Entry::Sending) => "sent, answer not confirmed: a rerun looks it up before sending again",
-                        Some(Entry::Bulk { .. }) => "in the open bulk job: a rerun continues with that job",
-                        _ => "not sent yet: rerun with the resume state",
-                    }
-                    .to_string(),
-                );
-            }
+        let mut r = u.result.clone();
+        if r.status == Status::Pending {
+            r.reason = Some(
+                match self.state.users.get(u.key()) {
+                    Some(Entry::Sending) => "sent, answer not confirmed: a rerun looks it up before sending again",
+                    Some(Entry::Bulk { .. }) => "in the open bulk job: a rerun continues with that job",
+                    _ => "not sent yet: rerun with the resume state",
+                }
+                .to_string(),
+            );
         }
         r
     }

@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 /// The `format` of resume states this version writes and reads.
 pub const STATE_FORMAT: &str = "sf-lead-rule/backfill@1";
 
-/// A user's status in the resume state.
+/// A user's progress as the resume state keeps it for a rerun. Not a [`Status`](crate::core::outcome::Status):
+/// it holds in-flight steps (`sending`, `bulk`) and what a rerun must not resend (`unknown`),
+/// and its JSON is the persisted state format, which must stay readable across versions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
     /// Salesforce created it.
