@@ -1,14 +1,14 @@
 //! The step machine: sequences token, lookups, collections and the bulk job, and settles users.
 
-use crate::core::config::{Config, TokenGrant};
+use crate::core::config::Config;
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::http::{HttpRequest, HttpResponse, Purpose};
 use crate::core::record::RecordPayload;
 use crate::core::retry::{fits, Backoff};
-use crate::core::salesforce::{self as sf, AccessToken};
+use crate::core::salesforce as sf;
 use crate::core::secret::scrub;
 use crate::core::session::CachedToken;
-use crate::core::session::{self, TokenStart};
+use crate::core::session::{TokenSession, TokenStart};
 use crate::core::step::{Input, TokenUpdate};
 
 use super::api::{self, Answer, JobInfo, RecordResult, ResultKind};
@@ -72,11 +72,8 @@ pub struct Backfill {
     pub(super) resolve: VecDeque<usize>,
     pub(super) job: Option<Job>,
     pub(super) op: Op,
-    pub(super) suspended: Option<Op>,
-    pub(super) token: Option<AccessToken>,
-    pub(super) token_update: TokenUpdate,
-    pub(super) refreshed_for_op: bool,
-    pub(super) signing_input: Option<String>,
+    /// The token; renews once per operation on an expired session, then resumes that operation.
+    pub(super) session: TokenSession<Op>,
     pub(super) backoff: Backoff,
     pub(super) attempt: u32,
     pub(super) op_started: u64,
@@ -100,8 +97,8 @@ impl Backfill {
         seed: u64,
     ) -> Result<Backfill> {
         let state = ResumeState::from_json(state, &config)?;
-        let token = session::initial_token(&config, cached, now_ms);
         let mut b = Backfill {
+            session: TokenSession::new(&config, cached, now_ms),
             users: Vec::new(),
             index: BTreeMap::new(),
             state,
@@ -112,11 +109,6 @@ impl Backfill {
             resolve: VecDeque::new(),
             job: None,
             op: Op::None,
-            suspended: None,
-            token,
-            token_update: TokenUpdate::Unchanged,
-            refreshed_for_op: false,
-            signing_input: None,
             backoff: Backoff::new(1_000, 30_000, seed),
             attempt: 0,
             op_started: now_ms,
@@ -174,7 +166,7 @@ impl Backfill {
 
     /// What the driver should do with its token cache.
     pub fn token_update(&self) -> &TokenUpdate {
-        &self.token_update
+        self.session.update()
     }
 
     /// The first step of the run.
@@ -192,7 +184,7 @@ impl Backfill {
     }
 
     pub(super) fn after_signing(&mut self, signed: std::result::Result<Vec<u8>, String>) -> Step {
-        match session::token_request_after_signing(&self.config, self.signing_input.take(), signed) {
+        match self.session.request_after_signing(&self.config, signed) {
             Ok(request) => self.send(request),
             Err(e) => self.stop(e),
         }
@@ -235,7 +227,7 @@ impl Backfill {
         if !work {
             return self.finish();
         }
-        if self.token.is_none() {
+        if self.session.token().is_none() {
             return self.begin(Op::Token);
         }
         if let Some(job) = &self.job {
@@ -275,7 +267,7 @@ impl Backfill {
     pub(super) fn begin(&mut self, op: Op) -> Step {
         self.op = op;
         self.attempt = 0;
-        self.refreshed_for_op = false;
+        self.session.new_call();
         self.op_started = self.now;
         self.issue()
     }
@@ -311,9 +303,10 @@ impl Backfill {
 
     /// Build and emit the request for `self.op`.
     pub(super) fn issue(&mut self) -> Step {
-        let Some(token) = self.token.clone() else {
+        let Some(token) = self.session.token().cloned() else {
             if self.op != Op::Token {
-                self.suspended = Some(std::mem::replace(&mut self.op, Op::Token));
+                let op = std::mem::replace(&mut self.op, Op::Token);
+                self.session.suspend(op);
             }
             return self.issue_token();
         };
@@ -346,11 +339,8 @@ impl Backfill {
 
     pub(super) fn issue_token(&mut self) -> Step {
         self.op = Op::Token;
-        match session::start_token(&self.config, self.now) {
-            TokenStart::Sign { input, key } => {
-                self.signing_input = Some(input.clone());
-                Step::Sign { input, key }
-            }
+        match self.session.request(&self.config, self.now) {
+            TokenStart::Sign { input, key } => Step::Sign { input, key },
             TokenStart::Send(req) => self.send(req),
             TokenStart::NotRenewable => self.stop(
                 RuleError::new(
@@ -397,7 +387,7 @@ impl Backfill {
     }
 
     pub(super) fn on_token(&mut self, resp: HttpResponse) -> Step {
-        match sf::parse_token_response(&resp, &self.config) {
+        match self.session.read_answer(&resp, &self.config) {
             Ok(token) => {
                 if let Some(old) = &self.state.instance_url {
                     if *old != token.instance_url {
@@ -413,9 +403,7 @@ impl Backfill {
                     self.state.instance_url = Some(token.instance_url.clone());
                     self.version += 1;
                 }
-                self.token_update = TokenUpdate::Store(session::cache_entry(&self.config, &token, self.now));
-                self.token = Some(token);
-                match self.suspended.take() {
+                match self.session.accept(&self.config, token, self.now) {
                     Some(op) => {
                         self.op = op;
                         self.attempt = 0;
@@ -581,24 +569,11 @@ impl Backfill {
 
     /// INVALID_SESSION_ID: one new token per operation, then the same request again.
     pub(super) fn refresh_session(&mut self) -> Step {
-        let renewable = !matches!(self.config.grant, TokenGrant::AccessToken { .. });
-        if self.refreshed_for_op || !renewable {
-            if renewable {
-                self.token_update = TokenUpdate::Forget;
-            }
+        // The operation is cloned for the session to resume: on giving up, `put_back` reads it.
+        if let Err(e) = self.session.session_invalid(&self.config, self.op.clone()) {
             self.put_back();
-            return self.stop(
-                RuleError::new(
-                    ErrorCode::SessionExpired,
-                    "Salesforce rejected the session (INVALID_SESSION_ID) even after getting a new token",
-                )
-                .with_remote("INVALID_SESSION_ID", 401),
-            );
+            return self.stop(e);
         }
-        self.refreshed_for_op = true;
-        self.token = None;
-        self.token_update = TokenUpdate::Forget;
-        self.suspended = Some(std::mem::replace(&mut self.op, Op::Token));
         self.attempt = 0;
         self.issue_token()
     }

@@ -30,4 +30,4 @@ pub use state::{Entry, JobPhase, ResumeState, STATE_FORMAT};
 
 /// What the driver must do next: the first-login flow's steps; `Done` carries nothing, read
 /// [`Backfill::report`].
-pub type Step = crate::core::flow::Step<()>;
+pub type Step = crate::core::step::Step<()>;
