@@ -230,7 +230,7 @@ mod tests {
     use super::*;
 
     #[test]
-    pub(super) fn export_records_become_host_events() {
+    fn export_records_become_host_events() {
         let auth0 = json!({"user_id": "auth0|1", "email": "a@x.com"});
         assert_eq!(users_of(Host::Auth0Action, &auth0).unwrap()[0].profile["user_id"], "auth0|1");
         let ory = json!({"id": "ory-1", "traits": {"email": "o@x.com", "name": {"first": "O", "last": "Ry"}}});

@@ -92,7 +92,7 @@ impl Backfill {
     /// A result row's identity: the external id when configured, else a fingerprint of its
     /// non-empty cells by column name (column order and empty cells do not matter: the cells'
     /// own fingerprints are summed).
-    pub(super) fn row_key(&self, cells: &[(&str, &str)]) -> String {
+    fn row_key(&self, cells: &[(&str, &str)]) -> String {
         if let Some(field) = &self.config.external_id_field {
             if let Some((_, v)) = cells.iter().find(|(c, v)| c == field && !v.trim().is_empty()) {
                 return format!("x{:016x}", fnv1a(&[v.trim().as_bytes()]));
@@ -205,7 +205,7 @@ impl Backfill {
         }
     }
 
-    pub(super) fn poll_later(&mut self) -> Step {
+    fn poll_later(&mut self) -> Step {
         let Some(job) = self.job.as_mut() else { return self.next() };
         let mut poll = Backoff::new(
             self.opts.poll_interval_ms,
@@ -219,7 +219,7 @@ impl Backfill {
         Step::Sleep { ms }
     }
 
-    pub(super) fn set_phase(&mut self, phase: JobPhase) {
+    fn set_phase(&mut self, phase: JobPhase) {
         if let Some(job) = self.job.as_mut() {
             job.phase = phase;
             if let Some(id) = &job.id {
@@ -230,7 +230,7 @@ impl Backfill {
     }
 
     /// Match result rows back to the job's users and settle them.
-    pub(super) fn apply_rows(&mut self, kind: ResultKind, rows: Vec<ResultRow>) {
+    fn apply_rows(&mut self, kind: ResultKind, rows: Vec<ResultRow>) {
         let keyed: Vec<(String, ResultRow)> = rows
             .into_iter()
             .map(|r| {
@@ -257,7 +257,7 @@ impl Backfill {
 
     /// Settle a job user by key (they may be missing from this run's input): `row` is the id a
     /// successful row created or a failed row's error; `None` for a successful row without an id.
-    pub(super) fn settle_key(&mut self, key: &str, row: Option<std::result::Result<String, RuleError>>) {
+    fn settle_key(&mut self, key: &str, row: Option<std::result::Result<String, RuleError>>) {
         let i = self.index.get(key).copied().filter(|&i| self.users[i].to_send());
         match (row, i) {
             (Some(Err(e)), Some(i)) if is_duplicate_code(e.remote_code.as_deref()) => self.queue_resolve(i),
@@ -340,7 +340,7 @@ mod tests {
     use serde_json::{json, Value};
 
     #[test]
-    pub(super) fn fingerprints_ignore_column_order_and_empty_cells() {
+    fn fingerprints_ignore_column_order_and_empty_cells() {
         let config = Config::parse(json!({"clientId": "c", "clientSecret": "s"}).as_object().unwrap()).unwrap();
         let b = Backfill::new(config, vec![], &Value::Null, BatchOptions::default(), None, 0, 1).unwrap();
         let a = b.row_key(&[("LastName", "Doe"), ("Email", ""), ("Company", "Acme")]);

@@ -23,7 +23,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 
 /// URL budget for the `IN (…)` list of one lookup query (Salesforce accepts about 16,000 characters).
-pub(super) const LOOKUP_URL_BUDGET: usize = 8_000;
+const LOOKUP_URL_BUDGET: usize = 8_000;
 
 /// One user of the run: what happened to them so far (`Pending` until settled), and what is
 /// needed to send them.
@@ -183,7 +183,7 @@ impl Backfill {
         self.finish();
     }
 
-    pub(super) fn after_signing(&mut self, signed: std::result::Result<Vec<u8>, String>) -> Step {
+    fn after_signing(&mut self, signed: std::result::Result<Vec<u8>, String>) -> Step {
         match self.session.request_after_signing(&self.config, signed) {
             Ok(request) => self.send(request),
             Err(e) => self.stop(e),
@@ -273,7 +273,7 @@ impl Backfill {
     }
 
     /// Users from the front of a lookup queue that share one lookup field, within the URL budget.
-    pub(super) fn lookup_chunk(&mut self, verify: bool) -> Option<Op> {
+    fn lookup_chunk(&mut self, verify: bool) -> Option<Op> {
         let queue = if verify { &mut self.verify } else { &mut self.resolve };
         let first = *queue.front()?;
         let field = self.users[first].lookup.as_ref()?.0.clone();
@@ -302,7 +302,7 @@ impl Backfill {
     }
 
     /// Build and emit the request for `self.op`.
-    pub(super) fn issue(&mut self) -> Step {
+    fn issue(&mut self) -> Step {
         let Some(token) = self.session.token().cloned() else {
             if self.op != Op::Token {
                 let op = std::mem::replace(&mut self.op, Op::Token);
@@ -337,7 +337,7 @@ impl Backfill {
         self.send(req)
     }
 
-    pub(super) fn issue_token(&mut self) -> Step {
+    fn issue_token(&mut self) -> Step {
         self.op = Op::Token;
         match self.session.request(&self.config, self.now) {
             TokenStart::Sign { input, key } => Step::Sign { input, key },
@@ -365,7 +365,7 @@ impl Backfill {
 
     // ----- answers ------------------------------------------------------------------------
 
-    pub(super) fn on_response(&mut self, resp: HttpResponse) -> Step {
+    fn on_response(&mut self, resp: HttpResponse) -> Step {
         if self.op == Op::Token {
             return self.on_token(resp);
         }
@@ -386,7 +386,7 @@ impl Backfill {
         }
     }
 
-    pub(super) fn on_token(&mut self, resp: HttpResponse) -> Step {
+    fn on_token(&mut self, resp: HttpResponse) -> Step {
         match self.session.read_answer(&resp, &self.config) {
             Ok(token) => {
                 if let Some(old) = &self.state.instance_url {
@@ -421,7 +421,7 @@ impl Backfill {
     }
 
     /// A 2xx answer to `self.op`: read it with the handler of that operation.
-    pub(super) fn on_ok(&mut self, resp: HttpResponse) -> Step {
+    fn on_ok(&mut self, resp: HttpResponse) -> Step {
         match std::mem::replace(&mut self.op, Op::None) {
             Op::None | Op::Token => self.next(),
             Op::Collection(users) => self.on_collection_ok(users, &resp),
@@ -493,7 +493,7 @@ impl Backfill {
 
     /// A lost answer (network, timeout, unreadable body, 5xx other than 503): the request may or
     /// may not have done its work.
-    pub(super) fn on_lost(&mut self, error: RuleError) -> Step {
+    fn on_lost(&mut self, error: RuleError) -> Step {
         self.last_error = Some(error.clone());
         match std::mem::replace(&mut self.op, Op::None) {
             Op::Collection(users) => {
@@ -516,7 +516,7 @@ impl Backfill {
         }
     }
 
-    pub(super) fn on_refused(&mut self, e: RuleError) -> Step {
+    fn on_refused(&mut self, e: RuleError) -> Step {
         match self.op.clone() {
             // Already closed (or finished): find out where it is.
             Op::JobClose | Op::JobAbort if e.remote_code.as_deref() == Some("INVALIDJOBSTATE") => {
@@ -553,7 +553,7 @@ impl Backfill {
     }
 
     /// A send that was refused as a whole (not processed): its users are pending again.
-    pub(super) fn put_back(&mut self) {
+    fn put_back(&mut self) {
         if let Op::Collection(users) = &self.op {
             for &i in users {
                 let key = self.users[i].key().to_string();
@@ -568,7 +568,7 @@ impl Backfill {
     }
 
     /// INVALID_SESSION_ID: one new token per operation, then the same request again.
-    pub(super) fn refresh_session(&mut self) -> Step {
+    fn refresh_session(&mut self) -> Step {
         // The operation is cloned for the session to resume: on giving up, `put_back` reads it.
         if let Err(e) = self.session.session_invalid(&self.config, self.op.clone()) {
             self.put_back();
@@ -612,7 +612,7 @@ impl Backfill {
         (r.status, r.lead_id, r.error) = (status, lead_id, error);
     }
 
-    pub(super) fn set_entry(&mut self, i: usize, entry: Entry) {
+    fn set_entry(&mut self, i: usize, entry: Entry) {
         let key = self.users[i].result.user_key.clone();
         self.state.users.insert(key, entry);
     }
@@ -622,7 +622,7 @@ impl Backfill {
         self.settle(i, Status::Created, Some(id), None);
     }
 
-    pub(super) fn settle_duplicate(&mut self, i: usize, id: Option<String>) {
+    fn settle_duplicate(&mut self, i: usize, id: Option<String>) {
         self.set_entry(i, Entry::Duplicate { lead_id: id.clone() });
         self.settle(i, Status::Duplicate, id, None);
     }

@@ -62,7 +62,7 @@ pub fn plan(mut machine: Backfill, instance_url: &str) -> BatchPlan {
     BatchPlan { mode: report.mode, requests, results: report.results, stats }
 }
 
-pub(super) fn simulated_response(req: &HttpRequest, instance: &str, uploaded: &mut String) -> HttpResponse {
+fn simulated_response(req: &HttpRequest, instance: &str, uploaded: &mut String) -> HttpResponse {
     let planned = crate::core::plan::PLANNED_ID;
     let url = req.url.masked();
     match (req.purpose, req.method) {

@@ -91,7 +91,7 @@ impl Backfill {
     }
 
     /// The user's result; a pending one says what a rerun does with it.
-    pub(super) fn result_of(&self, u: &BatchUser) -> UserResult {
+    fn result_of(&self, u: &BatchUser) -> UserResult {
         let mut r = u.result.clone();
         if r.status == Status::Pending {
             r.reason = Some(

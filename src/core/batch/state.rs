@@ -179,7 +179,7 @@ mod tests {
     use super::*;
 
     #[test]
-    pub(super) fn state_round_trips_and_refuses_foreign_states() {
+    fn state_round_trips_and_refuses_foreign_states() {
         let config = Config::parse(json!({"clientId": "c", "clientSecret": "s"}).as_object().unwrap()).unwrap();
         let mut s = ResumeState {
             object: "Lead".into(),
