@@ -4,7 +4,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use serde_json::{json, Value};
-use sf_lead_rule::core::batch::{self, Backfill, BatchOptions, BatchReport, InputItem, Mode, ResultStatus, Step};
+use sf_lead_rule::core::batch::{self, Backfill, BatchOptions, BatchReport, InputItem, Mode, Status, Step};
 use sf_lead_rule::core::batch_api::{csv_line, parse_csv};
 use sf_lead_rule::core::config::{Config, SettingsText};
 use sf_lead_rule::core::error::ErrorCode;
@@ -390,24 +390,24 @@ fn per_record_results_map_back_to_users() {
     assert_eq!(reqs.len(), 2, "token + one collection; invalid and skipped users are never sent");
     assert_eq!(record_count(&reqs[1]), 3);
     let by_key = |k: &str| report.results.iter().find(|r| r.user_key == k).unwrap().clone();
-    assert_eq!(by_key("auth0|00001").status, ResultStatus::Created);
+    assert_eq!(by_key("auth0|00001").status, Status::Created);
     let dup = by_key("auth0|dup");
-    assert_eq!((dup.status, dup.lead_id.as_deref()), (ResultStatus::Duplicate, Some("00Qexisting00000001")));
+    assert_eq!((dup.status, dup.lead_id.as_deref()), (Status::Duplicate, Some("00Qexisting00000001")));
     let long = by_key("auth0|long");
-    assert_eq!(long.status, ResultStatus::Failed);
+    assert_eq!(long.status, Status::Failed);
     let e = long.error.unwrap();
     assert_eq!(
         (e.code, e.remote_code.as_deref(), e.field.as_deref()),
         (ErrorCode::SalesforceRejected, Some("STRING_TOO_LONG"), Some("LastName"))
     );
     let noname = by_key("auth0|noname");
-    assert_eq!((noname.status, noname.error.unwrap().code), (ResultStatus::Invalid, ErrorCode::MissingRequiredField));
+    assert_eq!((noname.status, noname.error.unwrap().code), (Status::Invalid, ErrorCode::MissingRequiredField));
     let done = by_key("auth0|done");
-    assert_eq!((done.status, done.lead_id.as_deref()), (ResultStatus::Skipped, Some("00Qold")));
+    assert_eq!((done.status, done.lead_id.as_deref()), (Status::Skipped, Some("00Qold")));
     let bad = by_key("input[5]");
-    assert_eq!((bad.status, bad.error.unwrap().code, bad.input), (ResultStatus::Invalid, ErrorCode::ProfileInvalid, 5));
+    assert_eq!((bad.status, bad.error.unwrap().code, bad.input), (Status::Invalid, ErrorCode::ProfileInvalid, 5));
     assert_eq!(by_key("input[6]").error.unwrap().message, "line 7 is not JSON");
-    assert_eq!(report.results[7].status, ResultStatus::Skipped, "a repeated user is skipped");
+    assert_eq!(report.results[7].status, Status::Skipped, "a repeated user is skipped");
     assert_eq!(report.results[7].reason.as_deref(), Some("the same user appears earlier in the input"));
     let s = &report.stats;
     assert_eq!((s.created, s.duplicate, s.failed, s.skipped, s.invalid, s.pending), (1, 1, 1, 2, 3, 0));
@@ -441,7 +441,7 @@ fn duplicates_salesforce_does_not_name_are_looked_up() {
             )
         )
     );
-    assert_eq!(report.results[0].status, ResultStatus::Duplicate);
+    assert_eq!(report.results[0].status, Status::Duplicate);
     assert_eq!(report.results[0].lead_id.as_deref(), Some("00Qexisting00000002"));
     assert_eq!(report.results[1].lead_id.as_deref(), Some("00Qnew"));
 }
@@ -483,7 +483,7 @@ fn request_limit_exceeded_stops_cleanly_and_resumes_without_duplicates() {
         (ErrorCode::RateLimited, Some("REQUEST_LIMIT_EXCEEDED"), Some(403))
     );
     assert_eq!((report.stats.created, report.stats.pending), (400, 50));
-    assert_eq!(report.results[449].status, ResultStatus::Pending);
+    assert_eq!(report.results[449].status, Status::Pending);
     assert_eq!(report.state["users"].as_object().unwrap().len(), 400, "the refused chunk is not marked sending");
 
     // The limit resets; the rerun sends only the 50.
@@ -558,7 +558,7 @@ fn users_that_cannot_be_looked_up_are_never_resent_blind() {
     let (reqs, _, report) = run(&mut m, &mut org);
     assert_eq!(reqs.len(), 2);
     let r = &report.results[0];
-    assert_eq!((r.status, r.error.as_ref().unwrap().code), (ResultStatus::Failed, ErrorCode::OutcomeUnknown));
+    assert_eq!((r.status, r.error.as_ref().unwrap().code), (Status::Failed, ErrorCode::OutcomeUnknown));
     assert_eq!(report.state["users"]["u-no-email"]["status"], "unknown");
     // A rerun does not send it either.
     let mut m = machine(
@@ -685,12 +685,12 @@ fn bulk_job_lifecycle_with_exact_requests_and_csv() {
     let ids: Vec<_> = report.results.iter().map(|r| (r.user_key.as_str(), r.status, r.lead_id.clone())).collect();
     assert_eq!(
         ids[0],
-        ("b1", ResultStatus::Created, Some(org.leads[0].0.clone())),
+        ("b1", Status::Created, Some(org.leads[0].0.clone())),
         "matched by content despite the reversed order"
     );
-    assert_eq!(ids[4], ("b5", ResultStatus::Created, Some(org.leads[3].0.clone())));
+    assert_eq!(ids[4], ("b5", Status::Created, Some(org.leads[3].0.clone())));
     let failed = &report.results[3];
-    assert_eq!(failed.status, ResultStatus::Failed);
+    assert_eq!(failed.status, Status::Failed);
     let e = failed.error.as_ref().unwrap();
     assert_eq!((e.remote_code.as_deref(), e.field.as_deref()), (Some("STRING_TOO_LONG"), Some("LastName")));
     assert_eq!((report.stats.created, report.stats.failed, report.stats.api_calls), (4, 1, 7));
@@ -777,7 +777,7 @@ fn dry_run_plans_without_secrets() {
     let plan = batch::plan(m, LOGIN);
     assert_eq!(plan.requests.len(), 4);
     assert_eq!(plan.stats.pending, 450);
-    assert_eq!(plan.results[0].status, ResultStatus::Planned);
+    assert_eq!(plan.results[0].status, Status::Planned);
     let text = serde_json::to_string(&plan).unwrap();
     assert!(!text.contains("client-secret-1") && !text.contains("Bearer planned"), "{}", &text[..400]);
     let v = serde_json::to_value(&plan).unwrap();

@@ -2,17 +2,17 @@
 //! It consumes `Input`s (responses, signatures, timer wake-ups) and yields `Step`s for a driver to
 //! perform. Time and jitter are handed in, so every branch is testable without a server.
 
-use crate::core::config::{Config, TokenGrant};
+use crate::core::config::Config;
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::http::{HttpRequest, HttpResponse};
 pub use crate::core::outcome::{Outcome, SlackOutcome, Status, LEAD_ID_KEY, MARKER_KEY};
 use crate::core::profile::{FirstLoginSignal, HostEvent};
 use crate::core::record::{build_record, RecordPayload, SObject, Warning};
 use crate::core::retry::{self, Backoff};
-use crate::core::salesforce::{self as sf, AccessToken, LookupResult, WriteResult};
+use crate::core::salesforce::{self as sf, LookupResult, WriteResult};
 use crate::core::secret::{scrub, Secret};
-use crate::core::session::{self, TokenStart};
 pub use crate::core::session::{cache_identity, CachedToken};
+use crate::core::session::{TokenSession, TokenStart};
 use crate::core::slack::{self, SlackResult};
 pub use crate::core::step::{Input, Step, TokenUpdate};
 
@@ -43,19 +43,12 @@ pub struct FirstLoginFlow {
     record: Option<RecordPayload>,
     warnings: Vec<Warning>,
     stored_id: Option<String>,
-    token: Option<AccessToken>,
-    token_source: &'static str,
-    /// Every access token this flow held or was handed (refused ones too) but holds no more; with
-    /// `token`, all are masked in text that came from outside.
-    seen_tokens: Vec<Secret>,
-    token_update: TokenUpdate,
-    refreshed: bool,
-    /// The call to make once a refreshed token arrives, instead of starting over.
-    resume_after_token: Option<Pending>,
+    /// The token; once renewed on an expired session, it resumes the call that was refused
+    /// instead of starting over. Renews once per flow.
+    session: TokenSession<Pending>,
     pending: Pending,
     attempt: u32,
     last_error: Option<RuleError>,
-    signing_input: Option<String>,
     deadline_at: u64,
     /// When the flow began (the host's clock).
     started_at: u64,
@@ -70,13 +63,8 @@ pub struct FirstLoginFlow {
 impl FirstLoginFlow {
     /// Start a flow. `seed` feeds the retry jitter.
     pub fn new(config: Config, event: HostEvent, cached: Option<CachedToken>, now_ms: u64, seed: u64) -> Self {
-        let token = session::initial_token(&config, cached, now_ms);
-        let token_source = match (&config.grant, &token) {
-            (_, None) => "none",
-            (TokenGrant::AccessToken { .. }, _) => "config",
-            _ => "cached",
-        };
         FirstLoginFlow {
+            session: TokenSession::new(&config, cached, now_ms),
             deadline_at: now_ms.saturating_add(config.deadline_ms),
             started_at: now_ms,
             config,
@@ -87,16 +75,9 @@ impl FirstLoginFlow {
                 FirstLoginSignal::AlreadyRecorded { lead_id } => lead_id.clone(),
                 _ => None,
             },
-            seen_tokens: Vec::new(),
-            token,
-            token_source,
-            token_update: TokenUpdate::Unchanged,
-            refreshed: false,
-            resume_after_token: None,
             pending: Pending::Token,
             attempt: 0,
             last_error: None,
-            signing_input: None,
             now: now_ms,
             backoff: Backoff::new(BACKOFF_BASE_MS, BACKOFF_CAP_MS, seed),
             requests: 0,
@@ -148,7 +129,7 @@ impl FirstLoginFlow {
 
     /// The token the driver should cache (or forget) once the flow is done.
     pub fn token_update(&self) -> &TokenUpdate {
-        &self.token_update
+        self.session.update()
     }
 
     /// The record as mapped, once decided, until the outcome carries it away.
@@ -187,7 +168,7 @@ impl FirstLoginFlow {
     }
 
     fn after_signing(&mut self, signed: Result<Vec<u8>, String>) -> Step {
-        match session::token_request_after_signing(&self.config, self.signing_input.take(), signed) {
+        match self.session.request_after_signing(&self.config, signed) {
             Ok(request) => self.send(request),
             Err(e) => self.fail(e),
         }
@@ -203,7 +184,7 @@ impl FirstLoginFlow {
 
     fn begin_salesforce(&mut self) -> Step {
         self.attempt = 0;
-        self.pending = if self.token.is_none() { Pending::Token } else { self.after_token() };
+        self.pending = if self.session.token().is_none() { Pending::Token } else { self.after_token() };
         self.issue()
     }
 
@@ -224,18 +205,15 @@ impl FirstLoginFlow {
 
     /// Build and emit the request for `self.pending`.
     fn issue(&mut self) -> Step {
-        let req = match (self.pending, &self.token) {
+        let req = match (self.pending, self.session.token()) {
             (Pending::Slack, _) => match (&self.config.slack_webhook_url, &self.slack_body) {
                 (Some(url), Some(body)) => slack::webhook_request(url, body.clone()),
                 _ => return self.finish(),
             },
             (Pending::Token, _) | (_, None) => {
                 self.pending = Pending::Token;
-                match session::start_token(&self.config, self.now) {
-                    TokenStart::Sign { input, key } => {
-                        self.signing_input = Some(input.clone());
-                        return Step::Sign { input, key };
-                    }
+                match self.session.request(&self.config, self.now) {
+                    TokenStart::Sign { input, key } => return Step::Sign { input, key },
                     TokenStart::Send(r) => r,
                     TokenStart::NotRenewable => {
                         return self.fail(RuleError::new(
@@ -305,17 +283,11 @@ impl FirstLoginFlow {
 
     fn on_response(&mut self, resp: HttpResponse) -> Step {
         match self.pending {
-            Pending::Token => match sf::parse_token_response(&resp, &self.config).inspect_err(|_| {
-                self.seen_tokens.extend(sf::offered_token(&resp));
-            }) {
+            Pending::Token => match self.session.read_answer(&resp, &self.config) {
                 Ok(token) => {
-                    self.token_update = TokenUpdate::Store(session::cache_entry(&self.config, &token, self.now));
-                    if let Some(old) = self.token.replace(token) {
-                        self.seen_tokens.push(old.token);
-                    }
-                    self.token_source = "new";
+                    let resumed = self.session.accept(&self.config, token, self.now);
                     self.attempt = 0;
-                    self.pending = self.resume_after_token.take().unwrap_or_else(|| self.after_token());
+                    self.pending = resumed.unwrap_or_else(|| self.after_token());
                     self.issue()
                 }
                 // 5xx, 429 and unreadable answers (a cut-off body, a proxy's page) are worth
@@ -419,29 +391,12 @@ impl FirstLoginFlow {
         }
     }
 
-    /// 401 INVALID_SESSION_ID: one new token, then the same call again.
+    /// 401 INVALID_SESSION_ID: one new token, then the same call again (a verifying lookup must
+    /// stay one).
     fn refresh_session(&mut self) -> Step {
-        let renewable = !matches!(self.config.grant, TokenGrant::AccessToken { .. });
-        if self.refreshed || !renewable {
-            if renewable {
-                // The token we just got was refused too: do not keep it for the next login.
-                self.token_update = TokenUpdate::Forget;
-            }
-            return self.fail(
-                RuleError::new(
-                    ErrorCode::SessionExpired,
-                    "Salesforce rejected the session (INVALID_SESSION_ID) even after getting a new token",
-                )
-                .with_remote("INVALID_SESSION_ID", 401),
-            );
+        if let Err(e) = self.session.session_invalid(&self.config, self.pending) {
+            return self.fail(e);
         }
-        self.refreshed = true;
-        // Carry on with the call the session failed (a verifying lookup must stay one).
-        self.resume_after_token = Some(self.pending);
-        if let Some(old) = self.token.take() {
-            self.seen_tokens.push(old.token);
-        }
-        self.token_update = TokenUpdate::Forget;
         self.attempt = 0;
         self.pending = Pending::Token;
         self.issue()
@@ -478,7 +433,7 @@ impl FirstLoginFlow {
     }
 
     fn record_url(&self, id: &str) -> Option<String> {
-        self.token.as_ref().map(|t| sf::record_url(&t.instance_url, self.config.object, id))
+        self.session.token().map(|t| sf::record_url(&t.instance_url, self.config.object, id))
     }
 
     fn created(&mut self, id: String) -> Step {
@@ -543,8 +498,7 @@ impl FirstLoginFlow {
         let mut secrets = self.config.secrets();
         // Access tokens are secrets too, though no one configured them. The one held is the
         // latest seen, so it comes last, as it was seen.
-        secrets.extend(self.seen_tokens.iter());
-        secrets.extend(self.token.as_ref().map(|t| &t.token));
+        secrets.extend(self.session.tokens());
         secrets
     }
 
@@ -572,7 +526,7 @@ impl FirstLoginFlow {
             None => self.outcome(Status::Failed, "flow ended without a result".into(), None, None),
         };
         outcome.requests = self.requests;
-        outcome.token = self.token_source;
+        outcome.token = self.session.source();
         outcome.error = outcome.error.map(|e| self.scrub_error(e));
         if outcome.slack.status == "failed" && outcome.slack.error.is_none() {
             // Slack was due but the deadline ran out before it could be sent.
@@ -600,7 +554,7 @@ impl FirstLoginFlow {
             warnings: Vec::new(),
             error: None,
             slack: SlackOutcome { status: slack_status, error: None },
-            token: self.token_source,
+            token: self.session.source(),
             requests: self.requests,
         }
     }

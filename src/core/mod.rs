@@ -4,7 +4,8 @@
 #![warn(missing_docs)]
 
 pub mod batch;
-pub mod batch_api;
+// The backfill's wire format lives in `batch::api`; this keeps its earlier public path.
+pub use batch::api as batch_api;
 pub mod config;
 pub mod encoding;
 pub mod endpoint;

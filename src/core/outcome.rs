@@ -1,5 +1,6 @@
-//! What happened to one first login, as the host and the user see it: the `Outcome` (status,
-//! record, error, Slack, token), the marker a host stores once Salesforce confirmed, and the log line.
+//! What happened to a user: the [`Status`] vocabulary the login and the backfill share; for one
+//! first login, the `Outcome` (status, record, error, Slack, token), the marker a host stores once
+//! Salesforce confirmed, and the log line.
 
 use crate::core::config::Config;
 use crate::core::error::RuleError;
@@ -7,18 +8,28 @@ use crate::core::record::{RecordPayload, SObject, Warning};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-/// What happened to a first login.
+/// What happened to a user: to a first login (`Outcome::status`) or to one user of a backfill
+/// (`batch::UserResult::status`). A login ends in one of the first four; the last three are the
+/// backfill's, for users it never sends or has not reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// A record was created.
     Created,
-    /// An existing record was found (duplicate rule, email lookup, upsert match); the user is recorded.
+    /// An existing record was found (duplicate rule, unique field, email or external id lookup,
+    /// upsert match); the user is recorded.
     Duplicate,
-    /// Nothing to do (returning user, already recorded).
+    /// Nothing to do (returning user, already recorded, done in an earlier run, repeated input).
     Skipped,
     /// No record could be confirmed.
     Failed,
+    /// Backfill: the record could not be built (e.g. `MISSING_REQUIRED_FIELD`) or the input is
+    /// unreadable; never sent.
+    Invalid,
+    /// Backfill: not processed because the run stopped; a rerun with the resume state continues.
+    Pending,
+    /// Backfill dry run: would be sent.
+    Planned,
 }
 
 /// What happened to the Slack notification.
@@ -145,6 +156,9 @@ impl Status {
             Status::Duplicate => "duplicate",
             Status::Skipped => "skipped",
             Status::Failed => "failed",
+            Status::Invalid => "invalid",
+            Status::Pending => "pending",
+            Status::Planned => "planned",
         }
     }
 }

@@ -1,11 +1,13 @@
-//! Getting a Salesforce session for a state machine: which cached token is still usable, and the
-//! first step towards a new one (a JWT to sign, or the token request itself). Builds on the wire
-//! format in `salesforce`; never sends anything and never reads a clock.
+//! Getting a Salesforce session for a state machine: which cached token is still usable, the
+//! first step towards a new one (a JWT to sign, or the token request itself), and the
+//! [`TokenSession`] sub-machine the login flow and the backfill both hold (cached token, fetching
+//! one, one renewal on an expired session, what the driver does with its cache). Builds on the
+//! wire format in `salesforce`; never sends anything and never reads a clock.
 
 use crate::core::config::{Config, TokenGrant};
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::hash::fnv1a;
-use crate::core::http::HttpRequest;
+use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::salesforce::{self as sf, AccessToken};
 use crate::core::secret::Secret;
 use serde_json::{json, Value};
@@ -103,6 +105,143 @@ pub fn cache_entry(config: &Config, token: &AccessToken, now_ms: u64) -> CachedT
     }
 }
 
+/// What the driver should do with its token cache once a machine is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenUpdate {
+    /// Keep what the cache holds.
+    Unchanged,
+    /// Keep this token.
+    Store(CachedToken),
+    /// Drop the cached token (refused).
+    Forget,
+}
+
+/// The Salesforce session of one state machine (a login, a backfill run): the token in hand,
+/// where it came from, the tokens it no longer holds (still secrets to mask), the JWT being
+/// signed, whether the current call already renewed its session, the call to resume once a new
+/// token is in (`C`, the machine's own name for a call), and the update for the driver's cache.
+#[derive(Debug, Clone)]
+pub struct TokenSession<C> {
+    token: Option<AccessToken>,
+    source: &'static str,
+    dropped: Vec<Secret>,
+    update: TokenUpdate,
+    renewed: bool,
+    signing_input: Option<String>,
+    resume: Option<C>,
+}
+
+impl<C> TokenSession<C> {
+    /// Start with the token [`initial_token`] allows, if any.
+    pub fn new(config: &Config, cached: Option<CachedToken>, now_ms: u64) -> Self {
+        let token = initial_token(config, cached, now_ms);
+        let source = match (&config.grant, &token) {
+            (_, None) => "none",
+            (TokenGrant::AccessToken { .. }, _) => "config",
+            _ => "cached",
+        };
+        TokenSession {
+            token,
+            source,
+            dropped: Vec::new(),
+            update: TokenUpdate::Unchanged,
+            renewed: false,
+            signing_input: None,
+            resume: None,
+        }
+    }
+
+    /// The token in hand.
+    pub fn token(&self) -> Option<&AccessToken> {
+        self.token.as_ref()
+    }
+
+    /// `none`, `config`, `cached` or `new`: where the token in hand came from.
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// What the driver should do with its token cache.
+    pub fn update(&self) -> &TokenUpdate {
+        &self.update
+    }
+
+    /// Every access token seen, the one in hand last: all are masked in text from outside.
+    pub fn tokens(&self) -> impl Iterator<Item = &Secret> {
+        self.dropped.iter().chain(self.token.as_ref().map(|t| &t.token))
+    }
+
+    /// The first step towards a new token ([`start_token`]); a JWT to sign is remembered for
+    /// [`TokenSession::request_after_signing`].
+    pub fn request(&mut self, config: &Config, now_ms: u64) -> TokenStart {
+        let start = start_token(config, now_ms);
+        if let TokenStart::Sign { input, .. } = &start {
+            self.signing_input = Some(input.clone());
+        }
+        start
+    }
+
+    /// The token request once the driver signed the JWT ([`token_request_after_signing`]).
+    pub fn request_after_signing(
+        &mut self,
+        config: &Config,
+        signed: std::result::Result<Vec<u8>, String>,
+    ) -> Result<HttpRequest> {
+        token_request_after_signing(config, self.signing_input.take(), signed)
+    }
+
+    /// Read the token answer. A refused answer that still offers a token has it remembered, to
+    /// be masked. The token is not taken yet: see [`TokenSession::accept`].
+    pub fn read_answer(&mut self, resp: &HttpResponse, config: &Config) -> Result<AccessToken> {
+        sf::parse_token_response(resp, config).inspect_err(|_| self.dropped.extend(sf::offered_token(resp)))
+    }
+
+    /// Take a new token (the driver caches it); hands back the call its renewal interrupted.
+    pub fn accept(&mut self, config: &Config, token: AccessToken, now_ms: u64) -> Option<C> {
+        self.update = TokenUpdate::Store(cache_entry(config, &token, now_ms));
+        if let Some(old) = self.token.replace(token) {
+            self.dropped.push(old.token);
+        }
+        self.source = "new";
+        self.resume.take()
+    }
+
+    /// `call` waits for a token: [`TokenSession::accept`] hands it back.
+    pub fn suspend(&mut self, call: C) {
+        self.resume = Some(call);
+    }
+
+    /// A new call: it may renew the session once more.
+    pub fn new_call(&mut self) {
+        self.renewed = false;
+    }
+
+    /// Salesforce answered `call` with 401 INVALID_SESSION_ID. `Ok`: the token is dropped (and
+    /// the cache told to forget it); get a new one, which resumes `call`. `Err`: give up, as the
+    /// call already renewed once or the grant cannot renew (the error is `SESSION_EXPIRED`).
+    pub fn session_invalid(&mut self, config: &Config, call: C) -> Result<()> {
+        let renewable = !matches!(config.grant, TokenGrant::AccessToken { .. });
+        if self.renewed || !renewable {
+            if renewable {
+                // The token just obtained was refused too: do not keep it for the next run.
+                self.update = TokenUpdate::Forget;
+            }
+            return Err(RuleError::new(
+                ErrorCode::SessionExpired,
+                "Salesforce rejected the session (INVALID_SESSION_ID) even after getting a new token",
+            )
+            .with_remote("INVALID_SESSION_ID", 401));
+        }
+        self.renewed = true;
+        self.resume = Some(call);
+        if let Some(old) = self.token.take() {
+            self.dropped.push(old.token);
+        }
+        self.update = TokenUpdate::Forget;
+        Ok(())
+    }
+}
+
 /// The key a token of `identity` is kept under in a host's string cache (Auth0's `api.cache`):
 /// short, and free of the identity's characters (client id, username, login URL).
 pub fn host_cache_key(identity: &str) -> String {
@@ -161,6 +300,41 @@ mod tests {
         let c = config(json!({"accessToken":"tok","instanceUrl":"https://acme.my.salesforce.com"}));
         assert_eq!(start_token(&c, 0), TokenStart::NotRenewable);
         assert!(initial_token(&c, None, 0).is_some());
+    }
+
+    #[test]
+    fn a_session_renews_once_per_call_and_resumes_it() {
+        let c = config(json!({"clientId":"cid","clientSecret":"s"}));
+        let mut s: TokenSession<&str> = TokenSession::new(&c, None, 0);
+        assert_eq!((s.token(), s.source(), s.update()), (None, "none", &TokenUpdate::Unchanged));
+        let answer = |t: &str| {
+            HttpResponse::new(
+                200,
+                json!({"access_token": t, "instance_url": "https://acme.my.salesforce.com"}).to_string(),
+            )
+        };
+        let first = s.read_answer(&answer("t1"), &c).unwrap();
+        assert_eq!(s.accept(&c, first, 5), None);
+        assert_eq!((s.token().map(|t| t.token.expose()), s.source()), (Some("t1"), "new"));
+        assert!(matches!(s.update(), TokenUpdate::Store(t) if t.obtained_at_ms == 5));
+
+        assert_eq!(s.session_invalid(&c, "create"), Ok(()));
+        assert_eq!((s.token(), s.update()), (None, &TokenUpdate::Forget));
+        let second = s.read_answer(&answer("t2"), &c).unwrap();
+        assert_eq!(s.accept(&c, second, 6), Some("create"), "the refused call resumes");
+        assert_eq!(s.tokens().map(Secret::expose).collect::<Vec<_>>(), ["t1", "t2"]);
+
+        let e = s.session_invalid(&c, "create").unwrap_err();
+        assert_eq!((e.code, e.remote_code.as_deref()), (ErrorCode::SessionExpired, Some("INVALID_SESSION_ID")));
+        assert_eq!(s.update(), &TokenUpdate::Forget, "a refused new token is not kept");
+        s.new_call();
+        assert_eq!(s.session_invalid(&c, "lookup"), Ok(()), "a new call may renew again");
+
+        let fixed = config(json!({"accessToken":"tok","instanceUrl":"https://acme.my.salesforce.com"}));
+        let mut s: TokenSession<()> = TokenSession::new(&fixed, None, 0);
+        assert_eq!(s.source(), "config");
+        assert!(s.session_invalid(&fixed, ()).is_err());
+        assert_eq!(s.update(), &TokenUpdate::Unchanged, "a configured token is not the cache's");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The step protocol between a sans-I/O state machine (the first-login flow, the backfill) and its
 //! driver: the machine asks for a [`Step`] (send, sign, sleep, done), the driver performs it and
-//! answers with an [`Input`]; [`TokenUpdate`] says what to do with the token cache afterwards.
+//! answers with an [`Input`]; [`TokenUpdate`] (from `session`) says what to do with the token cache
+//! afterwards.
 
 use crate::core::http::{HttpRequest, HttpResponse};
 use crate::core::outcome::Outcome;
 use crate::core::secret::Secret;
-use crate::core::session::CachedToken;
+pub use crate::core::session::TokenUpdate;
 
 /// What the driver must do next. `D` is what a finished machine hands back: the first-login flow
 /// its `Outcome`, the backfill nothing (its report is read separately).
@@ -49,15 +50,4 @@ pub enum Input {
     SignFailed(String),
     /// The [`Step::Sleep`] is over.
     Woke,
-}
-
-/// What the driver should do with its token cache after the flow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenUpdate {
-    /// Keep what the cache holds.
-    Unchanged,
-    /// Keep this token.
-    Store(CachedToken),
-    /// Drop the cached token (refused).
-    Forget,
 }
