@@ -78,7 +78,12 @@ function assertFailed(outcome, api, code) {
 
 // ---- slow / hang / refused ------------------------------------------------------------------
 
+// Tests that count attempts give the deadline room (ROOMY): under a starved CPU the count must come
+// from maxRetries and requestTimeoutMs, not from the deadline running out first.
+const ROOMY = { deadlineMs: 5000 };
+
 test("slow create (delay beyond requestTimeoutMs, once): timed out, looked up by email, sent again — one Lead", async () => {
+  configure(ROOMY);
   emu.setFaults({ kind: "delay", target: "create", ms: 500, times: 1 });
   const { outcome, api } = await login();
   assertCreated(outcome, api);
@@ -123,6 +128,7 @@ test("hang on Slack: the Lead is created and marked, Slack failed, within the de
 });
 
 test("connection refused (loginUrl on a closed loopback port): NETWORK_ERROR, retried, alert without secrets", async () => {
+  configure(ROOMY);
   const port = await closedPort();
   const { outcome, api } = await login(actionEvent({ SALESFORCE_LOGIN_URL: `http://127.0.0.1:${port}` }));
   assertFailed(outcome, api, "NETWORK_ERROR");
@@ -149,6 +155,7 @@ test("status500 once on the token endpoint: retried, one Lead", async () => {
 });
 
 test("status500 persistent: SALESFORCE_UNAVAILABLE after 1 + maxRetries creates, no Lead, one alert", async () => {
+  configure(ROOMY);
   emu.setFaults({ kind: "status500", target: "create" });
   const { outcome, api } = await login();
   assertFailed(outcome, api, "SALESFORCE_UNAVAILABLE");
