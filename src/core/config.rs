@@ -4,7 +4,7 @@
 
 use crate::core::endpoint::{UrlRefusal, WebUrl};
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::mapping::{Mapping, MappingSource};
+use crate::core::mapping::{CaseMap, Mapping, MappingSource};
 use crate::core::record::SObject;
 use crate::core::secret::Secret;
 use serde::de::{MapAccess, Visitor};
@@ -535,15 +535,21 @@ impl<T: Clone> ParseCache<T> {
 
 impl Config {
     /// Parse a configuration object. Errors are `CONFIG_INVALID`, `CONFIG_MISSING`,
-    /// `MAPPING_INVALID` or `INSECURE_URL`, each naming the key to fix.
+    /// `MAPPING_INVALID` or `INSECURE_URL`, each naming the key to fix. The mapping uses Rust's
+    /// case mapping; a platform that has its own calls [`Config::parse_with_case`].
     pub fn parse(obj: &Map<String, Value>) -> Result<Config> {
-        Config::from_settings(Settings::from_map(obj)?)
+        Config::parse_with_case(obj, CaseMap::UNICODE)
     }
 
-    /// Check and complete settings as read.
-    pub fn from_settings(s: Settings) -> Result<Config> {
+    /// [`Config::parse`] with the platform's case mapping for the mapping's filters.
+    pub fn parse_with_case(obj: &Map<String, Value>, case: CaseMap) -> Result<Config> {
+        Config::from_settings(Settings::from_map(obj)?, case)
+    }
+
+    /// Check and complete settings as read; `case` is the mapping's case mapping.
+    pub fn from_settings(s: Settings, case: CaseMap) -> Result<Config> {
         let object = parse_object(s.object.clone())?;
-        let (mapping, mapping_name) = parse_mapping(s.mapping.as_ref())?;
+        let (mapping, mapping_name) = parse_mapping(s.mapping.as_ref(), case)?;
 
         let login_url = s.login_url.clone().text("loginUrl")?.unwrap_or_else(|| DEFAULT_LOGIN_URL.to_string());
         let login = checked_url("loginUrl", &login_url)?;
@@ -609,10 +615,10 @@ impl Config {
     }
 
     /// Only the parts needed to build a record (for `buildLead`): no credentials required, and
-    /// other keys are not looked at.
-    pub fn parse_mapping_only(obj: &Map<String, Value>) -> Result<(SObject, Mapping)> {
+    /// other keys are not looked at. `case` is the mapping's case mapping.
+    pub fn parse_mapping_only(obj: &Map<String, Value>, case: CaseMap) -> Result<(SObject, Mapping)> {
         let object = parse_object(Given::at(obj, "object"))?;
-        Ok((object, parse_mapping(obj.get("mapping"))?.0))
+        Ok((object, parse_mapping(obj.get("mapping"), case)?.0))
     }
 
     /// Every secret value in this config, for scrubbing text that came from outside.
@@ -647,9 +653,9 @@ fn parse_object(given: Given<String>) -> Result<SObject> {
     }
 }
 
-fn parse_mapping(v: Option<&Value>) -> Result<(Mapping, String)> {
+fn parse_mapping(v: Option<&Value>, case: CaseMap) -> Result<(Mapping, String)> {
     match v {
-        None | Some(Value::Null) => preset("recommended"),
+        None | Some(Value::Null) => preset("recommended", case),
         // JSON text (`SALESFORCE_MAPPING`, or an object read by `SettingsText`): its fields in
         // the order written.
         Some(Value::String(s)) if s.trim_start().starts_with('{') => {
@@ -657,11 +663,11 @@ fn parse_mapping(v: Option<&Value>) -> Result<(Mapping, String)> {
                 RuleError::new(ErrorCode::MappingInvalid, format!("mapping is not valid JSON: {e}"))
                     .with_field("mapping")
             })?;
-            Ok((Mapping::parse(&source)?, "custom".to_string()))
+            Ok((Mapping::parse(&source, case)?, "custom".to_string()))
         }
-        Some(Value::String(s)) => preset(s.trim()),
+        Some(Value::String(s)) => preset(s.trim(), case),
         // A `serde_json::Map`: its fields in key order (the order written is gone by now).
-        Some(Value::Object(m)) => Ok((Mapping::parse(&m.into())?, "custom".to_string())),
+        Some(Value::Object(m)) => Ok((Mapping::parse(&m.into(), case)?, "custom".to_string())),
         Some(_) => Err(RuleError::new(
             ErrorCode::MappingInvalid,
             "mapping must be a preset name or an object of field → expression",
@@ -670,8 +676,8 @@ fn parse_mapping(v: Option<&Value>) -> Result<(Mapping, String)> {
     }
 }
 
-fn preset(name: &str) -> Result<(Mapping, String)> {
-    Mapping::preset(name).map(|m| (m, name.to_string())).ok_or_else(|| {
+fn preset(name: &str, case: CaseMap) -> Result<(Mapping, String)> {
+    Mapping::preset(name, case).map(|m| (m, name.to_string())).ok_or_else(|| {
         RuleError::new(
             ErrorCode::MappingInvalid,
             format!("unknown mapping preset '{name}'; presets: {}", Mapping::PRESETS.join(", ")),
@@ -921,7 +927,7 @@ mod tests {
         assert_eq!(check_keys(&obj(json!({"mapping": "recommended", "deadlineMs": "x"}))), Ok(()));
         assert_eq!(check_keys(&obj(json!({"LoginUrl": "x"}))).unwrap_err().field.as_deref(), Some("LoginUrl"));
         // `buildLead` reads only the object and the mapping.
-        assert!(Config::parse_mapping_only(&obj(json!({"object": "Contact", "other": 1}))).is_ok());
+        assert!(Config::parse_mapping_only(&obj(json!({"object": "Contact", "other": 1})), CaseMap::UNICODE).is_ok());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::core::profile::{read_json_as, MAX_PROFILE_BYTES};
 use crate::core::record::{build_record, SObject};
 use crate::wasm::bindings::{
     events_from_js, json_text_from_js, object_from_js, object_from_text, object_text_from_js, promise, to_js,
-    to_js_error,
+    to_js_error, JS_CASE,
 };
 use crate::wasm::driver;
 use serde_json::{Map, Value};
@@ -31,9 +31,9 @@ thread_local! {
     static MAPPING_ARG: RefCell<ArgCache<(Host, SObject, Rc<Mapping>)>> = const { RefCell::new(ArgCache::new()) };
 }
 
-/// `Config::parse`, skipped when the settings are the same as last time.
+/// `Config::parse_with_case`, skipped when the settings are the same as last time.
 pub fn parse_config(cfg: &Map<String, Value>) -> Result<Config, RuleError> {
-    CONFIG_CACHE.with(|c| c.borrow_mut().get_or_parse(cfg, Config::parse))
+    CONFIG_CACHE.with(|c| c.borrow_mut().get_or_parse(cfg, |cfg| Config::parse_with_case(cfg, JS_CASE)))
 }
 
 /// The last config argument, as its JSON text and the `configure()` generation it was read
@@ -80,13 +80,13 @@ fn cached_arg<T: Clone>(
 
 /// The host and `Config` of a JS config argument, cached.
 fn config_arg(config: &JsValue) -> Result<(Host, Config), RuleError> {
-    cached_arg(&CONFIG_ARG, config, |host, cfg| Ok((host, Config::parse(&cfg)?)))
+    cached_arg(&CONFIG_ARG, config, |host, cfg| Ok((host, Config::parse_with_case(&cfg, JS_CASE)?)))
 }
 
 /// The host, object and mapping of a JS config argument, cached.
 fn mapping_arg(config: &JsValue) -> Result<(Host, SObject, Rc<Mapping>), RuleError> {
     cached_arg(&MAPPING_ARG, config, |host, cfg| {
-        let (object, mapping) = Config::parse_mapping_only(&cfg)?;
+        let (object, mapping) = Config::parse_mapping_only(&cfg, JS_CASE)?;
         Ok((host, object, Rc::new(mapping)))
     })
 }
@@ -245,7 +245,7 @@ pub fn configure(#[wasm_bindgen(unchecked_param_type = "Config")] config: JsValu
         let merged = merge_secrets(&cfg, &secrets);
         // Check what does not depend on credentials now, so mistakes surface at load time.
         check_keys(&merged)?;
-        Config::parse_mapping_only(&merged)?;
+        Config::parse_mapping_only(&merged, JS_CASE)?;
         Ok(merged)
     };
     let checked = run().map_err(|e| to_js_error(&e))?;
@@ -315,7 +315,8 @@ pub fn check_mapping(#[wasm_bindgen(unchecked_param_type = "MappingSource")] map
             mapping_value(&raw).map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("mapping: {e}")))
         }),
     });
-    let checked = given.and_then(|v| Config::parse_mapping_only(&Map::from_iter([("mapping".to_string(), v)])));
+    let checked =
+        given.and_then(|v| Config::parse_mapping_only(&Map::from_iter([("mapping".to_string(), v)]), JS_CASE));
     match checked {
         Ok(_) => JsValue::NULL,
         Err(e) => to_js(&e),
