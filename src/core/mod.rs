@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod answer;
 pub mod batch;
 pub mod batch_api;
 pub mod config;
