@@ -97,6 +97,17 @@ const TS_TYPES: &'static str = r#"
 export type Lead = Record<string, string>;
 /** Mapping: Salesforce field → expression (see README "Mapping language"), or a preset name. */
 export type MappingSource = Record<string, string> | "recommended" | "auth0-template";
+/** A Cognito Lambda trigger event as AWS passes it (e.g. `PostConfirmation_ConfirmSignUp`). */
+export interface CognitoTriggerEvent {
+  version: string;
+  region: string;
+  userPoolId: string;
+  userName: string;
+  callerContext: { awsSdkVersion: string; clientId: string };
+  triggerSource: string;
+  request: { userAttributes: Record<string, string>; clientMetadata?: Record<string, string> };
+  response: Record<string, unknown>;
+}
 export type HostName = "auth0" | "auth0-action" | "auth0-rule" | "ory" | "firebase" | "cognito" | "clerk" | "okta" | "generic";
 export interface Config {
   object?: "Lead" | "Contact";
@@ -135,8 +146,31 @@ export interface Config {
   /** createLeads in "auto" mode: above this many records use a Bulk API 2.0 job (default 50000). */
   bulkThreshold?: number;
 }
+/** The stable error codes (`err.code`, `error.code`); a code is never renamed, only added. */
+export type ErrorCode =
+  "CONFIG_INVALID"
+  | "CONFIG_MISSING"
+  | "MAPPING_INVALID"
+  | "INSECURE_URL"
+  | "INSTANCE_URL_NOT_ALLOWED"
+  | "HEADER_INVALID"
+  | "PROFILE_INVALID"
+  | "SIGNATURE_INVALID"
+  | "MISSING_REQUIRED_FIELD"
+  | "TOKEN_REJECTED"
+  | "SESSION_EXPIRED"
+  | "SALESFORCE_REJECTED"
+  | "RATE_LIMITED"
+  | "SALESFORCE_UNAVAILABLE"
+  | "RESPONSE_INVALID"
+  | "NETWORK_ERROR"
+  | "DEADLINE_EXCEEDED"
+  | "AMBIGUOUS_MATCH"
+  | "SLACK_FAILED"
+  | "OUTCOME_UNKNOWN"
+  | "REDIRECT_REFUSED";
 export interface RuleErrorInfo {
-  code: string;
+  code: ErrorCode;
   message: string;
   field?: string;
   position?: number;
