@@ -1,11 +1,11 @@
 //! The JS API for any host: `buildLead`, `planFirstLogin`, `onFirstLogin`, `configure` and helpers.
 //! Each export converts its arguments, calls the core (or the driver) and converts the result.
 
-use crate::core::config::{check_keys, mapping_value, merge_secrets, Config, ParseCache};
+use crate::core::config::{check_keys, mapping_value, merge_secrets, split_host, take_secrets, Config, ParseCache};
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::mapping::Mapping;
-use crate::core::profile::{host_from_name, Host, HostEvent};
 use crate::core::profile::{read_json_as, MAX_PROFILE_BYTES};
+use crate::core::profile::{Host, HostEvent};
 use crate::core::record::{build_record, SObject};
 use crate::wasm::bindings::{
     events_from_js, json_text_from_js, object_from_js, object_from_text, object_text_from_js, promise, to_js,
@@ -208,24 +208,6 @@ export interface Outcome {
 }
 "#;
 
-/// Split the `host` key off a config object (it chooses the event shape, not a Salesforce setting).
-fn split_host(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>), RuleError> {
-    let host = match cfg.remove("host") {
-        None | Some(Value::Null) => Host::Generic,
-        Some(Value::String(s)) => host_from_name(&s).ok_or_else(|| {
-            RuleError::new(
-                ErrorCode::ConfigInvalid,
-                format!(
-                    "host '{s}' is not known; use auth0, auth0-rule, ory, firebase, cognito, clerk, okta or generic"
-                ),
-            )
-            .with_field("host")
-        })?,
-        Some(_) => return Err(RuleError::new(ErrorCode::ConfigInvalid, "host must be a string").with_field("host")),
-    };
-    Ok((host, cfg))
-}
-
 /// The base config from `configure()` with `overrides` on top.
 pub fn with_base(overrides: Map<String, Value>) -> Map<String, Value> {
     let mut merged = BASE_CONFIG.with(|b| b.borrow().clone());
@@ -244,16 +226,6 @@ fn settings_from(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value
     let secrets = take_secrets(&mut cfg)?;
     let (host, cfg) = split_host(with_base(cfg))?;
     Ok((host, merge_secrets(&cfg, &secrets)))
-}
-
-/// Remove and return the `secrets` object (e.g. `process.env`) of a config.
-fn take_secrets(cfg: &mut Map<String, Value>) -> Result<Map<String, Value>, RuleError> {
-    match cfg.remove("secrets") {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m),
-        Some(_) => Err(RuleError::new(ErrorCode::ConfigInvalid, "secrets must be an object such as process.env")
-            .with_field("secrets")),
-    }
 }
 
 /// The base config with host secrets (`SALESFORCE_CLIENT_ID`, …) laid over it.

@@ -2,15 +2,18 @@
 //! host secrets (`SALESFORCE_CLIENT_ID`, …). Parse, don't validate: after this, URLs are checked,
 //! the grant is chosen and the mapping is compiled. Never performs I/O.
 //!
-//! The parts: `settings` (the keys as given and read leniently, host secret names, the settings
-//! text), `grant` (the token grant chosen), `checks` (URLs, header values, API names and
-//! versions) and `cache` (the last settings parsed).
+//! The parts: `argument` (the `host` and `secrets` keys of an entry point's config), `settings`
+//! (the keys as given and read leniently, host secret names, the settings text), `grant` (the
+//! token grant chosen), `checks` (URLs, header values, API names and versions) and `cache` (the
+//! last settings parsed).
 
+mod argument;
 mod cache;
 mod checks;
 mod grant;
 mod settings;
 
+pub use argument::{split_host, take_secrets};
 pub use cache::ParseCache;
 pub use checks::{check_url, is_api_name};
 pub use grant::TokenGrant;
