@@ -9,14 +9,8 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 step "purity: src/core names no JS binding crate and no target"
 # The core is platform-free: what the platform supplies (case mapping, time, randomness, signing)
-# is handed in. One known exception, still to be injected (issue 12): the lower/upper filters call
-# JS's toLowerCase/toUpperCase in wasm. Rust's own case mapping gives the same results but costs the
-# login module 15 kB of gzip in case tables.
-purity_exceptions=(src/core/mapping/filters.rs)
+# is handed in.
 impure=$(grep -rnE 'js_sys|wasm_bindgen|web_sys|cfg\(target_arch' src/core || true)
-for file in "${purity_exceptions[@]}"; do
-  impure=$(grep -v "^$file:" <<<"$impure" || true)
-done
 if [ -n "$impure" ]; then
   printf '%s\n' "$impure"
   echo "src/core must not name js_sys, wasm_bindgen, web_sys or cfg(target_arch): inject it instead" >&2

@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod answer;
 pub mod batch;
 // The backfill's wire format lives in `batch::api`; this keeps its earlier public path.
 pub use batch::api as batch_api;

@@ -110,7 +110,7 @@ pub fn build_record(object: SObject, mapping: &Mapping, profile: &Value) -> Resu
     let mut payload = RecordPayload { fields: Vec::with_capacity(mapping.fields.len()) };
     let mut warnings = Vec::new();
     for (field, expr) in &mapping.fields {
-        let Some(mut value) = expr.evaluate(profile) else { continue };
+        let Some(mut value) = expr.evaluate(profile, &mapping.case) else { continue };
         if field == "Email" && !looks_like_email(&value) {
             warnings.push(Warning {
                 code: "INVALID_EMAIL_DROPPED",
@@ -181,11 +181,12 @@ fn has_refused_char(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::mapping::CaseMap;
     use serde_json::{json, Map};
 
     fn mapping(v: Value) -> Mapping {
         let m: Map<String, Value> = v.as_object().cloned().unwrap();
-        Mapping::parse(&(&m).into()).unwrap()
+        Mapping::parse(&(&m).into(), CaseMap::UNICODE).unwrap()
     }
 
     #[test]
@@ -212,7 +213,7 @@ mod tests {
     fn custom_fields_pass_through_and_order_is_kept() {
         // As JSON text: a `json!` object would sort its keys.
         let text = r#"{"Signup_Source__c": "'auth0'", "LastName": "name", "Company": "'C'"}"#;
-        let m = Mapping::parse(&serde_json::from_str(text).unwrap()).unwrap();
+        let m = Mapping::parse(&serde_json::from_str(text).unwrap(), CaseMap::UNICODE).unwrap();
         let (p, _) = build_record(SObject::Lead, &m, &json!({"name": "Doe"})).unwrap();
         assert_eq!(
             serde_json::to_string(&p).unwrap(),

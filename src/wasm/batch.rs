@@ -7,7 +7,7 @@ use crate::core::config::Config;
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::flow::cache_identity;
 use crate::core::profile::host_from_name;
-use crate::wasm::bindings::{from_js, from_js_within, get, promise, to_js, to_js_error};
+use crate::wasm::bindings::{from_js, from_js_within, get, promise, to_js, to_js_error, JS_CASE};
 use crate::wasm::driver;
 use crate::wasm::exports::load_config;
 use serde_json::Value;
@@ -135,7 +135,7 @@ fn prepare(profiles: &JsValue, config: &JsValue, options: &JsValue) -> Result<Pr
             opt_err("host", "must be auth0, auth0-rule, ory, firebase, cognito, clerk, okta or generic")
         })?,
     };
-    let config = Config::parse(&cfg)?;
+    let config = Config::parse_with_case(&cfg, JS_CASE)?;
 
     let mut opts = BatchOptions::default();
     match get(options, "mode") {

@@ -4,12 +4,20 @@
 
 use crate::core::config::SettingsText;
 use crate::core::error::{ErrorCode, RuleError};
+use crate::core::mapping::CaseMap;
 use crate::core::profile::{normalise_read, read_json, read_json_as, Host, HostEvent, MAX_PROFILE_BYTES};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::future::Future;
 use std::pin::Pin;
 use wasm_bindgen::prelude::*;
+
+/// The JS engine's case mapping (the same Unicode rules as Rust's, without Rust's case tables in
+/// the binary).
+pub const JS_CASE: CaseMap = CaseMap {
+    lower: |s| js_sys::JsString::from(s).to_lower_case().into(),
+    upper: |s| js_sys::JsString::from(s).to_upper_case().into(),
+};
 
 /// A JS value as JSON. `undefined`/`null` (and functions, Symbols) become `Value::Null`. Over `MAX_PROFILE_BYTES`,
 /// circular, or otherwise not JSON-serialisable input is `PROFILE_INVALID`.

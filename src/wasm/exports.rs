@@ -1,15 +1,15 @@
 //! The JS API for any host: `buildLead`, `planFirstLogin`, `onFirstLogin`, `configure` and helpers.
 //! Each export converts its arguments, calls the core (or the driver) and converts the result.
 
-use crate::core::config::{check_keys, mapping_value, merge_secrets, Config, ParseCache};
+use crate::core::config::{check_keys, mapping_value, merge_secrets, split_host, take_secrets, Config, ParseCache};
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::mapping::Mapping;
-use crate::core::profile::{host_from_name, Host, HostEvent};
 use crate::core::profile::{read_json_as, MAX_PROFILE_BYTES};
+use crate::core::profile::{Host, HostEvent};
 use crate::core::record::{build_record, SObject};
 use crate::wasm::bindings::{
     events_from_js, json_text_from_js, object_from_js, object_from_text, object_text_from_js, promise, to_js,
-    to_js_error,
+    to_js_error, JS_CASE,
 };
 use crate::wasm::driver;
 use serde_json::{Map, Value};
@@ -31,9 +31,9 @@ thread_local! {
     static MAPPING_ARG: RefCell<ArgCache<(Host, SObject, Rc<Mapping>)>> = const { RefCell::new(ArgCache::new()) };
 }
 
-/// `Config::parse`, skipped when the settings are the same as last time.
+/// `Config::parse_with_case`, skipped when the settings are the same as last time.
 pub fn parse_config(cfg: &Map<String, Value>) -> Result<Config, RuleError> {
-    CONFIG_CACHE.with(|c| c.borrow_mut().get_or_parse(cfg, Config::parse))
+    CONFIG_CACHE.with(|c| c.borrow_mut().get_or_parse(cfg, |cfg| Config::parse_with_case(cfg, JS_CASE)))
 }
 
 /// The last config argument, as its JSON text and the `configure()` generation it was read
@@ -80,13 +80,13 @@ fn cached_arg<T: Clone>(
 
 /// The host and `Config` of a JS config argument, cached.
 fn config_arg(config: &JsValue) -> Result<(Host, Config), RuleError> {
-    cached_arg(&CONFIG_ARG, config, |host, cfg| Ok((host, Config::parse(&cfg)?)))
+    cached_arg(&CONFIG_ARG, config, |host, cfg| Ok((host, Config::parse_with_case(&cfg, JS_CASE)?)))
 }
 
 /// The host, object and mapping of a JS config argument, cached.
 fn mapping_arg(config: &JsValue) -> Result<(Host, SObject, Rc<Mapping>), RuleError> {
     cached_arg(&MAPPING_ARG, config, |host, cfg| {
-        let (object, mapping) = Config::parse_mapping_only(&cfg)?;
+        let (object, mapping) = Config::parse_mapping_only(&cfg, JS_CASE)?;
         Ok((host, object, Rc::new(mapping)))
     })
 }
@@ -97,6 +97,17 @@ const TS_TYPES: &'static str = r#"
 export type Lead = Record<string, string>;
 /** Mapping: Salesforce field → expression (see README "Mapping language"), or a preset name. */
 export type MappingSource = Record<string, string> | "recommended" | "auth0-template";
+/** A Cognito Lambda trigger event as AWS passes it (e.g. `PostConfirmation_ConfirmSignUp`). */
+export interface CognitoTriggerEvent {
+  version: string;
+  region: string;
+  userPoolId: string;
+  userName: string;
+  callerContext: { awsSdkVersion: string; clientId: string };
+  triggerSource: string;
+  request: { userAttributes: Record<string, string>; clientMetadata?: Record<string, string> };
+  response: Record<string, unknown>;
+}
 export type HostName = "auth0" | "auth0-action" | "auth0-rule" | "ory" | "firebase" | "cognito" | "clerk" | "okta" | "generic";
 export interface Config {
   object?: "Lead" | "Contact";
@@ -135,8 +146,31 @@ export interface Config {
   /** createLeads in "auto" mode: above this many records use a Bulk API 2.0 job (default 50000). */
   bulkThreshold?: number;
 }
+/** The stable error codes (`err.code`, `error.code`); a code is never renamed, only added. */
+export type ErrorCode =
+  "CONFIG_INVALID"
+  | "CONFIG_MISSING"
+  | "MAPPING_INVALID"
+  | "INSECURE_URL"
+  | "INSTANCE_URL_NOT_ALLOWED"
+  | "HEADER_INVALID"
+  | "PROFILE_INVALID"
+  | "SIGNATURE_INVALID"
+  | "MISSING_REQUIRED_FIELD"
+  | "TOKEN_REJECTED"
+  | "SESSION_EXPIRED"
+  | "SALESFORCE_REJECTED"
+  | "RATE_LIMITED"
+  | "SALESFORCE_UNAVAILABLE"
+  | "RESPONSE_INVALID"
+  | "NETWORK_ERROR"
+  | "DEADLINE_EXCEEDED"
+  | "AMBIGUOUS_MATCH"
+  | "SLACK_FAILED"
+  | "OUTCOME_UNKNOWN"
+  | "REDIRECT_REFUSED";
 export interface RuleErrorInfo {
-  code: string;
+  code: ErrorCode;
   message: string;
   field?: string;
   position?: number;
@@ -174,24 +208,6 @@ export interface Outcome {
 }
 "#;
 
-/// Split the `host` key off a config object (it chooses the event shape, not a Salesforce setting).
-fn split_host(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>), RuleError> {
-    let host = match cfg.remove("host") {
-        None | Some(Value::Null) => Host::Generic,
-        Some(Value::String(s)) => host_from_name(&s).ok_or_else(|| {
-            RuleError::new(
-                ErrorCode::ConfigInvalid,
-                format!(
-                    "host '{s}' is not known; use auth0, auth0-rule, ory, firebase, cognito, clerk, okta or generic"
-                ),
-            )
-            .with_field("host")
-        })?,
-        Some(_) => return Err(RuleError::new(ErrorCode::ConfigInvalid, "host must be a string").with_field("host")),
-    };
-    Ok((host, cfg))
-}
-
 /// The base config from `configure()` with `overrides` on top.
 pub fn with_base(overrides: Map<String, Value>) -> Map<String, Value> {
     let mut merged = BASE_CONFIG.with(|b| b.borrow().clone());
@@ -210,16 +226,6 @@ fn settings_from(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value
     let secrets = take_secrets(&mut cfg)?;
     let (host, cfg) = split_host(with_base(cfg))?;
     Ok((host, merge_secrets(&cfg, &secrets)))
-}
-
-/// Remove and return the `secrets` object (e.g. `process.env`) of a config.
-fn take_secrets(cfg: &mut Map<String, Value>) -> Result<Map<String, Value>, RuleError> {
-    match cfg.remove("secrets") {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m),
-        Some(_) => Err(RuleError::new(ErrorCode::ConfigInvalid, "secrets must be an object such as process.env")
-            .with_field("secrets")),
-    }
 }
 
 /// The base config with host secrets (`SALESFORCE_CLIENT_ID`, …) laid over it.
@@ -245,7 +251,7 @@ pub fn configure(#[wasm_bindgen(unchecked_param_type = "Config")] config: JsValu
         let merged = merge_secrets(&cfg, &secrets);
         // Check what does not depend on credentials now, so mistakes surface at load time.
         check_keys(&merged)?;
-        Config::parse_mapping_only(&merged)?;
+        Config::parse_mapping_only(&merged, JS_CASE)?;
         Ok(merged)
     };
     let checked = run().map_err(|e| to_js_error(&e))?;
@@ -315,7 +321,8 @@ pub fn check_mapping(#[wasm_bindgen(unchecked_param_type = "MappingSource")] map
             mapping_value(&raw).map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("mapping: {e}")))
         }),
     });
-    let checked = given.and_then(|v| Config::parse_mapping_only(&Map::from_iter([("mapping".to_string(), v)])));
+    let checked =
+        given.and_then(|v| Config::parse_mapping_only(&Map::from_iter([("mapping".to_string(), v)]), JS_CASE));
     match checked {
         Ok(_) => JsValue::NULL,
         Err(e) => to_js(&e),

@@ -1,21 +1,21 @@
 //! Evaluation of a parsed expression against a profile: paths, alternatives and the fall-through
 //! on missing or blank values. Filters are applied by [`Filter::apply`](super::Filter::apply).
 
-use super::{Alternative, Expr, PathSegment, Term};
+use super::{Alternative, CaseMap, Expr, PathSegment, Term};
 use crate::core::text::is_blank;
 use serde_json::Value;
 
 impl Expr {
-    /// The first alternative's value that is present and not blank.
-    pub fn evaluate(&self, profile: &Value) -> Option<String> {
-        self.alternatives.iter().filter_map(|alt| alt.evaluate(profile)).find(|value| !is_blank(value))
+    /// The first alternative's value that is present and not blank; `case` maps letter case.
+    pub fn evaluate(&self, profile: &Value, case: &CaseMap) -> Option<String> {
+        self.alternatives.iter().filter_map(|alt| alt.evaluate(profile, case)).find(|value| !is_blank(value))
     }
 }
 
 impl Alternative {
     /// The term's value after every filter; may be blank (the caller falls through then).
-    pub fn evaluate(&self, profile: &Value) -> Option<String> {
-        self.filters.iter().fold(self.term.evaluate(profile), |value, filter| filter.apply(value))
+    pub fn evaluate(&self, profile: &Value, case: &CaseMap) -> Option<String> {
+        self.filters.iter().fold(self.term.evaluate(profile), |value, filter| filter.apply(value, case))
     }
 }
 

@@ -5,8 +5,8 @@ use super::{snippet, Filter, Problem, MAX_VALUE_BYTES};
 use crate::core::text::{has_whitespace, is_blank};
 
 impl Filter {
-    /// Transform a value; `None` is a missing value.
-    pub fn apply(&self, value: Option<String>) -> Option<String> {
+    /// Transform a value; `None` is a missing value. `case` maps letter case.
+    pub fn apply(&self, value: Option<String>, case: &CaseMap) -> Option<String> {
         if let Filter::Default(text) = self {
             return match value {
                 Some(present) if !is_blank(&present) => Some(present),
@@ -15,12 +15,12 @@ impl Filter {
         }
         let text = value?;
         match self {
-            Filter::Lower => Some(case::lower(&text)),
-            Filter::Upper => Some(case::upper(&text)),
+            Filter::Lower => Some((case.lower)(&text)),
+            Filter::Upper => Some((case.upper)(&text)),
             Filter::Trim => Some(text.trim().to_string()),
             Filter::Capitalize => {
                 let mut chars = text.chars();
-                chars.next().map(|first| case::upper(first.encode_utf8(&mut [0; 4])) + chars.as_str())
+                chars.next().map(|first| (case.upper)(first.encode_utf8(&mut [0; 4])) + chars.as_str())
             }
             Filter::FirstWord => text.split_whitespace().next().map(str::to_string),
             Filter::LastWord | Filter::NameLast => text.split_whitespace().next_back().map(str::to_string),
@@ -201,26 +201,37 @@ pub(super) fn unknown_filter(name: &str, at: usize) -> Problem {
     Problem { at, message }
 }
 
-/// Unicode case mapping. In wasm the JS engine's own (`toLowerCase`/`toUpperCase`, the same
-/// Unicode rules) is used, so the binary does not carry Rust's case tables (about 30 kB).
-mod case {
-    #[cfg(target_arch = "wasm32")]
-    pub fn lower(s: &str) -> String {
-        js_sys::JsString::from(s).to_lower_case().into()
-    }
-    #[cfg(target_arch = "wasm32")]
-    pub fn upper(s: &str) -> String {
-        js_sys::JsString::from(s).to_upper_case().into()
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn lower(s: &str) -> String {
-        s.to_lowercase()
-    }
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn upper(s: &str) -> String {
-        s.to_uppercase()
+/// The platform's Unicode case mapping, used by `lower`, `upper` and `capitalize`. Injected
+/// because Rust's own carries its case tables into the binary, where a JS engine already has the
+/// same rules (`toLowerCase`/`toUpperCase`): the wasm layer hands those in, native code uses
+/// [`CaseMap::UNICODE`].
+#[derive(Clone, Copy)]
+pub struct CaseMap {
+    /// Full Unicode lower case of a text.
+    pub lower: fn(&str) -> String,
+    /// Full Unicode upper case of a text (`ß` → `SS`).
+    pub upper: fn(&str) -> String,
+}
+
+impl CaseMap {
+    /// Rust's `str::to_lowercase` / `str::to_uppercase`.
+    pub const UNICODE: CaseMap = CaseMap { lower: str::to_lowercase, upper: str::to_uppercase };
+}
+
+impl std::fmt::Debug for CaseMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CaseMap")
     }
 }
+
+/// Two case maps are equal when they are the same functions.
+impl PartialEq for CaseMap {
+    fn eq(&self, other: &Self) -> bool {
+        (self.lower as usize, self.upper as usize) == (other.lower as usize, other.upper as usize)
+    }
+}
+
+impl Eq for CaseMap {}
 
 /// The known filter a misspelt name most likely meant: same letters ignoring case and `_`/`-`,
 /// one a prefix of the other (`lowercase` → `lower`), or at most two edits away.
@@ -282,6 +293,21 @@ mod tests {
         assert_eq!(filter("capitalize", "élodie dupont")?, some("Élodie dupont"));
         assert_eq!(filter("capitalize", "jANE")?, some("JANE"));
         assert_eq!(filter("capitalize", "1st")?, some("1st"));
+        Ok(())
+    }
+
+    #[test]
+    fn lower_upper_and_capitalize_use_the_injected_case_mapping() -> Result<()> {
+        // Marks what it was given, so each use of the injected functions shows.
+        let marked = CaseMap { lower: |s| format!("lower({s})"), upper: |s| format!("upper({s})") };
+        let source = json!({ "A": "v | lower", "B": "v | upper", "C": "v | capitalize" });
+        let mapping = Mapping::parse(&source.as_object().cloned().unwrap_or_default().into_iter().collect(), marked)?;
+        let values = lead(&mapping, json!({ "v": "éa" }));
+        assert_eq!(field(&values, "A"), Some("lower(éa)"));
+        assert_eq!(field(&values, "B"), Some("upper(éa)"));
+        assert_eq!(field(&values, "C"), Some("upper(é)a"));
+        assert_eq!(Filter::Lower.apply(Some("X".into()), &marked), some("lower(X)"));
+        assert!(mapping.case == marked && mapping.case != CaseMap::UNICODE);
         Ok(())
     }
 

@@ -279,7 +279,7 @@ proptest! {
         if source.chars().count() <= MAX_EXPRESSION_CHARS {
             prop_assert_eq!(Mapping::parse_expression("F", &source), Ok(expr.clone()));
         }
-        if let Some(value) = expr.evaluate(&profile) {
+        if let Some(value) = expr.evaluate(&profile, &CaseMap::UNICODE) {
             prop_assert!(!value.trim().is_empty());
             prop_assert!(value.len() <= MAX_VALUE_BYTES.max(MAX_EXPRESSION_CHARS * 4 + 1024));
         }
@@ -288,15 +288,15 @@ proptest! {
     #[test]
     fn mappings_round_trip(entries in prop::collection::btree_map("[A-Za-z][A-Za-z0-9_]{0,10}", prop_oneof![soup(), sentence()], 0..4)) {
         let source: MappingSource = entries.into_iter().map(|(f, e)| (f, Value::String(e))).collect();
-        if let Ok(mapping) = Mapping::parse(&source) {
-            prop_assert_eq!(Mapping::parse(&mapping.to_source()), Ok(mapping));
+        if let Ok(mapping) = Mapping::parse(&source, CaseMap::UNICODE) {
+            prop_assert_eq!(Mapping::parse(&mapping.to_source(), CaseMap::UNICODE), Ok(mapping));
         }
     }
 
     #[test]
     fn evaluating_random_profiles_never_panics(profile in json(), src in prop_oneof![soup(), sentence()]) {
         for name in Mapping::PRESETS {
-            let mapping = Mapping::preset(name).unwrap_or(Mapping { fields: vec![] });
+            let mapping = Mapping::preset(name, CaseMap::UNICODE).unwrap_or(Mapping { fields: vec![], case: CaseMap::UNICODE });
             let values = mapping.evaluate(&profile);
             prop_assert_eq!(values.len(), mapping.fields.len());
             for (_, value) in values {
@@ -304,13 +304,13 @@ proptest! {
             }
         }
         if let Ok(expr) = Mapping::parse_expression("F", &src) {
-            prop_assert!(expr.evaluate(&profile).map_or(true, |v| !v.trim().is_empty()));
+            prop_assert!(expr.evaluate(&profile, &CaseMap::UNICODE).map_or(true, |v| !v.trim().is_empty()));
         }
     }
 
     #[test]
     fn truncate_never_exceeds_its_limit(value in small_text(40), max in 1usize..20) {
-        let out = Filter::Truncate(max).apply(Some(value.clone()));
+        let out = Filter::Truncate(max).apply(Some(value.clone()), &CaseMap::UNICODE);
         prop_assert!(out.as_ref().is_some_and(|v| v.chars().count() <= max && value.starts_with(v.as_str())));
     }
 }

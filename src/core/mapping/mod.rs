@@ -42,6 +42,7 @@ mod syntax;
 #[cfg(test)]
 mod test_support;
 
+pub use filters::CaseMap;
 pub use source::MappingSource;
 pub use syntax::{Alternative, Expr, Filter, PathSegment, Term};
 
@@ -75,12 +76,15 @@ struct Problem {
 pub struct Mapping {
     /// Salesforce field API name and its expression, in the mapping's order.
     pub fields: Vec<(String, Expr)>,
+    /// The case mapping the filters use.
+    pub case: CaseMap,
 }
 
 impl Mapping {
     /// Parse `{ "Field": "expression", … }`. Errors: `MAPPING_INVALID` with `field` set, and
-    /// `position` (a 0-based character offset in the expression) for syntax errors.
-    pub fn parse(obj: &MappingSource) -> Result<Mapping> {
+    /// `position` (a 0-based character offset in the expression) for syntax errors. `case` is
+    /// the case mapping evaluation will use.
+    pub fn parse(obj: &MappingSource, case: CaseMap) -> Result<Mapping> {
         if obj.len() > MAX_FIELDS {
             return Err(RuleError::new(
                 ErrorCode::MappingInvalid,
@@ -114,7 +118,7 @@ impl Mapping {
             };
             fields.push((field.clone(), Self::parse_expression(field, src)?));
         }
-        Ok(Mapping { fields })
+        Ok(Mapping { fields, case })
     }
 
     /// Parse one expression; `field` only labels the error.
@@ -139,10 +143,10 @@ impl Mapping {
     /// Evaluate against a normalised profile: each field's value, or `None` when every
     /// alternative was missing/null/blank.
     pub fn evaluate(&self, profile: &Value) -> Vec<(String, Option<String>)> {
-        self.fields.iter().map(|(field, expr)| (field.clone(), expr.evaluate(profile))).collect()
+        self.fields.iter().map(|(field, expr)| (field.clone(), expr.evaluate(profile, &self.case))).collect()
     }
 
-    /// The mapping as source text; `Mapping::parse(&m.to_source())` gives `m` back.
+    /// The mapping as source text; `Mapping::parse(&m.to_source(), m.case)` gives `m` back.
     pub fn to_source(&self) -> MappingSource {
         self.fields.iter().map(|(field, expr)| (field.clone(), Value::String(expr.to_source()))).collect()
     }
@@ -238,7 +242,7 @@ mod tests {
              has only letters, digits and underscores and is at most 80 characters long (e.g. FirstName or Industry__c)"
         );
         let good = json!({ "Industry__c": "'x'", "ns__Score__c": "'1'", "A": "'a'", "x".repeat(80): "'y'" });
-        assert_eq!(Mapping::parse(&good.as_object().unwrap_or(&Map::new()).into())?.fields.len(), 4);
+        assert_eq!(Mapping::parse(&good.as_object().unwrap_or(&Map::new()).into(), CaseMap::UNICODE)?.fields.len(), 4);
         Ok(())
     }
 
@@ -247,8 +251,8 @@ mod tests {
         let fields = |n: usize| -> MappingSource {
             (0..n).map(|i| (format!("Field{i}__c"), Value::String("email".to_string()))).collect()
         };
-        assert_eq!(Mapping::parse(&fields(100))?.fields.len(), 100);
-        let err = Mapping::parse(&fields(101)).err();
+        assert_eq!(Mapping::parse(&fields(100), CaseMap::UNICODE)?.fields.len(), 100);
+        let err = Mapping::parse(&fields(101), CaseMap::UNICODE).err();
         assert_eq!(err.as_ref().map(|e| e.code), Some(ErrorCode::MappingInvalid));
         assert_eq!(
             err.map(|e| e.message.clone()),
@@ -259,7 +263,7 @@ mod tests {
 
     #[test]
     fn an_empty_mapping_is_allowed() -> Result<()> {
-        let mapping = Mapping::parse(&MappingSource::default())?;
+        let mapping = Mapping::parse(&MappingSource::default(), CaseMap::UNICODE)?;
         assert!(mapping.fields.is_empty());
         assert!(mapping.evaluate(&profile()).is_empty());
         Ok(())
@@ -271,7 +275,7 @@ mod tests {
             .iter()
             .map(|(f, e)| (f.to_string(), Value::String(e.to_string())))
             .collect();
-        let mapping = Mapping::parse(&source)?;
+        let mapping = Mapping::parse(&source, CaseMap::UNICODE)?;
         let values = mapping.evaluate(&json!({ "name": "Doe" }));
         assert_eq!(values.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>(), ["LastName", "Company", "Title"]);
         assert_eq!(field(&values, "Title"), None);

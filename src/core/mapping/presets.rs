@@ -1,7 +1,7 @@
 //! The built-in mappings, kept as source text so that they are parsed and checked like a
 //! customer's.
 
-use super::{Mapping, MappingSource};
+use super::{CaseMap, Mapping, MappingSource};
 use serde_json::Value;
 
 const AUTH0_TEMPLATE: &[(&str, &str)] = &[("LastName", "name"), ("Company", "'Web channel signups'")];
@@ -18,9 +18,9 @@ const RECOMMENDED: &[(&str, &str)] = &[
 impl Mapping {
     /// Names accepted by [`Mapping::preset`].
     pub const PRESETS: &'static [&'static str] = &["recommended", "auth0-template"];
-    /// Built-in mappings by name (see [`Mapping::PRESETS`]).
-    pub fn preset(name: &str) -> Option<Mapping> {
-        Mapping::parse(&Self::preset_source(name)?).ok()
+    /// Built-in mappings by name (see [`Mapping::PRESETS`]), evaluated with `case`.
+    pub fn preset(name: &str, case: CaseMap) -> Option<Mapping> {
+        Mapping::parse(&Self::preset_source(name)?, case).ok()
     }
 
     /// The source of a built-in mapping, as a user would write it.
@@ -43,15 +43,16 @@ mod tests {
     #[test]
     fn every_preset_parses() {
         for name in Mapping::PRESETS {
-            assert!(Mapping::preset(name).is_some(), "{name}");
+            assert!(Mapping::preset(name, CaseMap::UNICODE).is_some(), "{name}");
         }
-        assert_eq!(Mapping::preset("nope"), None);
+        assert_eq!(Mapping::preset("nope", CaseMap::UNICODE), None);
         assert_eq!(Mapping::preset_source("nope"), None);
     }
 
     #[test]
     fn recommended_splits_a_full_name() {
-        let mapping = Mapping::preset("recommended").unwrap_or(Mapping { fields: vec![] });
+        let mapping = Mapping::preset("recommended", CaseMap::UNICODE)
+            .unwrap_or(Mapping { fields: vec![], case: CaseMap::UNICODE });
         let values = lead(&mapping, json!({ "name": "Jane Q Doe", "email": "jane@acme.com" }));
         assert_eq!(field(&values, "FirstName"), Some("Jane Q"));
         assert_eq!(field(&values, "LastName"), Some("Doe"));
@@ -63,7 +64,8 @@ mod tests {
 
     #[test]
     fn recommended_never_uses_an_email_as_a_name() {
-        let mapping = Mapping::preset("recommended").unwrap_or(Mapping { fields: vec![] });
+        let mapping = Mapping::preset("recommended", CaseMap::UNICODE)
+            .unwrap_or(Mapping { fields: vec![], case: CaseMap::UNICODE });
         let values = lead(&mapping, json!({ "name": "jane@acme.com", "email": "jane@acme.com" }));
         assert_eq!(field(&values, "FirstName"), None);
         assert_eq!(field(&values, "LastName"), Some("jane"));
@@ -71,7 +73,8 @@ mod tests {
 
     #[test]
     fn recommended_on_an_empty_profile_still_has_the_required_fields() {
-        let mapping = Mapping::preset("recommended").unwrap_or(Mapping { fields: vec![] });
+        let mapping = Mapping::preset("recommended", CaseMap::UNICODE)
+            .unwrap_or(Mapping { fields: vec![], case: CaseMap::UNICODE });
         let values = lead(&mapping, json!({}));
         assert_eq!(field(&values, "LastName"), Some("Unknown"));
         assert_eq!(field(&values, "Company"), Some("Web channel signups"));
@@ -82,7 +85,8 @@ mod tests {
 
     #[test]
     fn recommended_prefers_the_structured_fields() {
-        let mapping = Mapping::preset("recommended").unwrap_or(Mapping { fields: vec![] });
+        let mapping = Mapping::preset("recommended", CaseMap::UNICODE)
+            .unwrap_or(Mapping { fields: vec![], case: CaseMap::UNICODE });
         let values = lead(
             &mapping,
             json!({
@@ -103,7 +107,8 @@ mod tests {
 
     #[test]
     fn auth0_template_matches_the_auth0_rule() {
-        let mapping = Mapping::preset("auth0-template").unwrap_or(Mapping { fields: vec![] });
+        let mapping = Mapping::preset("auth0-template", CaseMap::UNICODE)
+            .unwrap_or(Mapping { fields: vec![], case: CaseMap::UNICODE });
         let values = lead(&mapping, json!({ "name": "Jane Q Doe", "email": "jane@acme.com" }));
         assert_eq!(field(&values, "LastName"), Some("Jane Q Doe"));
         assert_eq!(field(&values, "Company"), Some("Web channel signups"));

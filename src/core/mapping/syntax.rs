@@ -243,9 +243,9 @@ mod tests {
             sources.push(Mapping::preset_source(name).unwrap_or_default());
         }
         for source in sources {
-            let mapping = Mapping::parse(&source)?;
+            let mapping = Mapping::parse(&source, CaseMap::UNICODE)?;
             assert_eq!(mapping.fields.len(), source.len());
-            assert_eq!(Mapping::parse(&mapping.to_source())?, mapping);
+            assert_eq!(Mapping::parse(&mapping.to_source(), CaseMap::UNICODE)?, mapping);
             // These are already canonical, so the text itself comes back.
             assert_eq!(mapping.to_source(), source);
         }

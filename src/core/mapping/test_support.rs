@@ -1,6 +1,6 @@
 //! Helpers shared by the mapping's tests.
 
-use super::Mapping;
+use super::{CaseMap, Mapping};
 use crate::core::error::{ErrorCode, Result, RuleError};
 use serde_json::{json, Value};
 
@@ -10,7 +10,7 @@ pub(crate) fn some(text: &str) -> Option<String> {
 
 /// Parse `src` for field `F` and evaluate it against `profile`.
 pub(crate) fn eval(src: &str, profile: &Value) -> Result<Option<String>> {
-    Ok(Mapping::parse_expression("F", src)?.evaluate(profile))
+    Ok(Mapping::parse_expression("F", src)?.evaluate(profile, &CaseMap::UNICODE))
 }
 
 /// The position and message of the error parsing `src` for field `F` (or a marker when it parsed).
@@ -27,7 +27,7 @@ pub(crate) fn error(src: &str) -> (Option<usize>, String) {
 
 pub(crate) fn mapping_error(obj: Value) -> RuleError {
     let map = obj.as_object().cloned().unwrap_or_default();
-    match Mapping::parse(&(&map).into()) {
+    match Mapping::parse(&(&map).into(), CaseMap::UNICODE) {
         Ok(mapping) => RuleError::new(ErrorCode::ConfigInvalid, format!("parsed as {mapping:?}")),
         Err(err) => err,
     }

@@ -1,7 +1,8 @@
 //! Auth0: the Actions post-login handler (`api.user.setAppMetadata`, `api.cache`) and the legacy
 //! Rule signature (`configuration`, `auth0.users.updateAppMetadata`, `callback`).
 
-use super::{console_error, js_failure, log_config_error, log_outcome};
+use super::{js_failure, log, log_config_error, log_outcome};
+use crate::core::answer;
 use crate::core::error::RuleError;
 use crate::core::flow::CachedToken;
 use crate::core::profile::{normalise, Host};
@@ -132,7 +133,7 @@ async fn run_rule(user: &JsValue, context: &JsValue) {
         if let Some(p) = call_method(&users, "updateAppMetadata", &[get(user, "user_id"), meta]) {
             if let Ok(p) = p.dyn_into::<js_sys::Promise>() {
                 if JsFuture::from(p).await.is_err() {
-                    console_error("sf-lead-rule (auth0 rule): updateAppMetadata failed; the record exists, the marker was not saved");
+                    log(&answer::auth0_rule_marker_not_saved_log());
                 }
             }
         }

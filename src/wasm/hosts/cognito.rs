@@ -7,9 +7,9 @@ use crate::wasm::bindings::promise;
 use wasm_bindgen::prelude::*;
 
 /// `export const handler = (event) => sf.onCognitoTrigger(event, { secrets: process.env });`
-#[wasm_bindgen(js_name = onCognitoTrigger, unchecked_return_type = "Promise<any>")]
+#[wasm_bindgen(js_name = onCognitoTrigger, unchecked_return_type = "Promise<CognitoTriggerEvent>")]
 pub fn on_cognito_trigger(
-    event: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "CognitoTriggerEvent")] event: JsValue,
     #[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue,
 ) -> js_sys::Promise {
     promise(async move { Ok(on_cognito_trigger_run(event, config).await) })

@@ -3,6 +3,7 @@
 //! once Salesforce confirmed, else `undefined`. Never rejects: sign-up is never blocked.
 
 use super::{event_json, host_config, js_failure_logged, run_event};
+use crate::core::answer::firebase_answer;
 use crate::core::profile::Host;
 use crate::wasm::bindings::{promise, to_js};
 use wasm_bindgen::prelude::*;
@@ -25,13 +26,7 @@ async fn on_firebase_auth_event_run(event: JsValue, config: JsValue) -> JsValue 
         Ok::<_, crate::core::error::RuleError>((json, outcomes))
     };
     match run.await {
-        // Keep the claims the user already has; add the marker.
-        Ok((json, outcomes)) => {
-            match outcomes.first().and_then(|o| o.marker_over(json.pointer("/data/customClaims"))) {
-                Some(claims) => to_js(&serde_json::json!({ "customClaims": claims })),
-                None => JsValue::UNDEFINED,
-            }
-        }
+        Ok((json, outcomes)) => firebase_answer(&json, &outcomes).map_or(JsValue::UNDEFINED, |answer| to_js(&answer)),
         Err(e) => {
             js_failure_logged("firebase", &e);
             JsValue::UNDEFINED

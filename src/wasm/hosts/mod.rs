@@ -7,9 +7,10 @@ pub mod cognito;
 pub mod firebase;
 pub mod webhook;
 
+use crate::core::answer::{self, LogLine};
 use crate::core::config::Config;
 use crate::core::error::RuleError;
-use crate::core::outcome::{Outcome, Status};
+use crate::core::outcome::Outcome;
 use crate::core::profile::{normalise, Host};
 use crate::wasm::bindings::{from_js, to_js};
 use crate::wasm::driver;
@@ -25,21 +26,23 @@ extern "C" {
     pub fn console_error(s: &str);
 }
 
-/// One log line per login, with no secret: outcome, id, error code and message (already scrubbed).
-pub fn log_outcome(outcome: &Outcome) {
-    let line = outcome.log_line();
-    if outcome.status == Status::Failed {
-        console_error(&line);
+/// Write a line the core chose to the console stream it chose.
+pub fn log(line: &LogLine) {
+    if line.error {
+        console_error(&line.text);
     } else {
-        console_log(&line);
+        console_log(&line.text);
     }
 }
 
+/// One log line per login (see [`answer::outcome_log`]).
+pub fn log_outcome(outcome: &Outcome) {
+    log(&answer::outcome_log(outcome));
+}
+
+/// The log line of a login not attempted (see [`answer::config_error_log`]).
 pub fn log_config_error(host: &str, e: &RuleError) {
-    console_error(&format!(
-        "sf-lead-rule ({host}): configuration error {}: {} — the login continues",
-        e.code, e.message
-    ));
+    log(&answer::config_error_log(host, e));
 }
 
 /// The outcome of a login not attempted (bad config, unreadable event), built by the core;
