@@ -161,14 +161,22 @@ pub struct Config {
     pub notify_on_success: bool,
     /// Tell Slack about failures.
     pub notify_on_failure: bool,
-    /// Clerk's Svix signing secret (`whsec_…`), or the `Authorization` value Ory/Okta hooks send.
+    /// Clerk's Svix signing secret (`whsec_…`), Auth0 Event Streams' bearer token or
+    /// `user:password`, or the `Authorization` value Ory/Okta/authentik hooks send.
     pub webhook_secret: Option<Secret>,
+    /// The Okta profile attribute an Okta registration inline hook answer sets to the Lead id
+    /// (`oktaLeadIdAttribute`, default [`OKTA_LEAD_ID_ATTRIBUTE`]); `None` (`false`): no update.
+    pub okta_lead_id_attribute: Option<String>,
     /// Every credential given, whether the chosen grant uses it or not: all are masked in text
     /// that came from outside (hosts often keep every SALESFORCE_* secret set).
     pub other_secrets: Vec<Secret>,
     /// Batch backfill in `auto` mode: more records than this go through a Bulk API 2.0 job.
     pub bulk_threshold: u64,
 }
+
+/// The Okta profile attribute that receives the Lead id when `oktaLeadIdAttribute` is not set: a
+/// custom attribute (string) to add in Okta's Profile Editor.
+pub const OKTA_LEAD_ID_ATTRIBUTE: &str = "salesforceLeadId";
 
 /// Host secret names → config keys. Both the template's names and ours are accepted.
 const SECRET_ALIASES: &[(&str, &str)] = &[
@@ -201,6 +209,9 @@ const SECRET_ALIASES: &[(&str, &str)] = &[
     ("CLERK_WEBHOOK_SECRET", "webhookSecret"),
     ("ORY_WEBHOOK_API_KEY", "webhookSecret"),
     ("OKTA_WEBHOOK_AUTHORIZATION", "webhookSecret"),
+    ("AUTH0_EVENTS_AUTHORIZATION", "webhookSecret"),
+    ("AUTHENTIK_WEBHOOK_AUTHORIZATION", "webhookSecret"),
+    ("OKTA_LEAD_ID_ATTRIBUTE", "oktaLeadIdAttribute"),
     ("MY_SLACK_WEBHOOK_URL", "slackWebhookUrl"),
 ];
 
@@ -240,6 +251,7 @@ pub struct Settings {
     notify_on_success: Given<bool>,
     notify_on_failure: Given<bool>,
     webhook_secret: Given<Secret>,
+    okta_lead_id_attribute: Given<AttributeName>,
     bulk_threshold: Given<u64>,
 }
 
@@ -342,6 +354,24 @@ impl Lenient for u64 {
             _ => None,
         };
         n.map_or(Given::Invalid, Given::Is)
+    }
+}
+
+/// A profile attribute name, or `false` (JSON, or the text) for none.
+#[derive(Debug, Clone, PartialEq)]
+struct AttributeName(Option<String>);
+
+impl Lenient for AttributeName {
+    fn read(v: &Value) -> Given<AttributeName> {
+        match v {
+            Value::Bool(false) => Given::Is(AttributeName(None)),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Given::Is(AttributeName(None)),
+            v => match String::read(v) {
+                Given::Is(name) => Given::Is(AttributeName(Some(name))),
+                Given::Absent => Given::Absent,
+                Given::Invalid => Given::Invalid,
+            },
+        }
     }
 }
 
@@ -603,6 +633,7 @@ impl Config {
             notify_on_success: s.notify_on_success.flag("notifyOnSuccess", true)?,
             notify_on_failure: s.notify_on_failure.flag("notifyOnFailure", true)?,
             webhook_secret: s.webhook_secret.secret("webhookSecret")?,
+            okta_lead_id_attribute: parse_okta_attribute(s.okta_lead_id_attribute)?,
             other_secrets,
             bulk_threshold: s.bulk_threshold.number("bulkThreshold", DEFAULT_BULK_THRESHOLD, 0, 1_000_000_000)?,
         })
@@ -678,6 +709,28 @@ fn preset(name: &str) -> Result<(Mapping, String)> {
         )
         .with_field("mapping")
     })
+}
+
+/// An Okta profile attribute's variable name: a letter, then letters, digits or `_` (as Okta's
+/// Profile Editor allows), at most 100 characters.
+fn parse_okta_attribute(given: Given<AttributeName>) -> Result<Option<String>> {
+    const KEY: &str = "oktaLeadIdAttribute";
+    let what = "must be an Okta profile attribute name (a letter, then letters, digits or _) or false";
+    match given.value(KEY, what)? {
+        None => Ok(Some(OKTA_LEAD_ID_ATTRIBUTE.to_string())),
+        Some(AttributeName(None)) => Ok(None),
+        Some(AttributeName(Some(name))) => {
+            let mut chars = name.chars();
+            let valid = name.len() <= 100
+                && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if valid {
+                Ok(Some(name))
+            } else {
+                Err(invalid(KEY, what))
+            }
+        }
+    }
 }
 
 fn parse_grant(s: &Settings) -> Result<TokenGrant> {
@@ -887,6 +940,35 @@ mod tests {
         let c = Config::parse(&merged).unwrap();
         assert_eq!(c.grant.name(), "password");
         assert!(c.slack_webhook_url.is_some());
+    }
+
+    #[test]
+    fn okta_lead_id_attribute_defaults_and_can_be_turned_off() {
+        let with = |v: Value| {
+            let mut m = obj(json!({"clientId": "id", "clientSecret": "s"}));
+            if !v.is_null() {
+                m.insert("oktaLeadIdAttribute".into(), v);
+            }
+            Config::parse(&m).map(|c| c.okta_lead_id_attribute)
+        };
+        assert_eq!(with(Value::Null), Ok(Some(OKTA_LEAD_ID_ATTRIBUTE.into())));
+        assert_eq!(with(json!("  ")), Ok(Some("salesforceLeadId".into())));
+        assert_eq!(with(json!("crm_LeadId2")), Ok(Some("crm_LeadId2".into())));
+        assert_eq!(with(json!(false)), Ok(None));
+        assert_eq!(with(json!(" FALSE ")), Ok(None), "a secret store holds text");
+        for bad in [json!("2lead"), json!("lead-id"), json!("lead id"), json!("é"), json!(true), json!("x".repeat(101))]
+        {
+            let e = with(bad.clone()).unwrap_err();
+            assert_eq!((e.code, e.field.as_deref()), (ErrorCode::ConfigInvalid, Some("oktaLeadIdAttribute")), "{bad}");
+        }
+        let secrets = merge_secrets(
+            &Map::new(),
+            &obj(
+                json!({"OKTA_LEAD_ID_ATTRIBUTE": "crmLead", "AUTH0_EVENTS_AUTHORIZATION": "u:p", "AUTHENTIK_WEBHOOK_AUTHORIZATION": "k"}),
+            ),
+        );
+        assert_eq!(secrets.get("oktaLeadIdAttribute"), Some(&json!("crmLead")));
+        assert!(secrets.get("webhookSecret").is_some());
     }
 
     #[test]

@@ -97,7 +97,7 @@ const TS_TYPES: &'static str = r#"
 export type Lead = Record<string, string>;
 /** Mapping: Salesforce field → expression (see README "Mapping language"), or a preset name. */
 export type MappingSource = Record<string, string> | "recommended" | "auth0-template";
-export type HostName = "auth0" | "auth0-action" | "auth0-rule" | "ory" | "firebase" | "cognito" | "clerk" | "okta" | "generic";
+export type HostName = "auth0" | "auth0-action" | "auth0-rule" | "ory" | "firebase" | "cognito" | "clerk" | "okta" | "auth0-events" | "authentik" | "generic";
 export interface Config {
   object?: "Lead" | "Contact";
   mapping?: MappingSource;
@@ -105,8 +105,10 @@ export interface Config {
   host?: HostName;
   /** Host secrets by their environment names (`SALESFORCE_CLIENT_ID`, …), e.g. `process.env`. */
   secrets?: Record<string, string | undefined>;
-  /** Clerk's Svix secret (`whsec_…`), or the Authorization header value Ory/Okta hooks must send. */
+  /** Clerk's Svix secret (`whsec_…`), Auth0 Event Streams' bearer token or `user:password`, or the Authorization header value Ory/Okta/authentik hooks must send. */
   webhookSecret?: string;
+  /** Okta profile attribute a registration inline hook answer sets to the Lead id (default "salesforceLeadId"); false: none. */
+  oktaLeadIdAttribute?: string | false;
   loginUrl?: string;
   apiVersion?: string;
   grant?: "password" | "client_credentials" | "jwt_bearer" | "refresh_token" | "access_token";
@@ -182,7 +184,7 @@ fn split_host(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>),
             RuleError::new(
                 ErrorCode::ConfigInvalid,
                 format!(
-                    "host '{s}' is not known; use auth0, auth0-rule, ory, firebase, cognito, clerk, okta or generic"
+                    "host '{s}' is not known; use auth0, auth0-rule, ory, firebase, cognito, clerk, okta, auth0-events, authentik or generic"
                 ),
             )
             .with_field("host")
