@@ -224,8 +224,8 @@ pub fn authenticate(host: Host, headers: &Value, raw_body: &str, secret: Option<
 
 /// Whether an Auth0 Event Streams `Authorization` header carries `secret` as the stream's
 /// `webhook_authorization` sends it: `Bearer <secret>`, or `Basic base64(secret)` when the secret
-/// is `user:password`; a secret configured as the whole header value (`Bearer …`) matches it. The scheme
-/// is read without regard to case (RFC 9110); the credentials are compared in constant time.
+/// is `user:password`; a secret configured as the whole header value (`Bearer …`) matches it.
+/// The scheme is read without regard to case (RFC 9110); credentials compare in constant time.
 pub fn stream_credentials_match(header: &str, secret: &str) -> bool {
     let header = header.trim();
     let (scheme, credentials) = header.split_once(' ').unwrap_or_default();
