@@ -141,8 +141,9 @@ pub struct Config {
     pub external_id_field: Option<String>,
     /// Profile path whose value is the external id; default `user_id`.
     pub external_id_source: String,
-    /// Look for an existing record with the same Email before creating one.
-    pub dedupe_by_email: bool,
+    /// Look for an existing record with the same Email before creating one; `None` when not
+    /// configured: the entry point decides (webhook hosts look up, login hooks do not).
+    pub dedupe_by_email: Option<bool>,
     /// Re-create a record whose stored id Salesforce reports deleted (AEM's option).
     pub recreate_deleted: bool,
     /// `Sforce-Auto-Assign` header value: TRUE, FALSE or an assignment rule id.
@@ -587,7 +588,7 @@ impl Config {
             slack_webhook_url,
             external_id_field,
             external_id_source: s.external_id_source.text("externalIdSource")?.unwrap_or_else(|| "user_id".to_string()),
-            dedupe_by_email: s.dedupe_by_email.flag("dedupeByEmail", false)?,
+            dedupe_by_email: s.dedupe_by_email.value("dedupeByEmail", "must be true or false")?,
             recreate_deleted: s.recreate_deleted.flag("recreateDeleted", false)?,
             auto_assign: s.auto_assign.text("autoAssign")?.map(|v| header_value("autoAssign", v)).transpose()?,
             deadline_ms: s.deadline_ms.number("deadlineMs", DEFAULT_DEADLINE_MS, 100, 120_000)?,
@@ -862,6 +863,7 @@ mod tests {
         assert_eq!(c.api_version, "66.0");
         assert_eq!(c.mapping_name, "recommended");
         assert_eq!(c.deadline_ms, 5000);
+        assert_eq!(c.dedupe_by_email, None, "unset: each entry point has its own default");
     }
 
     #[test]
@@ -932,7 +934,7 @@ mod tests {
             "allowedInstanceHosts": " A.example.com, .B.example ,", "mapping": null, "object": "contact"})))
         .unwrap();
         assert_eq!(c.grant, TokenGrant::ClientCredentials { client_id: "42".into(), client_secret: Secret::new("s") });
-        assert!(c.dedupe_by_email && !c.recreate_deleted && !c.notify_on_success && c.notify_on_failure);
+        assert!(c.dedupe_by_email == Some(true) && !c.recreate_deleted && !c.notify_on_success && c.notify_on_failure);
         assert_eq!((c.deadline_ms, c.max_retries, c.object), (9000, 3, SObject::Contact));
         assert_eq!(c.allowed_instance_hosts, ["a.example.com", ".b.example"]);
         assert_eq!(c.mapping_name, "recommended");
