@@ -195,7 +195,8 @@ impl FirstLoginFlow {
         } else if self.config.external_id_field.is_none()
             // Unset is off here: a login hook has the host's marker; webhook hosts set it on.
             && self.config.dedupe_by_email.unwrap_or(false)
-            && self.email().is_some() {
+            && self.email().is_some()
+        {
             Pending::Find { verify: false }
         } else {
             Pending::Write

@@ -4,19 +4,26 @@
 //! delivery whose key is in flight waits for that login and answers [`joined_outcome`] instead of
 //! running its own. Several processes are not covered: there, `externalIdField` (an upsert) is.
 
+use crate::core::config::Config;
 use crate::core::outcome::{Outcome, SlackOutcome, Status};
 use crate::core::profile::{Host, HostEvent};
+use crate::core::session::cache_identity;
 use serde_json::Value;
 
-/// The key a login of `event` from `host` runs under: the host and the user's id, or the email
-/// (lower case) when the event has no id. A redelivery carries the same user, so it has the same
-/// key whatever its delivery id. `None` when the profile has neither (no login runs then).
-pub fn login_key(host: Host, event: &HostEvent) -> Option<String> {
+/// The key a login of `event` from `host` runs under: the host, the user's id (or the email, in
+/// lower case, when the event has no id), and where the record goes (the object and whose token:
+/// two configurations in one process never wait for each other). A redelivery carries the same
+/// user, so it has the same key whatever its delivery id. `None` when the profile has neither id
+/// nor email (no login runs then). Held in memory only: it names no secret.
+pub fn login_key(host: Host, event: &HostEvent, config: &Config) -> Option<String> {
     let field = |name: &str| event.profile.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
-    // The middle word keeps an id and an email apart, whatever characters either holds.
+    let target = cache_identity(config);
+    // Host and object names hold no `|`, the identity is length-prefixed, and the word before
+    // the user keeps an id and an email apart: no two different logins share a key.
+    let prefix = format!("{}|{}|{}:{target}", host.name(), config.object.name(), target.len());
     match (field("user_id"), field("email")) {
-        (Some(id), _) => Some(format!("{}|id|{id}", host.name())),
-        (None, Some(email)) => Some(format!("{}|email|{}", host.name(), email.to_lowercase())),
+        (Some(id), _) => Some(format!("{prefix}|id|{id}")),
+        (None, Some(email)) => Some(format!("{prefix}|email|{}", email.to_lowercase())),
         (None, None) => None,
     }
 }
@@ -72,25 +79,48 @@ mod tests {
         o
     }
 
+    fn config(extra: Value) -> Config {
+        let mut settings =
+            json!({"clientId": "cid", "clientSecret": "s", "loginUrl": "https://acme.my.salesforce.com"});
+        settings.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+        Config::parse(settings.as_object().expect("object")).expect("valid config")
+    }
+
     #[test]
-    fn the_key_is_the_host_and_the_user() {
+    fn the_key_is_the_host_the_user_and_where_the_record_goes() {
+        let c = config(json!({}));
         let clerk = json!({"type": "user.created", "data": {"id": "user_29w83", "object": "user",
             "email_addresses": [{"id": "e1", "email_address": "Dana@Example.com"}], "primary_email_address_id": "e1"}});
         let users = normalise(Host::Clerk, &clerk).expect("a Clerk user");
-        assert_eq!(login_key(Host::Clerk, &users[0]).as_deref(), Some("clerk|id|user_29w83"));
-        // The same user from another host is another login.
-        assert_eq!(login_key(Host::Okta, &users[0]).as_deref(), Some("okta|id|user_29w83"));
+        let target = cache_identity(&c);
         assert_eq!(
-            login_key(Host::Okta, &event(json!({"email": "Dana@Example.com"}))).as_deref(),
-            Some("okta|email|dana@example.com")
+            login_key(Host::Clerk, &users[0], &c),
+            Some(format!("clerk|Lead|{}:{target}|id|user_29w83", target.len()))
+        );
+        // The same user from another host, into another object or org, is another login.
+        let others = [
+            login_key(Host::Okta, &users[0], &c),
+            login_key(Host::Clerk, &users[0], &config(json!({"object": "Contact"}))),
+            login_key(Host::Clerk, &users[0], &config(json!({"clientId": "other"}))),
+            login_key(Host::Clerk, &users[0], &config(json!({"loginUrl": "https://other.my.salesforce.com"}))),
+        ];
+        for other in &others {
+            assert!(other.is_some() && *other != login_key(Host::Clerk, &users[0], &c), "{other:?}");
+        }
+        // A redelivery is the same user: the same key.
+        let again = normalise(Host::Clerk, &clerk).expect("a Clerk user");
+        assert_eq!(login_key(Host::Clerk, &again[0], &c), login_key(Host::Clerk, &users[0], &c));
+        assert_eq!(
+            login_key(Host::Okta, &event(json!({"email": "Dana@Example.com"})), &c),
+            Some(format!("okta|Lead|{}:{target}|email|dana@example.com", target.len()))
         );
         // An id that looks like the email form is still an id.
         assert_ne!(
-            login_key(Host::Okta, &event(json!({"user_id": "email|a@b.c"}))),
-            login_key(Host::Okta, &event(json!({"email": "a@b.c"})))
+            login_key(Host::Okta, &event(json!({"user_id": "email|a@b.c"})), &c),
+            login_key(Host::Okta, &event(json!({"email": "a@b.c"})), &c)
         );
-        assert_eq!(login_key(Host::Okta, &event(json!({"user_id": "", "email": ""}))), None);
-        assert_eq!(login_key(Host::Okta, &event(json!({"user_id": 5}))), None);
+        assert_eq!(login_key(Host::Okta, &event(json!({"user_id": "", "email": ""})), &c), None);
+        assert_eq!(login_key(Host::Okta, &event(json!({"user_id": 5})), &c), None);
     }
 
     #[test]

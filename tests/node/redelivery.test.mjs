@@ -151,6 +151,15 @@ test("a delivery of another user at the same moment is not held back", async () 
   HOSTS.okta.answer(result[1], emu.state.records.Lead.find((l) => l.Email === HOSTS.okta.email).Id, "created");
 });
 
+test("the same user sent to another object at the same moment is another login", async () => {
+  const request = HOSTS.okta.request();
+  const { result } = await captureConsole(() => Promise.all([sf.handleWebhook("okta", request, env("okta")), sf.handleWebhook("okta", request, env("okta", { object: "Contact", mapping: { LastName: "name", Email: "email" } }))]));
+  assert.equal(emu.state.records.Lead.length, 1);
+  assert.equal(emu.state.records.Contact.length, 1);
+  HOSTS.okta.answer(result[0], emu.state.records.Lead[0].Id, "created");
+  HOSTS.okta.answer(result[1], emu.state.records.Contact[0].Id, "created");
+});
+
 test("a redelivery after a failed first delivery creates the record then", async () => {
   emu.setFaults({ kind: "status500", target: "create", count: 3 });
   const request = HOSTS.clerk.request();

@@ -86,7 +86,7 @@ thread_local! {
 /// Run the login of `event`, unless the same user's login is running (a redelivery arriving
 /// with the original): then wait for it and answer what the core makes of its outcome.
 async fn run_once(host: Host, config: Config, event: HostEvent) -> Outcome {
-    let Some(key) = in_flight::login_key(host, &event) else {
+    let Some(key) = in_flight::login_key(host, &event, &config) else {
         return driver::run_first_login(config, event, None).await;
     };
     let running =
