@@ -52,6 +52,25 @@ const HOSTS = {
       assert.deepEqual(JSON.parse(r.body), { outcomes: [{ status, leadId: id, error: null }] });
     },
   },
+  "auth0-events": {
+    secrets: { AUTH0_EVENTS_AUTHORIZATION: "stream-token-7d1e" },
+    email: "marta.kowalska@example.com",
+    // The CloudEvent `id` repeats on redelivery; the request is resent as it was.
+    request: () => ({ method: "POST", headers: { "content-type": "application/json", authorization: "Bearer stream-token-7d1e" }, body: fixtureText("auth0-events-user-created.json") }),
+    answer: (r, id, status) => {
+      assert.equal(r.status, 200, r.body);
+      assert.deepEqual(JSON.parse(r.body), { outcomes: [{ status, leadId: id, error: null }] });
+    },
+  },
+  authentik: {
+    secrets: { AUTHENTIK_WEBHOOK_AUTHORIZATION: "Bearer ak-hook-9f3c" },
+    email: "jonas.berg@example.com",
+    request: () => ({ method: "POST", headers: { "content-type": "text/json", authorization: "Bearer ak-hook-9f3c" }, body: fixtureText("authentik-notification-default.json") }),
+    answer: (r, id, status) => {
+      assert.equal(r.status, 200, r.body);
+      assert.deepEqual(JSON.parse(r.body), { outcomes: [{ status, leadId: id, error: null }] });
+    },
+  },
 };
 
 /** `host`'s settings as its server would pass them: the environment, plus `extra` settings. */
@@ -164,6 +183,7 @@ test("a redelivery after a failed first delivery creates the record then", async
   emu.setFaults({ kind: "status500", target: "create", count: 3 });
   const request = HOSTS.clerk.request();
   const first = await captureConsole(() => sf.handleWebhook("clerk", request, env("clerk", { maxRetries: 0 })));
+  assert.equal(first.result.status, 503, "not acknowledged: Svix delivers it again");
   assert.equal(JSON.parse(first.result.body).outcomes[0].status, "failed");
   assert.equal(emu.state.records.Lead.length, 0);
   emu.clearFaults();

@@ -14,7 +14,7 @@ use super::{constant_time_eq, okta_verification_response, svix_headers, svix_sec
 pub use crate::core::config::OKTA_LEAD_ID_ATTRIBUTE;
 use crate::core::encoding::decode_base64;
 use crate::core::error::{ErrorCode, RuleError};
-use crate::core::outcome::Outcome;
+use crate::core::outcome::{Outcome, Status};
 use crate::core::profile::{authentik_no_user, host_from_name, is_user_created, read_json, Host};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -295,9 +295,11 @@ pub fn read_event(raw_body: &str) -> Result<Value, WebhookResponse> {
 /// - Ory: 200 `{"identity":{"metadata_public":…}}`, the identity's own metadata plus the marker
 ///   once Salesforce confirmed the first user; else 204, whatever happened.
 /// - Okta registration inline hook: 200 with Okta's `commands`, see [`okta_registration`].
-/// - Clerk, Okta event hooks, Auth0 Event Streams, authentik: 200
-///   `{"outcomes":[{status, leadId, error}]}` (the error as its code), or 400 with the error when
-///   the event could not be read as a login.
+/// - Clerk, Okta event hooks, Auth0 Event Streams, authentik: `{"outcomes":[{status, leadId,
+///   error}]}` (the error as its code), 200, or 503 when a login failed: these hosts redeliver a
+///   delivery that was not answered 2xx, and the redelivery's email lookup or upsert makes sure it
+///   finds, not doubles, a record that did land. 400 with the error when the event could not be
+///   read as a login (a redelivery would not read better).
 ///
 /// `okta_lead_id_attribute` is `oktaLeadIdAttribute` as configured (`None`: no profile update).
 pub fn respond(
@@ -324,7 +326,8 @@ pub fn respond(
                 .iter()
                 .map(|o| json!({ "status": o.status, "leadId": o.lead_id, "error": o.error.as_ref().map(|e| e.code.as_str()) }))
                 .collect();
-            WebhookResponse::json(200, &json!({ "outcomes": summary }))
+            let failed = outcomes.iter().any(|o| o.status == Status::Failed);
+            WebhookResponse::json(if failed { 503 } else { 200 }, &json!({ "outcomes": summary }))
         }
         (_, Err(e)) => WebhookResponse::error(400, e),
     }
@@ -352,7 +355,6 @@ pub fn okta_registration(event: &Value, outcomes: &[Outcome], attribute: Option<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::flow::Status;
     use base64::engine::general_purpose::STANDARD as BASE64;
     use base64::Engine;
     use hmac::{Hmac, Mac};
@@ -378,6 +380,23 @@ mod tests {
         o.lead_id = lead_id.map(str::to_owned);
         o.error = error.map(|code| RuleError::new(code, "why"));
         o
+    }
+
+    #[test]
+    fn a_failed_login_is_answered_503_so_the_redelivering_hosts_send_it_again() {
+        let user_created = json!({"type": "user.created", "data": {"id": "user_1"}});
+        for host in [Host::Clerk, Host::Okta, Host::Auth0Events, Host::Authentik] {
+            let failed = outcome(Status::Failed, None, Some(ErrorCode::SalesforceUnavailable));
+            assert_eq!(respond(host, &user_created, Ok(&[failed]), None).status, 503, "{host:?}");
+            for fine in [Status::Created, Status::Duplicate, Status::Skipped] {
+                let r = respond(host, &user_created, Ok(&[outcome(fine, Some(ID), None)]), None);
+                assert_eq!(r.status, 200, "{host:?} {fine:?}");
+            }
+        }
+        let failed = [outcome(Status::Failed, None, Some(ErrorCode::SalesforceUnavailable))];
+        assert_eq!(respond(Host::Ory, &json!({}), Ok(&failed), None).status, 204, "Ory never blocks a registration");
+        let inline = json!({"eventType": OKTA_REGISTRATION_EVENT});
+        assert_eq!(respond(Host::Okta, &inline, Ok(&failed), None).status, 200, "nor does Okta's inline hook");
     }
 
     fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
@@ -697,7 +716,7 @@ mod tests {
             [outcome(Status::Created, Some(ID), None), outcome(Status::Failed, None, Some(ErrorCode::OutcomeUnknown))];
         for host in [Host::Clerk, Host::Okta, Host::Auth0Events, Host::Authentik] {
             let r = respond(host, &json!({}), Ok(&outcomes), None);
-            assert_eq!(r.status, 200);
+            assert_eq!(r.status, 503, "one login failed: the host redelivers");
             assert_eq!(
                 body(&r),
                 json!({"outcomes": [
