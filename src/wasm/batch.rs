@@ -5,7 +5,7 @@
 use crate::core::batch::{self, Backfill, BatchOptions, InputItem, Mode};
 use crate::core::config::Config;
 use crate::core::error::{ErrorCode, RuleError};
-use crate::core::flow::cache_identity;
+use crate::core::session::cache_identity;
 use crate::core::profile::host_from_name;
 use crate::wasm::bindings::{from_js, from_js_within, get, promise, to_js, to_js_error, JS_CASE};
 use crate::wasm::driver;

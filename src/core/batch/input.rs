@@ -2,9 +2,8 @@
 //! machine turns them into users to send, skip or report invalid, sorted against the resume state.
 
 use crate::core::error::{Result, RuleError};
-use crate::core::flow::json_path;
 use crate::core::profile::{normalise, FirstLoginSignal, Host, HostEvent};
-use crate::core::record::{build_record, RecordPayload};
+use crate::core::record::{build_record, json_path, RecordPayload};
 
 use super::job::Job;
 use super::machine::{unknown_error, Backfill, BatchUser};
