@@ -1,11 +1,11 @@
 //! The JS API for any host: `buildLead`, `planFirstLogin`, `onFirstLogin`, `configure` and helpers.
 //! Each export converts its arguments, calls the core (or the driver) and converts the result.
 
-use crate::core::config::{check_keys, mapping_value, merge_secrets, split_host, take_secrets, Config, ParseCache};
-use crate::core::error::{ErrorCode, RuleError};
+use crate::core::config::{check_keys, merge_secrets, split_host, take_secrets, Config, ParseCache};
+use crate::core::error::RuleError;
 use crate::core::mapping::Mapping;
-use crate::core::profile::{read_json_as, MAX_PROFILE_BYTES};
-use crate::core::profile::{Host, HostEvent};
+use crate::core::profile::MAX_PROFILE_BYTES;
+use crate::core::profile::{first_user, Host, HostEvent};
 use crate::core::record::{build_record, SObject};
 use crate::wasm::bindings::{
     events_from_js, json_text_from_js, object_from_js, object_from_text, object_text_from_js, promise, to_js,
@@ -236,10 +236,7 @@ pub fn with_secrets(secrets: &Map<String, Value>) -> Map<String, Value> {
 }
 
 fn first_event(host: Host, event: &JsValue) -> Result<HostEvent, RuleError> {
-    events_from_js(host, event)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| RuleError::new(ErrorCode::ProfileInvalid, "the event carries no user to record"))
+    first_user(events_from_js(host, event)?)
 }
 
 /// Settings every host entry point starts from (mapping, object, login URL…). Secrets may be
@@ -316,15 +313,8 @@ async fn on_first_login_run(event: JsValue, config: JsValue) -> Result<JsValue, 
 /// `field`, `position`). For editors that show errors as the user types.
 #[wasm_bindgen(js_name = checkMapping, unchecked_return_type = "RuleErrorInfo | null")]
 pub fn check_mapping(#[wasm_bindgen(unchecked_param_type = "MappingSource")] mapping: JsValue) -> JsValue {
-    // An object is read in document order, so the first bad field written is the one reported.
-    let given = json_text_from_js(&mapping, "mapping", MAX_PROFILE_BYTES).and_then(|text| match text {
-        None => Ok(Value::Null),
-        Some(text) => read_json_as::<Box<serde_json::value::RawValue>>(&text, "mapping").and_then(|raw| {
-            mapping_value(&raw).map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("mapping: {e}")))
-        }),
-    });
-    let checked =
-        given.and_then(|v| Config::parse_mapping_only(&Map::from_iter([("mapping".to_string(), v)]), JS_CASE));
+    let checked = json_text_from_js(&mapping, "mapping", MAX_PROFILE_BYTES)
+        .and_then(|text| Config::check_mapping(text.as_deref(), JS_CASE));
     match checked {
         Ok(_) => JsValue::NULL,
         Err(e) => to_js(&e),
