@@ -13,7 +13,7 @@ mod checks;
 mod grant;
 mod settings;
 
-pub use argument::{split_host, take_secrets};
+pub use argument::{base_settings, settings_over, split_host, take_secrets};
 pub use cache::ParseCache;
 pub use checks::{check_url, is_api_name};
 pub use grant::TokenGrant;
