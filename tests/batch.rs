@@ -784,6 +784,7 @@ fn dry_run_plans_without_secrets() {
     assert_eq!(v["requests"][0]["body"], "grant_type=client_credentials&client_id=cid&client_secret=***");
     assert_eq!(v["requests"][1]["headers"]["Authorization"], "Bearer ***");
     assert_eq!(v["requests"][1]["body"]["records"].as_array().unwrap().len(), 200);
+    assert_eq!(v["dryRun"], true, "a plan says it is one");
 
     let m = machine(config(json!({})), users(0..5), &Value::Null, Mode::Bulk);
     let plan = batch::plan(m, LOGIN);

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 const ERROR_RS: &str = include_str!("../src/core/error.rs");
 const EXPORTS_RS: &str = include_str!("../src/wasm/exports.rs");
+const BATCH_RS: &str = include_str!("../src/wasm/batch.rs");
 
 /// The text between `start` and the first `end` after it.
 fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
@@ -58,4 +59,11 @@ fn the_ts_error_code_union_lists_exactly_the_rust_codes() {
 #[test]
 fn rule_error_info_codes_are_typed_with_the_union() {
     assert!(between(EXPORTS_RS, "export interface RuleErrorInfo {", "}").contains("code: ErrorCode;"));
+}
+
+#[test]
+fn backfill_state_codes_are_typed_with_the_union_or_salesforces_own() {
+    let state = between(BATCH_RS, "export interface BackfillState {", "\n}");
+    assert!(state.contains("code?: ErrorCode | (string & {});"), "{state}");
+    assert!(!BATCH_RS.contains("code?: string"));
 }

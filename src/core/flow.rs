@@ -7,7 +7,7 @@ use crate::core::error::{ErrorCode, RuleError};
 use crate::core::http::{HttpRequest, HttpResponse};
 pub use crate::core::outcome::{Outcome, SlackOutcome, Status, LEAD_ID_KEY, MARKER_KEY};
 use crate::core::profile::{FirstLoginSignal, HostEvent};
-use crate::core::record::{build_record, RecordPayload, SObject, Warning};
+use crate::core::record::{build_record, json_path, RecordPayload, SObject, Warning};
 use crate::core::retry::{self, Backoff};
 use crate::core::salesforce::{self as sf, LookupResult, WriteResult};
 use crate::core::secret::{scrub, Secret};
@@ -570,19 +570,6 @@ fn created_reason(object: SObject) -> &'static str {
     match object {
         SObject::Lead => "Lead created in Salesforce",
         SObject::Contact => "Contact created in Salesforce",
-    }
-}
-
-/// A dotted path (`user_id`, `app_metadata.crm_id`) as a string, for ids and alert text.
-pub fn json_path(v: &Value, path: &str) -> Option<String> {
-    let mut cur = v;
-    for part in path.split('.') {
-        cur = cur.get(part)?;
-    }
-    match cur {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
     }
 }
 

@@ -178,6 +178,19 @@ fn has_refused_char(s: &str) -> bool {
     }) || (!s.is_ascii() && s.chars().any(|c| !c.is_ascii() && (c.is_whitespace() || c.is_control())))
 }
 
+/// A dotted path (`user_id`, `app_metadata.crm_id`) as a string, for ids and alert text.
+pub fn json_path(v: &Value, path: &str) -> Option<String> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    match cur {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +300,16 @@ mod tests {
         let (p, w) = build_record(SObject::Lead, &m, &json!({"name": "Doe", "email": long})).unwrap();
         assert_eq!(p.get("Email"), None);
         assert_eq!(w.iter().map(|w| w.code).collect::<Vec<_>>(), ["INVALID_EMAIL_DROPPED"]);
+    }
+
+    #[test]
+    fn a_dotted_path_reads_a_non_empty_string_or_a_number() {
+        let v = json!({"user_id": "auth0|1", "app_metadata": {"crm_id": 42, "empty": "", "flag": true}});
+        assert_eq!(json_path(&v, "user_id").as_deref(), Some("auth0|1"));
+        assert_eq!(json_path(&v, "app_metadata.crm_id").as_deref(), Some("42"));
+        assert_eq!(json_path(&v, "app_metadata.empty"), None);
+        assert_eq!(json_path(&v, "app_metadata.flag"), None);
+        assert_eq!(json_path(&v, "app_metadata.missing"), None);
+        assert_eq!(json_path(&v, "user_id.deeper"), None);
     }
 }

@@ -2,15 +2,14 @@
 //! `core::batch::Backfill` with the driver's fetch, timers, signing and token cache, and reports
 //! progress and the resume state to callbacks. Decides nothing the core could decide.
 
-use crate::core::batch::{self, Backfill, BatchOptions, InputItem, Mode};
+use crate::core::batch::{self, Backfill, InputItem, RunOptions};
 use crate::core::config::Config;
-use crate::core::error::{ErrorCode, RuleError};
-use crate::core::flow::cache_identity;
-use crate::core::profile::host_from_name;
+use crate::core::error::RuleError;
+use crate::core::session::cache_identity;
 use crate::wasm::bindings::{from_js, from_js_within, get, promise, to_js, to_js_error, JS_CASE};
 use crate::wasm::driver;
 use crate::wasm::exports::load_config;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -60,7 +59,13 @@ export interface BackfillState {
   object: "Lead" | "Contact";
   instanceUrl?: string;
   bulkJob?: { id: string; phase: "open" | "uploaded" | "closed" };
-  users: Record<string, { status: "created" | "duplicate" | "failed" | "sending" | "unknown" | "bulk"; leadId?: string; code?: string; message?: string; job?: string; row?: string }>;
+  users: Record<string, {
+    status: "created" | "duplicate" | "failed" | "sending" | "unknown" | "bulk";
+    leadId?: string;
+    /** Salesforce's own code when it gave one (e.g. "STRING_TOO_LONG"), else one of ours. */
+    code?: ErrorCode | (string & {});
+    message?: string; job?: string; row?: string;
+  }>;
 }
 export interface BackfillReport {
   mode: "collections" | "bulk";
@@ -99,12 +104,7 @@ async fn create_leads_run(profiles: JsValue, config: JsValue, options: Option<Js
     let prepared = prepare(&profiles, &config, &options).map_err(|e| to_js_error(&e))?;
     let Prepared { machine, identity, planned_instance, token_ttl_ms, dry_run, on_progress, on_state } = prepared;
     if dry_run {
-        let plan = batch::plan(machine, &planned_instance);
-        let mut v = serde_json::to_value(&plan).unwrap_or(Value::Null);
-        if let Some(m) = v.as_object_mut() {
-            m.insert("dryRun".into(), Value::Bool(true));
-        }
-        return Ok(to_js(&v));
+        return Ok(to_js(&batch::plan(machine, &planned_instance)));
     }
     let (machine, report) = run(machine, on_progress.as_ref(), on_state.as_ref()).await;
     driver::update_token_cache(&identity, machine.token_update(), token_ttl_ms, None);
@@ -122,81 +122,22 @@ struct Prepared {
 }
 
 fn prepare(profiles: &JsValue, config: &JsValue, options: &JsValue) -> Result<Prepared, RuleError> {
-    let opt_err = |key: &str, what: &str| {
-        RuleError::new(ErrorCode::ConfigInvalid, format!("options.{key} {what}")).with_field(format!("options.{key}"))
-    };
-    if !(options.is_undefined() || options.is_null() || options.is_object()) {
-        return Err(RuleError::new(ErrorCode::ConfigInvalid, "options must be an object"));
-    }
+    let given = options_from_js(options)?;
     let (config_host, cfg) = load_config(config)?;
-    let host = match get(options, "host") {
-        v if v.is_undefined() || v.is_null() => config_host,
-        v => v.as_string().and_then(|s| host_from_name(&s)).ok_or_else(|| {
-            opt_err("host", "must be auth0, auth0-rule, ory, firebase, cognito, clerk, okta or generic")
-        })?,
-    };
+    let RunOptions { host, batch: opts, dry_run, state } = batch::read_options(&given, config_host)?;
     let config = Config::parse_with_case(&cfg, JS_CASE)?;
-
-    let mut opts = BatchOptions::default();
-    match get(options, "mode") {
-        v if v.is_undefined() || v.is_null() => {}
-        v => {
-            opts.mode = v
-                .as_string()
-                .and_then(|s| Mode::parse(&s))
-                .ok_or_else(|| opt_err("mode", "must be \"collections\", \"bulk\" or \"auto\""))?
-        }
-    }
-    // Integer bounds in messages: formatting an f64 would pull float formatting into the wasm.
-    let number = |key: &str, min: u64, max: u64| -> Result<Option<u64>, RuleError> {
-        let v = get(options, key);
-        if v.is_undefined() || v.is_null() {
-            return Ok(None);
-        }
-        match v.as_f64() {
-            Some(n) if n.is_finite() && n >= min as f64 && n <= max as f64 => Ok(Some(n as u64)),
-            _ => Err(opt_err(key, &format!("must be a number from {min} to {max}"))),
-        }
-    };
-    if let Some(n) = number("requestTimeoutMs", 50, 600_000)? {
-        opts.request_timeout_ms = n;
-    }
-    if let Some(n) = number("maxRetries", 0, 20)? {
-        opts.max_retries = n as u32;
-    }
-    if let Some(n) = number("pollIntervalMs", 1, 600_000)? {
-        opts.poll_interval_ms = n;
-    }
-    if let Some(n) = number("maxWaitMs", 0, 7 * 24 * 3_600_000)? {
-        opts.max_wait_ms = n;
-    }
-    let dry_run = get(options, "dryRun").is_truthy();
     let callback = |key: &str| -> Result<Option<js_sys::Function>, RuleError> {
         let v = get(options, key);
         if v.is_undefined() || v.is_null() {
             return Ok(None);
         }
-        v.dyn_into::<js_sys::Function>().map(Some).map_err(|_| opt_err(key, "must be a function"))
+        v.dyn_into::<js_sys::Function>().map(Some).map_err(|_| batch::callback_error(key))
     };
     let on_progress = callback("onProgress")?;
     let on_state = callback("onState")?;
 
-    let state = match get(options, "state") {
-        v if v.is_undefined() || v.is_null() => Value::Null,
-        v => match v.as_string() {
-            Some(text) if text.trim().is_empty() => Value::Null,
-            Some(text) => {
-                serde_json::from_str(&text).map_err(|e| opt_err("state", &format!("is not valid JSON: {e}")))?
-            }
-            None => from_js_within(&v, "options.state", MAX_STATE_BYTES).map_err(|e| opt_err("state", &e.message))?,
-        },
-    };
-
     if !js_sys::Array::is_array(profiles) {
-        return Err(RuleError::new(
-            ErrorCode::ConfigInvalid,
-            "profiles must be an array of host events or exported users",
-        ));
+        return Err(batch::profiles_error());
     }
     let items: Vec<InputItem> = js_sys::Array::from(profiles)
         .iter()
@@ -210,6 +151,46 @@ fn prepare(profiles: &JsValue, config: &JsValue, options: &JsValue) -> Result<Pr
     let seed = (js_sys::Math::random() * 9.0e15) as u64;
     let machine = Backfill::new(config, items, &state, opts, cached, driver::now_ms(), seed)?;
     Ok(Prepared { machine, identity, planned_instance, token_ttl_ms, dry_run, on_progress, on_state })
+}
+
+/// `options` as JSON for `batch::read_options`: the keys it reads, `dryRun` as its JS
+/// truthiness and `state` as its text or read within `MAX_STATE_BYTES`; a non-object as its
+/// `typeof` text, which the core refuses.
+fn options_from_js(options: &JsValue) -> Result<Value, RuleError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(Value::Null);
+    }
+    if !options.is_object() {
+        return Ok(Value::String(options.js_typeof().as_string().unwrap_or_default()));
+    }
+    let mut given = Map::new();
+    for key in ["host", "mode", "requestTimeoutMs", "maxRetries", "pollIntervalMs", "maxWaitMs"] {
+        given.insert(key.to_string(), scalar(&get(options, key)));
+    }
+    given.insert("dryRun".to_string(), Value::Bool(get(options, "dryRun").is_truthy()));
+    let state = get(options, "state");
+    let state = match state.as_string() {
+        Some(text) => Value::String(text),
+        None => from_js_within(&state, "options.state", MAX_STATE_BYTES)
+            .map_err(|e| batch::option_error("state", &e.message))?,
+    };
+    given.insert("state".to_string(), state);
+    Ok(Value::Object(given))
+}
+
+/// A string, number or boolean option as JSON; `undefined`/`null` as `null`. What JSON cannot
+/// hold as such a scalar (NaN, ±Infinity, an object, a function) becomes `{}`, so the core
+/// refuses it as the wrong type rather than reading it as absent.
+fn scalar(v: &JsValue) -> Value {
+    if v.is_undefined() || v.is_null() {
+        Value::Null
+    } else if let Some(s) = v.as_string() {
+        Value::String(s)
+    } else if let Some(b) = v.as_bool() {
+        Value::Bool(b)
+    } else {
+        v.as_f64().and_then(serde_json::Number::from_f64).map_or_else(|| Value::Object(Map::new()), Value::Number)
+    }
 }
 
 /// Drive the machine to its end, persisting the state through `on_state` before each step.
@@ -226,11 +207,7 @@ async fn run(
             if machine.state_version() != saved {
                 saved = machine.state_version();
                 if let Err(why) = persist(f, &machine.state_json()).await {
-                    // Sending on without a saved state could make duplicates after a crash.
-                    machine.interrupt(
-                        RuleError::new(ErrorCode::ConfigInvalid, format!("onState failed, so the run stopped: {why}"))
-                            .with_field("options.onState"),
-                    );
+                    machine.interrupt(batch::state_not_saved(&why));
                     break;
                 }
             }

@@ -1,11 +1,11 @@
 //! The JS API for any host: `buildLead`, `planFirstLogin`, `onFirstLogin`, `configure` and helpers.
 //! Each export converts its arguments, calls the core (or the driver) and converts the result.
 
-use crate::core::config::{check_keys, mapping_value, merge_secrets, split_host, take_secrets, Config, ParseCache};
-use crate::core::error::{ErrorCode, RuleError};
+use crate::core::config::{base_settings, merge_secrets, settings_over, Config, ParseCache};
+use crate::core::error::RuleError;
 use crate::core::mapping::Mapping;
-use crate::core::profile::{read_json_as, MAX_PROFILE_BYTES};
-use crate::core::profile::{Host, HostEvent};
+use crate::core::profile::MAX_PROFILE_BYTES;
+use crate::core::profile::{first_user, Host, HostEvent};
 use crate::core::record::{build_record, SObject};
 use crate::wasm::bindings::{
     events_from_js, json_text_from_js, object_from_js, object_from_text, object_text_from_js, promise, to_js,
@@ -210,13 +210,6 @@ export interface Outcome {
 }
 "#;
 
-/// The base config from `configure()` with `overrides` on top.
-pub fn with_base(overrides: Map<String, Value>) -> Map<String, Value> {
-    let mut merged = BASE_CONFIG.with(|b| b.borrow().clone());
-    merged.extend(overrides);
-    merged
-}
-
 /// A JS config argument → the host it names and the settings: `configure()` values, then the
 /// object's own keys, then its `secrets` (e.g. `process.env`: `SALESFORCE_CLIENT_ID`, …) on top.
 pub fn load_config(config: &JsValue) -> Result<(Host, Map<String, Value>), RuleError> {
@@ -224,10 +217,8 @@ pub fn load_config(config: &JsValue) -> Result<(Host, Map<String, Value>), RuleE
 }
 
 /// [`load_config`] for the argument as read.
-fn settings_from(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>), RuleError> {
-    let secrets = take_secrets(&mut cfg)?;
-    let (host, cfg) = split_host(with_base(cfg))?;
-    Ok((host, merge_secrets(&cfg, &secrets)))
+fn settings_from(cfg: Map<String, Value>) -> Result<(Host, Map<String, Value>), RuleError> {
+    BASE_CONFIG.with(|b| settings_over(&b.borrow(), cfg))
 }
 
 /// The base config with host secrets (`SALESFORCE_CLIENT_ID`, …) laid over it.
@@ -236,27 +227,15 @@ pub fn with_secrets(secrets: &Map<String, Value>) -> Map<String, Value> {
 }
 
 fn first_event(host: Host, event: &JsValue) -> Result<HostEvent, RuleError> {
-    events_from_js(host, event)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| RuleError::new(ErrorCode::ProfileInvalid, "the event carries no user to record"))
+    first_user(events_from_js(host, event)?)
 }
 
 /// Settings every host entry point starts from (mapping, object, login URL…). Secrets may be
 /// given here too, though host secret stores are the better place. Throws on invalid settings.
 #[wasm_bindgen]
 pub fn configure(#[wasm_bindgen(unchecked_param_type = "Config")] config: JsValue) -> Result<(), JsValue> {
-    let run = || -> Result<Map<String, Value>, RuleError> {
-        let mut cfg = object_from_js(&config, "config")?;
-        let secrets = take_secrets(&mut cfg)?;
-        let (_, cfg) = split_host(cfg)?;
-        let merged = merge_secrets(&cfg, &secrets);
-        // Check what does not depend on credentials now, so mistakes surface at load time.
-        check_keys(&merged)?;
-        Config::parse_mapping_only(&merged, JS_CASE)?;
-        Ok(merged)
-    };
-    let checked = run().map_err(|e| to_js_error(&e))?;
+    let checked =
+        object_from_js(&config, "config").and_then(|cfg| base_settings(cfg, JS_CASE)).map_err(|e| to_js_error(&e))?;
     BASE_CONFIG.with(|b| *b.borrow_mut() = checked);
     BASE_GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
     Ok(())
@@ -316,15 +295,8 @@ async fn on_first_login_run(event: JsValue, config: JsValue) -> Result<JsValue, 
 /// `field`, `position`). For editors that show errors as the user types.
 #[wasm_bindgen(js_name = checkMapping, unchecked_return_type = "RuleErrorInfo | null")]
 pub fn check_mapping(#[wasm_bindgen(unchecked_param_type = "MappingSource")] mapping: JsValue) -> JsValue {
-    // An object is read in document order, so the first bad field written is the one reported.
-    let given = json_text_from_js(&mapping, "mapping", MAX_PROFILE_BYTES).and_then(|text| match text {
-        None => Ok(Value::Null),
-        Some(text) => read_json_as::<Box<serde_json::value::RawValue>>(&text, "mapping").and_then(|raw| {
-            mapping_value(&raw).map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("mapping: {e}")))
-        }),
-    });
-    let checked =
-        given.and_then(|v| Config::parse_mapping_only(&Map::from_iter([("mapping".to_string(), v)]), JS_CASE));
+    let checked = json_text_from_js(&mapping, "mapping", MAX_PROFILE_BYTES)
+        .and_then(|text| Config::check_mapping(text.as_deref(), JS_CASE));
     match checked {
         Ok(_) => JsValue::NULL,
         Err(e) => to_js(&e),

@@ -1,10 +1,10 @@
 //! What a run reads: exported users (one input item each) and the run's options; and how the
 //! machine turns them into users to send, skip or report invalid, sorted against the resume state.
 
-use crate::core::error::{Result, RuleError};
-use crate::core::flow::json_path;
+use crate::core::config::split_host;
+use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::profile::{normalise, FirstLoginSignal, Host, HostEvent};
-use crate::core::record::{build_record, RecordPayload};
+use crate::core::record::{build_record, json_path, RecordPayload};
 
 use super::job::Job;
 use super::machine::{unknown_error, Backfill, BatchUser};
@@ -16,7 +16,6 @@ use serde_json::{json, Map, Value};
 
 /// Rows per Bulk API 2.0 job.
 pub const MAX_JOB_ROWS: usize = 100_000;
-/// The CSV size, in bytes, a job stays under.
 /// One input item's users (see [`users_of`]), or why the item could not be read.
 pub type InputItem = std::result::Result<Vec<HostEvent>, RuleError>;
 
@@ -78,6 +77,112 @@ impl Default for BatchOptions {
             max_wait_ms: 3_600_000,
             max_job_rows: MAX_JOB_ROWS,
         }
+    }
+}
+
+/// A run's options other than its callbacks, read by [`read_options`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOptions {
+    /// The shape of each profile: `options.host`, else the config's host.
+    pub host: Host,
+    /// Mode, timeouts and retries.
+    pub batch: BatchOptions,
+    /// Plan only, send nothing.
+    pub dry_run: bool,
+    /// The resume state as JSON (`null` for none) for [`Backfill::new`].
+    pub state: Value,
+}
+
+/// An option's error: `CONFIG_INVALID` with `field` `options.{key}`.
+pub fn option_error(key: &str, what: &str) -> RuleError {
+    RuleError::new(ErrorCode::ConfigInvalid, format!("options.{key} {what}")).with_field(format!("options.{key}"))
+}
+
+/// A callback option (`onProgress`, `onState`) given but not a function.
+pub fn callback_error(key: &str) -> RuleError {
+    option_error(key, "must be a function")
+}
+
+/// The profiles argument is not a list.
+pub fn profiles_error() -> RuleError {
+    RuleError::new(ErrorCode::ConfigInvalid, "profiles must be an array of host events or exported users")
+}
+
+/// The error that stops a run whose `onState` callback failed (`why`): sending on without a
+/// saved state could make duplicates after a crash.
+pub fn state_not_saved(why: &str) -> RuleError {
+    RuleError::new(ErrorCode::ConfigInvalid, format!("onState failed, so the run stopped: {why}"))
+        .with_field("options.onState")
+}
+
+/// Read a run's options: `options` is `null` (none) or an object of `host`, `mode`,
+/// `requestTimeoutMs`, `maxRetries`, `pollIntervalMs`, `maxWaitMs`, `dryRun` and `state` (an
+/// object, or its JSON text; blank text is none); anything else is refused. `config_host` is the
+/// host when `options.host` is absent.
+pub fn read_options(options: &Value, config_host: Host) -> Result<RunOptions> {
+    let none = Map::new();
+    let options = match options {
+        Value::Null => &none,
+        Value::Object(m) => m,
+        _ => return Err(RuleError::new(ErrorCode::ConfigInvalid, "options must be an object")),
+    };
+    let given = |key: &str| options.get(key).filter(|v| !v.is_null());
+    let host = match given("host") {
+        None => config_host,
+        // The config's host key is read the same way, so the message names every host once.
+        Some(v) => {
+            split_host(Map::from_iter([("host".to_string(), v.clone())]))
+                .map_err(|e| option_error("host", e.message.trim_start_matches("host ")))?
+                .0
+        }
+    };
+    let mut batch = BatchOptions::default();
+    if let Some(v) = given("mode") {
+        batch.mode = v
+            .as_str()
+            .and_then(Mode::parse)
+            .ok_or_else(|| option_error("mode", "must be \"collections\", \"bulk\" or \"auto\""))?;
+    }
+    // Integer bounds in messages: formatting an f64 would pull float formatting into the wasm.
+    let number = |key: &str, min: u64, max: u64| -> Result<Option<u64>> {
+        let Some(v) = given(key) else { return Ok(None) };
+        match v.as_f64() {
+            Some(n) if n >= min as f64 && n <= max as f64 => Ok(Some(n as u64)),
+            _ => Err(option_error(key, &format!("must be a number from {min} to {max}"))),
+        }
+    };
+    if let Some(n) = number("requestTimeoutMs", 50, 600_000)? {
+        batch.request_timeout_ms = n;
+    }
+    if let Some(n) = number("maxRetries", 0, 20)? {
+        batch.max_retries = n as u32;
+    }
+    if let Some(n) = number("pollIntervalMs", 1, 600_000)? {
+        batch.poll_interval_ms = n;
+    }
+    if let Some(n) = number("maxWaitMs", 0, 7 * 24 * 3_600_000)? {
+        batch.max_wait_ms = n;
+    }
+    let dry_run = given("dryRun").is_some_and(truthy);
+    let state = match given("state") {
+        None => Value::Null,
+        Some(Value::String(text)) if text.trim().is_empty() => Value::Null,
+        Some(Value::String(text)) => {
+            serde_json::from_str(text).map_err(|e| option_error("state", &format!("is not valid JSON: {e}")))?
+        }
+        Some(v) => v.clone(),
+    };
+    Ok(RunOptions { host, batch, dry_run, state })
+}
+
+/// JavaScript's truthiness of a JSON value.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
     }
 }
 
@@ -244,5 +349,78 @@ mod tests {
         assert_eq!(users_of(Host::Clerk, &clerk).unwrap()[0].profile["family_name"], "L");
         let okta = json!({"id": "00u1", "profile": {"firstName": "O", "lastName": "K", "email": "ok@x.com", "login": "ok@x.com"}});
         assert_eq!(users_of(Host::Okta, &okta).unwrap()[0].profile["user_id"], "00u1");
+    }
+
+    #[test]
+    fn options_default_and_take_the_config_host() {
+        let read = read_options(&Value::Null, Host::Ory).unwrap();
+        let want = RunOptions { host: Host::Ory, batch: BatchOptions::default(), dry_run: false, state: Value::Null };
+        assert_eq!(read, want);
+        assert_eq!(read_options(&json!({"host": null, "state": "  "}), Host::Ory).unwrap(), want);
+    }
+
+    #[test]
+    fn options_are_read_into_the_run() {
+        let options = json!({
+            "host": "Firebase", "mode": " BULK ", "requestTimeoutMs": 50, "maxRetries": 2.7,
+            "pollIntervalMs": 10, "maxWaitMs": 0, "dryRun": 1, "state": "{\"format\": \"x\"}",
+        });
+        let read = read_options(&options, Host::Generic).unwrap();
+        assert_eq!((read.host, read.batch.mode, read.dry_run), (Host::Firebase, Mode::Bulk, true));
+        let b = &read.batch;
+        assert_eq!((b.request_timeout_ms, b.max_retries, b.poll_interval_ms, b.max_wait_ms), (50, 2, 10, 0));
+        assert_eq!(read.state, json!({"format": "x"}));
+        let state = json!({"format": "y"});
+        assert_eq!(read_options(&json!({"state": state}), Host::Generic).unwrap().state, state);
+        for (falsy, want) in [(json!(0), false), (json!(""), false), (json!(false), false), (json!("no"), true)] {
+            assert_eq!(read_options(&json!({"dryRun": falsy}), Host::Generic).unwrap().dry_run, want);
+        }
+    }
+
+    #[test]
+    fn a_bad_option_is_named_in_its_error() {
+        let refused = |options: Value| read_options(&options, Host::Generic).unwrap_err();
+        let e = refused(json!("function"));
+        assert_eq!(
+            (e.code, e.message.as_str(), e.field.as_deref()),
+            (ErrorCode::ConfigInvalid, "options must be an object", None)
+        );
+        let cases = [
+            (json!({"mode": "fast"}), "options.mode", "options.mode must be \"collections\", \"bulk\" or \"auto\""),
+            (json!({"maxRetries": 21}), "options.maxRetries", "options.maxRetries must be a number from 0 to 20"),
+            (json!({"requestTimeoutMs": "5"}), "options.requestTimeoutMs", "must be a number from 50 to 600000"),
+            (json!({"pollIntervalMs": {}}), "options.pollIntervalMs", "must be a number from 1 to 600000"),
+            (json!({"maxWaitMs": -1}), "options.maxWaitMs", "must be a number from 0 to 604800000"),
+            (json!({"state": "{"}), "options.state", "options.state is not valid JSON: "),
+            (json!({"host": 5}), "options.host", "options.host must be a string"),
+        ];
+        for (options, field, message) in cases {
+            let e = refused(options);
+            assert_eq!((e.code, e.field.as_deref()), (ErrorCode::ConfigInvalid, Some(field)));
+            assert!(e.message.contains(message), "{}", e.message);
+        }
+        // The host message is the config's own, naming every host.
+        let e = refused(json!({"host": "myspace"}));
+        let config_message = crate::core::config::split_host(Map::from_iter([("host".into(), json!("myspace"))]))
+            .unwrap_err()
+            .message
+            .clone();
+        assert_eq!(e.message, format!("options.{config_message}"));
+        assert!(e.message.contains("authentik"), "{}", e.message);
+    }
+
+    #[test]
+    fn the_js_layers_refusals_are_worded_here() {
+        let e = callback_error("onProgress");
+        assert_eq!((e.code, e.message.as_str()), (ErrorCode::ConfigInvalid, "options.onProgress must be a function"));
+        assert_eq!(e.field.as_deref(), Some("options.onProgress"));
+        let e = state_not_saved("disk full");
+        assert_eq!(e.message, "onState failed, so the run stopped: disk full");
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::ConfigInvalid, Some("options.onState")));
+        let e = profiles_error();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (ErrorCode::ConfigInvalid, "profiles must be an array of host events or exported users")
+        );
     }
 }

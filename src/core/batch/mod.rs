@@ -21,7 +21,10 @@ mod report;
 mod state;
 
 pub use crate::core::outcome::Status;
-pub use input::{as_host_event, users_of, BatchOptions, InputItem, Mode, MAX_JOB_ROWS};
+pub use input::{
+    as_host_event, callback_error, option_error, profiles_error, read_options, state_not_saved, users_of, BatchOptions,
+    InputItem, Mode, RunOptions, MAX_JOB_ROWS,
+};
 pub use job::MAX_JOB_BYTES;
 pub use machine::Backfill;
 pub use plan::{plan, BatchPlan, PLANNED_JOB_ID};

@@ -17,6 +17,9 @@ use serde_json::{json, Value};
 /// (so the plan cannot drift from a real run), requests serialised with secrets as `***`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BatchPlan {
+    /// Always `true`: what tells a plan from a report in JS.
+    #[serde(rename = "dryRun")]
+    pub dry_run: bool,
     /// `collections` or `bulk`: the API a run would use.
     pub mode: Mode,
     /// The requests a run would send, in order.
@@ -59,7 +62,7 @@ pub fn plan(mut machine: Backfill, instance_url: &str) -> BatchPlan {
     let mut stats = report.stats;
     stats.pending += stats.created;
     stats.created = 0;
-    BatchPlan { mode: report.mode, requests, results: report.results, stats }
+    BatchPlan { dry_run: true, mode: report.mode, requests, results: report.results, stats }
 }
 
 fn simulated_response(req: &HttpRequest, instance: &str, uploaded: &mut String) -> HttpResponse {

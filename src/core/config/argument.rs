@@ -2,9 +2,34 @@
 //! to read) and a `secrets` object (e.g. `process.env`), both split off before the settings are
 //! read.
 
+use super::{check_keys, merge_secrets, Config};
 use crate::core::error::{ErrorCode, Result, RuleError};
+use crate::core::mapping::CaseMap;
 use crate::core::profile::{host_from_name, Host};
 use serde_json::{Map, Value};
+
+/// An entry point's settings: `base` (from `configure()`), the config argument's own keys over
+/// it, and its `secrets` (e.g. `process.env`: `SALESFORCE_CLIENT_ID`, …) over both; with the host
+/// the argument names.
+pub fn settings_over(base: &Map<String, Value>, mut given: Map<String, Value>) -> Result<(Host, Map<String, Value>)> {
+    let secrets = take_secrets(&mut given)?;
+    let mut merged = base.clone();
+    merged.extend(given);
+    let (host, cfg) = split_host(merged)?;
+    Ok((host, merge_secrets(&cfg, &secrets)))
+}
+
+/// What `configure()` keeps as the base of every call: the settings with their `secrets` laid
+/// over, the host key dropped (each call names its own), checked as far as they can be without
+/// credentials so that mistakes surface at load time. `case` is the mapping's case mapping.
+pub fn base_settings(mut given: Map<String, Value>, case: CaseMap) -> Result<Map<String, Value>> {
+    let secrets = take_secrets(&mut given)?;
+    let (_, cfg) = split_host(given)?;
+    let merged = merge_secrets(&cfg, &secrets);
+    check_keys(&merged)?;
+    Config::parse_mapping_only(&merged, case)?;
+    Ok(merged)
+}
 
 /// Split the `host` key off a config object (it chooses the event shape, not a Salesforce
 /// setting); absent, it is [`Host::Generic`].
@@ -65,5 +90,42 @@ mod tests {
         assert_eq!(take_secrets(&mut cfg).unwrap(), Map::new());
         let e = take_secrets(&mut obj(json!({ "secrets": "x" }))).unwrap_err();
         assert_eq!((e.code, e.field.as_deref()), (ErrorCode::ConfigInvalid, Some("secrets")));
+    }
+
+    #[test]
+    fn secrets_win_over_the_argument_which_wins_over_the_base() {
+        let base = obj(json!({ "clientId": "base", "loginUrl": "https://test.salesforce.com", "object": "Lead" }));
+        let given = obj(json!({
+            "host": "ory", "clientId": "arg", "object": "Contact", "secrets": { "SALESFORCE_CLIENT_ID": "env" },
+        }));
+        let (host, cfg) = settings_over(&base, given).unwrap();
+        assert_eq!(host, Host::Ory);
+        assert_eq!(cfg["clientId"], "env");
+        assert_eq!(
+            (cfg["object"].as_str(), cfg["loginUrl"].as_str()),
+            (Some("Contact"), Some("https://test.salesforce.com"))
+        );
+        assert!(!cfg.contains_key("host") && !cfg.contains_key("secrets"));
+        let e = settings_over(&base, obj(json!({ "secrets": 1 }))).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("secrets"));
+        assert_eq!(settings_over(&base, obj(json!({ "host": "x" }))).unwrap_err().field.as_deref(), Some("host"));
+    }
+
+    #[test]
+    fn the_base_keeps_no_host_and_is_checked_without_credentials() {
+        let given =
+            obj(json!({ "host": "clerk", "mapping": "recommended", "secrets": { "SALESFORCE_CLIENT_ID": "c" } }));
+        assert_eq!(
+            base_settings(given, CaseMap::UNICODE).unwrap(),
+            obj(json!({ "mapping": "recommended", "clientId": "c" }))
+        );
+        let e = base_settings(obj(json!({ "mapping": { "LastName": "(" } })), CaseMap::UNICODE).unwrap_err();
+        assert_eq!(e.code, ErrorCode::MappingInvalid);
+        assert_eq!(
+            base_settings(obj(json!({ "host": 1 })), CaseMap::UNICODE).unwrap_err().field.as_deref(),
+            Some("host")
+        );
+        let unknown = base_settings(obj(json!({ "clientSecert": "s" })), CaseMap::UNICODE).unwrap_err();
+        assert_eq!(unknown.code, ErrorCode::ConfigInvalid);
     }
 }

@@ -13,7 +13,7 @@ mod checks;
 mod grant;
 mod settings;
 
-pub use argument::{split_host, take_secrets};
+pub use argument::{base_settings, settings_over, split_host, take_secrets};
 pub use cache::ParseCache;
 pub use checks::{check_url, is_api_name};
 pub use grant::TokenGrant;
@@ -21,10 +21,12 @@ pub use settings::{mapping_value, merge_secrets, Settings, SettingsText};
 
 use crate::core::error::{ErrorCode, Result, RuleError};
 use crate::core::mapping::{CaseMap, Mapping, MappingSource};
+use crate::core::profile::read_json_as;
 use crate::core::record::SObject;
 use crate::core::secret::Secret;
 use checks::{checked_url, header_value, parse_api_version, url_refused};
 use grant::parse_grant;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use settings::{invalid, parse_okta_attribute, Given};
 
@@ -196,6 +198,18 @@ impl Config {
         Ok((object, parse_mapping(obj.get("mapping"), case)?.0))
     }
 
+    /// Check a mapping alone (`checkMapping`), given as its JSON text (`None`: absent, the
+    /// default), an object read with its fields in the order written, so the first bad field
+    /// written is the one reported. `case` is the mapping's case mapping.
+    pub fn check_mapping(text: Option<&str>, case: CaseMap) -> Result<()> {
+        let mapping = match text {
+            None => Value::Null,
+            Some(text) => mapping_value(&read_json_as::<Box<RawValue>>(text, "mapping")?)
+                .map_err(|e| RuleError::new(ErrorCode::ProfileInvalid, format!("mapping: {e}")))?,
+        };
+        Config::parse_mapping_only(&Map::from_iter([("mapping".to_string(), mapping)]), case).map(drop)
+    }
+
     /// Every secret value in this config, for scrubbing text that came from outside.
     pub fn secrets(&self) -> Vec<&Secret> {
         let mut out: Vec<&Secret> = Vec::new();
@@ -268,6 +282,20 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn a_mapping_is_checked_alone_first_bad_field_as_written() {
+        assert!(Config::check_mapping(None, CaseMap::UNICODE).is_ok());
+        assert!(Config::check_mapping(Some(r#""recommended""#), CaseMap::UNICODE).is_ok());
+        assert!(Config::check_mapping(Some(r#"{"LastName": "family_name"}"#), CaseMap::UNICODE).is_ok());
+        let e = Config::check_mapping(Some(r#"{"Zed": "(", "LastName": "name |"}"#), CaseMap::UNICODE).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::MappingInvalid, Some("Zed")));
+        let e = Config::check_mapping(Some("{"), CaseMap::UNICODE).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ProfileInvalid);
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let e = Config::check_mapping(Some(&deep), CaseMap::UNICODE).unwrap_err();
+        assert_eq!(e.code, ErrorCode::ProfileInvalid, "{}", e.message);
     }
 
     #[test]

@@ -189,6 +189,13 @@ pub fn normalise_read(host: Host, event: &Value) -> Result<Vec<HostEvent>> {
     Ok(vec![HostEvent::new(profile, signal)])
 }
 
+/// The user an entry point that records one user (`buildLead`, `planFirstLogin`,
+/// `onFirstLogin`) takes from an event's users: the first; none (an Okta verification request, a
+/// hook event without a created user) is `PROFILE_INVALID`.
+pub fn first_user(users: Vec<HostEvent>) -> Result<HostEvent> {
+    users.into_iter().next().ok_or_else(|| invalid("the event carries no user to record".to_string()))
+}
+
 impl HostEvent {
     fn new(profile: Value, host_signal: FirstLoginSignal) -> Self {
         let signal = already_recorded(&profile).unwrap_or(host_signal);
@@ -235,6 +242,14 @@ mod tests {
     use crate::core::profile::test_support::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn an_entry_point_for_one_user_takes_the_first_or_refuses_none() {
+        let users = normalise(Host::Generic, &json!({"user_id": "u1", "email": "a@x.com"})).unwrap();
+        assert_eq!(first_user(users).unwrap().profile["user_id"], "u1");
+        let e = first_user(Vec::new()).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (ErrorCode::ProfileInvalid, "the event carries no user to record"));
+    }
 
     // --- Common refusals -------------------------------------------------------------------
 
