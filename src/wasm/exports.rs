@@ -108,7 +108,7 @@ export interface CognitoTriggerEvent {
   request: { userAttributes: Record<string, string>; clientMetadata?: Record<string, string> };
   response: Record<string, unknown>;
 }
-export type HostName = "auth0" | "auth0-action" | "auth0-rule" | "ory" | "firebase" | "cognito" | "clerk" | "okta" | "generic";
+export type HostName = "auth0" | "auth0-action" | "auth0-rule" | "ory" | "firebase" | "cognito" | "clerk" | "okta" | "auth0-events" | "authentik" | "generic";
 export interface Config {
   object?: "Lead" | "Contact";
   mapping?: MappingSource;
@@ -116,8 +116,10 @@ export interface Config {
   host?: HostName;
   /** Host secrets by their environment names (`SALESFORCE_CLIENT_ID`, …), e.g. `process.env`. */
   secrets?: Record<string, string | undefined>;
-  /** Clerk's Svix secret (`whsec_…`), or the Authorization header value Ory/Okta hooks must send. */
+  /** Clerk's Svix secret (`whsec_…`), Auth0 Event Streams' bearer token or `user:password`, or the Authorization header value Ory/Okta/authentik hooks must send. */
   webhookSecret?: string;
+  /** Okta profile attribute a registration inline hook answer sets to the Lead id (default "salesforceLeadId"); false: none. */
+  oktaLeadIdAttribute?: string | false;
   loginUrl?: string;
   apiVersion?: string;
   grant?: "password" | "client_credentials" | "jwt_bearer" | "refresh_token" | "access_token";

@@ -74,6 +74,8 @@ export function hostEvents() {
     cognito: fixture("cognito-post-confirmation.json"),
     clerk: fixture("clerk-user-created.json"),
     okta: fixture("okta-registration-inline-hook.json"),
+    "auth0-events": fixture("auth0-events-user-created.json"),
+    authentik: fixture("authentik-notification-mapped.json"),
     generic: { user_id: "x|1", email: "plain@example.com", family_name: "Person" },
   };
 }

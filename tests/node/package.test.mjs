@@ -125,6 +125,8 @@ test('require("sf-lead-rule") resolves through package.json to one wasm module t
     cognito: "Brown",
     clerk: "Brooks",
     okta: "Novák",
+    "auth0-events": "Kowalska",
+    authentik: "None",
     generic: "Person",
   });
   assert.equal(out.okta, 200);
@@ -180,6 +182,8 @@ test("configure() applies to every host's event; a refused one changes nothing",
       cognito: { LastName: "Brown", Email: "olivia.brown@example.com", Company: "Configured Co" },
       clerk: { LastName: "Brooks", Email: "dana.brooks@example.com", Company: "Configured Co" },
       okta: { LastName: "Novák", Email: "tomas.novak@example.com", Company: "Configured Co" },
+      "auth0-events": { LastName: "Kowalska", Email: "marta.kowalska@example.com", Company: "Configured Co" },
+      authentik: { LastName: "Unknown", Email: "jonas.berg@example.com", Company: "Configured Co" },
       generic: { LastName: "Person", Email: "plain@example.com", Company: "Configured Co" },
     });
     assert.throws(() => sf.configure({ mapping: { LastName: "name |" } }), { code: "MAPPING_INVALID" });

@@ -15,6 +15,8 @@ const EXPECTED = {
   cognito: "cognito-post-confirmation.json",
   clerk: "clerk-user-created.json",
   okta: "okta-user-lifecycle-create.json",
+  "auth0-events": "auth0-events-user-created.json",
+  authentik: "authentik-notification-mapped.json",
 };
 
 test("www/samples.json has exactly one sample per host, in the page's order", () => {

@@ -95,7 +95,7 @@ function program() {
 const KNOWN_DRIFT = new Map([]);
 
 /** Settings the way a serverless host passes them: its environment. */
-const env = (extra = {}) => ({ secrets: emulatorSecrets(emu, extra) });
+const env = (extra = {}, config = {}) => ({ ...config, secrets: emulatorSecrets(emu, extra) });
 
 const EVENTS = hostEvents();
 
@@ -203,6 +203,12 @@ test("handleWebhook answers of every host", async () => {
     const okta = fixtureText("okta-user-lifecycle-create.json");
     out("okta created", "sf", "handleWebhook", await hook("okta", { method: "POST", headers: new Headers({ authorization: "s" }), body: okta }, env({ OKTA_WEBHOOK_AUTHORIZATION: "s" })));
     out("okta refused", "sf", "handleWebhook", await hook("okta", { method: "POST", headers: { authorization: "wrong" }, body: okta }, env({ OKTA_WEBHOOK_AUTHORIZATION: "s" })));
+    out("okta inline hook", "sf", "handleWebhook", await hook("okta", { method: "POST", headers: {}, body: fixtureText("okta-registration-inline-hook.json") }, env({}, { oktaLeadIdAttribute: "crmLeadId" })));
+    const stream = fixtureText("auth0-events-user-created.json");
+    out("auth0-events created", "sf", "handleWebhook", await hook("auth0-events", { method: "POST", headers: { authorization: "Bearer t" }, body: stream }, env({ AUTH0_EVENTS_AUTHORIZATION: "t" })));
+    out("auth0-events skipped", "sf", "handleWebhook", await hook("auth0-events", { method: "POST", headers: { authorization: "Bearer t" }, body: stream.replace("user.created", "user.deleted") }, env({ AUTH0_EVENTS_AUTHORIZATION: "t" })));
+    out("auth0-events refused", "sf", "handleWebhook", await hook("auth0-events", { method: "POST", headers: {}, body: stream }, env()));
+    out("authentik created", "sf", "handleWebhook", await hook("authentik", { method: "POST", headers: { authorization: "k" }, body: fixtureText("authentik-notification-mapped.json") }, env({ AUTHENTIK_WEBHOOK_AUTHORIZATION: "k" })));
     out("unknown host", "sf", "handleWebhook", await hook("myspace", { method: "POST", headers: {}, body: "{}" }, env()));
   });
 });

@@ -23,6 +23,11 @@ async function hosts(): Promise<void> {
     const marker: unknown = claims.customClaims["recordedAsLead"];
     void marker;
   }
+  const stream: sf.Config = { host: "auth0-events", webhookSecret: "user:password", oktaLeadIdAttribute: false };
+  const notified: sf.Config = { host: "authentik", oktaLeadIdAttribute: "crmLeadId" };
+  // @ts-expect-error oktaLeadIdAttribute is a name or false
+  const onlyFalse: sf.Config = { oktaLeadIdAttribute: true };
+  void [stream, notified, onlyFalse];
   // @ts-expect-error an Outcome is not a Promise<Outcome> once awaited
   const wrong: Promise<sf.Outcome> = await sf.onFirstLogin({}, config);
   void [status, code, viaAction, hook, wrong];

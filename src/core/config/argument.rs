@@ -15,7 +15,7 @@ pub fn split_host(mut cfg: Map<String, Value>) -> Result<(Host, Map<String, Valu
             RuleError::new(
                 ErrorCode::ConfigInvalid,
                 format!(
-                    "host '{s}' is not known; use auth0, auth0-rule, ory, firebase, cognito, clerk, okta or generic"
+                    "host '{s}' is not known; use auth0, auth0-rule, ory, firebase, cognito, clerk, okta, auth0-events, authentik or generic"
                 ),
             )
             .with_field("host")

@@ -26,7 +26,7 @@ use crate::core::secret::Secret;
 use checks::{checked_url, header_value, parse_api_version, url_refused};
 use grant::parse_grant;
 use serde_json::{Map, Value};
-use settings::{invalid, Given};
+use settings::{invalid, parse_okta_attribute, Given};
 
 /// The login URL when none is configured.
 pub const DEFAULT_LOGIN_URL: &str = "https://login.salesforce.com";
@@ -89,14 +89,22 @@ pub struct Config {
     pub notify_on_success: bool,
     /// Tell Slack about failures.
     pub notify_on_failure: bool,
-    /// Clerk's Svix signing secret (`whsec_…`), or the `Authorization` value Ory/Okta hooks send.
+    /// Clerk's Svix signing secret (`whsec_…`), Auth0 Event Streams' bearer token or
+    /// `user:password`, or the `Authorization` value Ory/Okta/authentik hooks send.
     pub webhook_secret: Option<Secret>,
+    /// The Okta profile attribute an Okta registration inline hook answer sets to the Lead id
+    /// (`oktaLeadIdAttribute`, default [`OKTA_LEAD_ID_ATTRIBUTE`]); `None` (`false`): no update.
+    pub okta_lead_id_attribute: Option<String>,
     /// Every credential given, whether the chosen grant uses it or not: all are masked in text
     /// that came from outside (hosts often keep every SALESFORCE_* secret set).
     pub other_secrets: Vec<Secret>,
     /// Batch backfill in `auto` mode: more records than this go through a Bulk API 2.0 job.
     pub bulk_threshold: u64,
 }
+
+/// The Okta profile attribute that receives the Lead id when `oktaLeadIdAttribute` is not set: a
+/// custom attribute (string) to add in Okta's Profile Editor.
+pub const OKTA_LEAD_ID_ATTRIBUTE: &str = "salesforceLeadId";
 
 impl Config {
     /// Parse a configuration object. Errors are `CONFIG_INVALID`, `CONFIG_MISSING`,
@@ -174,6 +182,7 @@ impl Config {
             notify_on_success: s.notify_on_success.flag("notifyOnSuccess", true)?,
             notify_on_failure: s.notify_on_failure.flag("notifyOnFailure", true)?,
             webhook_secret: s.webhook_secret.secret("webhookSecret")?,
+            okta_lead_id_attribute: parse_okta_attribute(s.okta_lead_id_attribute)?,
             other_secrets,
             bulk_threshold: s.bulk_threshold.number("bulkThreshold", DEFAULT_BULK_THRESHOLD, 0, 1_000_000_000)?,
         })
@@ -258,6 +267,35 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn okta_lead_id_attribute_defaults_and_can_be_turned_off() {
+        let with = |v: Value| {
+            let mut m = obj(json!({"clientId": "id", "clientSecret": "s"}));
+            if !v.is_null() {
+                m.insert("oktaLeadIdAttribute".into(), v);
+            }
+            Config::parse(&m).map(|c| c.okta_lead_id_attribute)
+        };
+        assert_eq!(with(Value::Null), Ok(Some(OKTA_LEAD_ID_ATTRIBUTE.into())));
+        assert_eq!(with(json!("  ")), Ok(Some("salesforceLeadId".into())));
+        assert_eq!(with(json!("crm_LeadId2")), Ok(Some("crm_LeadId2".into())));
+        assert_eq!(with(json!(false)), Ok(None));
+        assert_eq!(with(json!(" FALSE ")), Ok(None), "a secret store holds text");
+        for bad in [json!("2lead"), json!("lead-id"), json!("lead id"), json!("é"), json!(true), json!("x".repeat(101))]
+        {
+            let e = with(bad.clone()).unwrap_err();
+            assert_eq!((e.code, e.field.as_deref()), (ErrorCode::ConfigInvalid, Some("oktaLeadIdAttribute")), "{bad}");
+        }
+        let secrets = merge_secrets(
+            &Map::new(),
+            &obj(
+                json!({"OKTA_LEAD_ID_ATTRIBUTE": "crmLead", "AUTH0_EVENTS_AUTHORIZATION": "u:p", "AUTHENTIK_WEBHOOK_AUTHORIZATION": "k"}),
+            ),
+        );
+        assert_eq!(secrets.get("oktaLeadIdAttribute"), Some(&json!("crmLead")));
+        assert!(secrets.get("webhookSecret").is_some());
     }
 
     #[test]

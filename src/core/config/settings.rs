@@ -39,6 +39,9 @@ const SECRET_ALIASES: &[(&str, &str)] = &[
     ("CLERK_WEBHOOK_SECRET", "webhookSecret"),
     ("ORY_WEBHOOK_API_KEY", "webhookSecret"),
     ("OKTA_WEBHOOK_AUTHORIZATION", "webhookSecret"),
+    ("AUTH0_EVENTS_AUTHORIZATION", "webhookSecret"),
+    ("AUTHENTIK_WEBHOOK_AUTHORIZATION", "webhookSecret"),
+    ("OKTA_LEAD_ID_ATTRIBUTE", "oktaLeadIdAttribute"),
     ("MY_SLACK_WEBHOOK_URL", "slackWebhookUrl"),
 ];
 
@@ -78,6 +81,7 @@ pub struct Settings {
     pub(super) notify_on_success: Given<bool>,
     pub(super) notify_on_failure: Given<bool>,
     pub(super) webhook_secret: Given<Secret>,
+    pub(super) okta_lead_id_attribute: Given<AttributeName>,
     pub(super) bulk_threshold: Given<u64>,
 }
 
@@ -180,6 +184,46 @@ impl Lenient for u64 {
             _ => None,
         };
         n.map_or(Given::Invalid, Given::Is)
+    }
+}
+
+/// A profile attribute name, or `false` (JSON, or the text) for none.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct AttributeName(Option<String>);
+
+impl Lenient for AttributeName {
+    fn read(v: &Value) -> Given<AttributeName> {
+        match v {
+            Value::Bool(false) => Given::Is(AttributeName(None)),
+            Value::String(s) if s.trim().eq_ignore_ascii_case("false") => Given::Is(AttributeName(None)),
+            v => match String::read(v) {
+                Given::Is(name) => Given::Is(AttributeName(Some(name))),
+                Given::Absent => Given::Absent,
+                Given::Invalid => Given::Invalid,
+            },
+        }
+    }
+}
+
+/// An Okta profile attribute's variable name: a letter, then letters, digits or `_` (as Okta's
+/// Profile Editor allows), at most 100 characters.
+pub(super) fn parse_okta_attribute(given: Given<AttributeName>) -> Result<Option<String>> {
+    const KEY: &str = "oktaLeadIdAttribute";
+    let what = "must be an Okta profile attribute name (a letter, then letters, digits or _) or false";
+    match given.value(KEY, what)? {
+        None => Ok(Some(super::OKTA_LEAD_ID_ATTRIBUTE.to_string())),
+        Some(AttributeName(None)) => Ok(None),
+        Some(AttributeName(Some(name))) => {
+            let mut chars = name.chars();
+            let valid = name.len() <= 100
+                && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if valid {
+                Ok(Some(name))
+            } else {
+                Err(invalid(KEY, what))
+            }
+        }
     }
 }
 

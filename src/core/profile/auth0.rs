@@ -8,7 +8,7 @@ use crate::core::error::Result;
 use serde_json::Value;
 
 /// The user keys Auth0 profiles share with the normalised profile, copied type-checked.
-fn copy_auth0_user(user: &Value, profile: &mut ProfileBuilder) {
+pub(super) fn copy_auth0_user(user: &Value, profile: &mut ProfileBuilder) {
     profile.text("user_id", id_text(user.get("user_id")));
     for key in
         ["email", "name", "given_name", "family_name", "nickname", "username", "phone_number", "picture", "created_at"]

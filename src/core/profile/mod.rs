@@ -3,11 +3,13 @@
 //! never panics. No I/O, no clock: the same event always gives the same profile.
 //!
 //! This module holds the public API ([`Host`], [`HostEvent`], [`normalise`]); the adapters live
-//! one file per host, mirroring `wasm/hosts/` (`auth0` with `generic`, `ory`, `firebase`,
-//! `cognito`, `clerk`, `okta`), on top of `read` (JSON text), `build` (the profile builder) and
+//! one file per host, mirroring `wasm/hosts/` (`auth0` with `generic`, `auth0_events`, `ory`,
+//! `firebase`, `cognito`, `clerk`, `okta`, `authentik`), on top of `read` (JSON text), `build` (the profile builder) and
 //! `value` (typed reads of event fields).
 
 mod auth0;
+mod auth0_events;
+mod authentik;
 mod build;
 mod clerk;
 mod cognito;
@@ -19,6 +21,8 @@ mod read;
 mod test_support;
 mod value;
 
+pub use auth0_events::is_user_created;
+pub use authentik::authentik_no_user;
 pub use read::{read_json, read_json_as, MAX_DEPTH};
 
 use crate::core::error::Result;
@@ -47,6 +51,11 @@ pub enum Host {
     Clerk,
     /// Okta event hook body (`user.lifecycle.create`) or registration inline hook body.
     Okta,
+    /// Auth0 Event Streams webhook delivery: a CloudEvent whose `data.object` is the user.
+    Auth0Events,
+    /// authentik generic webhook notification: its default body, or `{ "user": … }` from a
+    /// webhook mapping.
+    Authentik,
     /// A profile already in the normalised keys, or `{ user, stats?, connection? }` (Auth0 shape).
     Generic,
 }
@@ -64,7 +73,7 @@ impl Host {
     }
 
     /// Every host, in a stable order.
-    pub const ALL: [Host; 8] = [
+    pub const ALL: [Host; 10] = [
         Host::Auth0Action,
         Host::Auth0Rule,
         Host::Ory,
@@ -72,6 +81,8 @@ impl Host {
         Host::Cognito,
         Host::Clerk,
         Host::Okta,
+        Host::Auth0Events,
+        Host::Authentik,
         Host::Generic,
     ];
 
@@ -85,21 +96,23 @@ impl Host {
             Host::Cognito => "cognito",
             Host::Clerk => "clerk",
             Host::Okta => "okta",
+            Host::Auth0Events => "auth0-events",
+            Host::Authentik => "authentik",
             Host::Generic => "generic",
         }
     }
 
-    /// The profile's `host` value: both Auth0 flavours are `"auth0"`.
+    /// The profile's `host` value: every Auth0 flavour is `"auth0"`.
     pub fn profile_tag(self) -> &'static str {
         match self {
-            Host::Auth0Action | Host::Auth0Rule => "auth0",
+            Host::Auth0Action | Host::Auth0Rule | Host::Auth0Events => "auth0",
             other => other.name(),
         }
     }
 }
 
 /// `"auth0"` / `"auth0-action"`, `"auth0-rule"`, `"ory"`, `"firebase"`, `"cognito"`, `"clerk"`,
-/// `"okta"`, `"generic"` (ASCII case and surrounding spaces ignored); anything else is `None`.
+/// `"okta"`, `"auth0-events"`, `"authentik"`, `"generic"` (ASCII case and surrounding spaces ignored); anything else is `None`.
 pub fn host_from_name(name: &str) -> Option<Host> {
     let name = name.trim().to_ascii_lowercase();
     match name.as_str() {
@@ -170,6 +183,8 @@ pub fn normalise_read(host: Host, event: &Value) -> Result<Vec<HostEvent>> {
         Host::Firebase => firebase::firebase(event)?,
         Host::Cognito => cognito::cognito(event)?,
         Host::Clerk => clerk::clerk(event)?,
+        Host::Auth0Events => auth0_events::auth0_events(event)?,
+        Host::Authentik => authentik::authentik(event)?,
     };
     Ok(vec![HostEvent::new(profile, signal)])
 }
@@ -312,6 +327,9 @@ mod tests {
             (Host::Clerk, "clerk-user-created.json"),
             (Host::Okta, "okta-user-lifecycle-create.json"),
             (Host::Okta, "okta-registration-inline-hook.json"),
+            (Host::Auth0Events, "auth0-events-user-created.json"),
+            (Host::Authentik, "authentik-notification-default.json"),
+            (Host::Authentik, "authentik-notification-mapped.json"),
         ];
         for (host, name) in fixtures {
             for user in normalise(host, &fixture(name)).expect(name) {
@@ -323,7 +341,7 @@ mod tests {
     // --- Properties ------------------------------------------------------------------------
 
     /// Keys the adapters look for, so random events reach deep into every adapter.
-    const KEYS: [&str; 40] = [
+    const KEYS: [&str; 45] = [
         "user",
         "context",
         "stats",
@@ -364,6 +382,11 @@ mod tests {
         "events",
         "target",
         "userProfile",
+        "object",
+        "identities",
+        "event_user_email",
+        "event_user_username",
+        "pk",
     ];
 
     fn arb_json() -> impl Strategy<Value = Value> {
@@ -446,6 +469,8 @@ mod tests {
                 (Host::Clerk, "clerk-user-created.json"),
                 (Host::Okta, "okta-user-lifecycle-create.json"),
                 (Host::Okta, "okta-registration-inline-hook.json"),
+                (Host::Auth0Events, "auth0-events-user-created.json"),
+                (Host::Authentik, "authentik-notification-mapped.json"),
             ];
             for (host, name) in fixtures {
                 let mut event = fixture(name);

@@ -1,23 +1,31 @@
 //! What an identity platform's webhook is answered: which hosts are served, Okta's verification
-//! GET, the status code for each failure per host, the auth policy (Svix for Clerk, a shared
-//! `Authorization` for Ory and Okta) and the shape of the answer once the logins ran. A driver
-//! converts the request to plain values, performs the one HMAC and the logins, and sends back the
+//! GET, the status code for each failure per host, the auth policy (Svix for Clerk, bearer or basic
+//! credentials for Auth0 Event Streams, a shared `Authorization` for Ory, Okta and authentik), the
+//! deliveries skipped unread, and the shape of the answer once the logins ran. A driver converts
+//! the request to plain values, performs the one HMAC and the logins, and sends back the
 //! [`WebhookResponse`] these functions decide.
 //!
 //! Registration must never be blocked by Salesforce: Ory's and Okta's failures are answered as
-//! successes, Clerk's configuration failures with a 500 (Svix retries later, nothing is lost).
+//! successes (an Okta registration inline hook always with `ALLOW`); the configuration failures
+//! of hosts that redeliver (Clerk, Auth0 Event Streams, authentik) with a 500, so nothing is lost.
 
+use super::{clip, header_given, svix_verify, CLERK_SECRET_FIELD};
 use super::{constant_time_eq, okta_verification_response, svix_headers, svix_secret_key, svix_signed_content};
-use super::{header_given, svix_verify, CLERK_SECRET_FIELD};
+pub use crate::core::config::OKTA_LEAD_ID_ATTRIBUTE;
+use crate::core::encoding::decode_base64;
 use crate::core::error::{ErrorCode, RuleError};
 use crate::core::outcome::Outcome;
-use crate::core::profile::{host_from_name, read_json, Host};
+use crate::core::profile::{authentik_no_user, host_from_name, is_user_created, read_json, Host};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// Okta drops an event hook delivery not answered within 3 s: the deadline is capped below that.
+/// Okta drops an event hook delivery not answered within 3 s, and an inline hook times out then:
+/// the deadline is capped below that.
 pub const OKTA_DEADLINE_MS: u64 = 2_500;
+
+/// The `eventType` of Okta's registration inline hook, answered with `commands`.
+pub const OKTA_REGISTRATION_EVENT: &str = "com.okta.user.pre-registration";
 
 /// The request headers this policy reads (lower case): a driver hands over these and no others.
 pub const REQUEST_HEADERS: [&str; 8] = [
@@ -60,15 +68,16 @@ impl WebhookResponse {
     }
 }
 
-/// The webhook host `name` names (Ory, Clerk or Okta), or the 500 for any other name.
+/// The webhook host `name` names (Ory, Clerk, Okta, Auth0 Event Streams or authentik), or the
+/// 500 for any other name.
 pub fn webhook_host(name: &str) -> Result<Host, WebhookResponse> {
     match host_from_name(name) {
-        Some(host @ (Host::Ory | Host::Clerk | Host::Okta)) => Ok(host),
+        Some(host @ (Host::Ory | Host::Clerk | Host::Okta | Host::Auth0Events | Host::Authentik)) => Ok(host),
         _ => Err(WebhookResponse::error(
             500,
             &RuleError::new(
                 ErrorCode::ConfigInvalid,
-                format!("handleWebhook serves ory, clerk and okta, not '{name}'"),
+                format!("handleWebhook serves ory, clerk, okta, auth0-events and authentik, not '{}'", clip(name, 64)),
             ),
         )),
     }
@@ -90,11 +99,13 @@ pub fn verification(host: Host, method: Option<&str>, headers: &Value) -> Option
     })
 }
 
-/// The answer when the configuration cannot be read: Clerk 500 (Svix retries); Ory 200 with the
-/// error (see [`respond`] for why Ory takes it), Okta 200 empty, so registration goes on.
+/// The answer when the configuration cannot be read: 500 for the hosts that redeliver later
+/// (Clerk, Auth0 Event Streams, authentik); Ory 200 with the error (see [`respond`] for why Ory
+/// takes it) and Okta 200 empty, so registration goes on (an empty answer lets an Okta
+/// registration through).
 pub fn config_refused(host: Host, e: &RuleError) -> WebhookResponse {
     match host {
-        Host::Clerk => WebhookResponse::error(500, e),
+        Host::Clerk | Host::Auth0Events | Host::Authentik => WebhookResponse::error(500, e),
         Host::Ory => WebhookResponse::error(200, e),
         _ => WebhookResponse::empty(200),
     }
@@ -165,11 +176,24 @@ impl SvixCheck {
 }
 
 /// The auth policy. Clerk: a Svix signature over the raw body, and a delivery without a configured
-/// `CLERK_WEBHOOK_SECRET` is refused. Ory and Okta: when `webhookSecret` is set, the
-/// `Authorization` header must equal it (compared in constant time); when unset, anyone may call.
+/// `CLERK_WEBHOOK_SECRET` is refused. Auth0 Event Streams: `webhookSecret` is required and the
+/// `Authorization` header must carry it as the stream sends it ([`stream_credentials_match`]).
+/// Ory, Okta and authentik: when `webhookSecret` is set, the `Authorization` header must equal it
+/// (compared in constant time); when unset, anyone may call.
 pub fn authenticate(host: Host, headers: &Value, raw_body: &str, secret: Option<&str>) -> Auth {
     let refused = |e: RuleError| Auth::Refused(WebhookResponse::error(401, &e));
     match (host, secret) {
+        (Host::Auth0Events, None) => refused(RuleError::new(
+            ErrorCode::SignatureInvalid,
+            "set webhookSecret (AUTH0_EVENTS_AUTHORIZATION) to the stream's bearer token or user:password; unauthenticated Auth0 Event Streams deliveries are refused",
+        )),
+        (Host::Auth0Events, Some(secret)) => match header_given(headers, "authorization") {
+            Some(header) if stream_credentials_match(header, secret) => Auth::Accepted,
+            _ => refused(RuleError::new(
+                ErrorCode::SignatureInvalid,
+                "the Authorization header does not carry the configured webhookSecret (Bearer <token>, or Basic for user:password)",
+            )),
+        },
         (Host::Clerk, None) => refused(RuleError::new(
             ErrorCode::SignatureInvalid,
             format!("set {CLERK_SECRET_FIELD} (webhookSecret) to the endpoint's whsec_ signing secret; unsigned Clerk webhooks are refused"),
@@ -199,6 +223,52 @@ pub fn authenticate(host: Host, headers: &Value, raw_body: &str, secret: Option<
     }
 }
 
+/// Whether an Auth0 Event Streams `Authorization` header carries `secret` as the stream's
+/// `webhook_authorization` sends it: `Bearer <secret>`, or `Basic base64(secret)` when the secret
+/// is `user:password`; a secret configured as the whole header value (`Bearer …`) matches it.
+/// The scheme is read without regard to case (RFC 9110); credentials compare in constant time.
+pub fn stream_credentials_match(header: &str, secret: &str) -> bool {
+    let header = header.trim();
+    let (scheme, credentials) = header.split_once(' ').unwrap_or_default();
+    let credentials = credentials.trim_start().as_bytes();
+    let bearer = scheme.eq_ignore_ascii_case("bearer") && constant_time_eq(credentials, secret.as_bytes());
+    let basic = scheme.eq_ignore_ascii_case("basic")
+        && secret.contains(':')
+        && std::str::from_utf8(credentials)
+            .ok()
+            .and_then(|c| decode_base64(c).ok())
+            .is_some_and(|pair| constant_time_eq(&pair, secret.as_bytes()));
+    let configured_whole = secret
+        .split_once(' ')
+        .is_some_and(|(s, _)| s.eq_ignore_ascii_case("bearer") || s.eq_ignore_ascii_case("basic"));
+    let whole = configured_whole && constant_time_eq(header.as_bytes(), secret.as_bytes());
+    bearer | basic | whole
+}
+
+/// The answer to a delivery that names no user to record, when it is one: 200
+/// `{"outcomes": [], "skipped": reason}`, so the host does not redeliver it. Auth0 Event Streams:
+/// any type but `user.created`, or a dashboard test (`a0purpose: "test"`); authentik: a
+/// notification without an event user, or with the anonymous one.
+pub fn skipped(host: Host, event: &Value) -> Option<WebhookResponse> {
+    let reason = match host {
+        Host::Auth0Events => auth0_events_skip(event),
+        Host::Authentik => authentik_no_user(event),
+        _ => None,
+    }?;
+    Some(WebhookResponse::json(200, &json!({ "outcomes": [], "skipped": reason })))
+}
+
+fn auth0_events_skip(event: &Value) -> Option<String> {
+    if event.get("a0purpose").and_then(Value::as_str) == Some("test") {
+        return Some("a test event (`a0purpose: test`): nothing is recorded".into());
+    }
+    match event.get("type").and_then(Value::as_str) {
+        Some(t) if is_user_created(t) => None,
+        Some(t) => Some(format!("`{}` is not `user.created`: only new users are recorded", clip(t, 64))),
+        None => Some("the event has no `type`: only `user.created` is recorded".into()),
+    }
+}
+
 /// The delivery's body as an event (read as every event is), or the 400 to answer.
 pub fn read_event(raw_body: &str) -> Result<Value, WebhookResponse> {
     read_json(raw_body, "the webhook body").map_err(|e| WebhookResponse::error(400, &e))
@@ -211,10 +281,22 @@ pub fn read_event(raw_body: &str) -> Result<Value, WebhookResponse> {
 ///   `identity` key: `{"outcomes":[{status, leadId, error, reason}]}` or `{"error":{code, message}}`.
 ///   Ory leaves the identity unchanged for such a body with `response.parse: true` (it reads only
 ///   `identity` from a 200) and reads only the status without it; a 4xx would fail the flow.
-/// - Clerk and Okta: 200 `{"outcomes":[{status, leadId, error}]}` (the error as its code), or
-///   400 with the error when the event could not be read as a login.
-pub fn respond(host: Host, event: &Value, outcomes: Result<&[Outcome], &RuleError>) -> WebhookResponse {
+/// - Okta registration inline hook: 200 with Okta's `commands`, see [`okta_registration`].
+/// - Clerk, Okta event hooks, Auth0 Event Streams, authentik: 200
+///   `{"outcomes":[{status, leadId, error}]}` (the error as its code), or 400 with the error when
+///   the event could not be read as a login.
+///
+/// `okta_lead_id_attribute` is `oktaLeadIdAttribute` as configured (`None`: no profile update).
+pub fn respond(
+    host: Host,
+    event: &Value,
+    outcomes: Result<&[Outcome], &RuleError>,
+    okta_lead_id_attribute: Option<&str>,
+) -> WebhookResponse {
     match (host, outcomes) {
+        (Host::Okta, outcomes) if is_okta_registration(event) => {
+            okta_registration(event, outcomes.unwrap_or_default(), okta_lead_id_attribute)
+        }
         (Host::Ory, Ok(outcomes)) => {
             let identity = event.get("identity").or_else(|| event.pointer("/ctx/identity"));
             let existing = identity.and_then(|i| i.get("metadata_public"));
@@ -239,6 +321,25 @@ pub fn respond(host: Host, event: &Value, outcomes: Result<&[Outcome], &RuleErro
         }
         (_, Err(e)) => WebhookResponse::error(400, e),
     }
+}
+
+/// Whether `event` is an Okta registration inline hook (not an event hook).
+pub fn is_okta_registration(event: &Value) -> bool {
+    event.get("eventType").and_then(Value::as_str) == Some(OKTA_REGISTRATION_EVENT)
+}
+
+/// The `commands` answer to an Okta registration inline hook: `com.okta.action.update`
+/// `{"registration": "ALLOW"}` always (Salesforce never blocks a registration), then, when a
+/// Lead was confirmed and `attribute` is set, `com.okta.user.profile.update` `{attribute: id}`.
+/// Never a profile update on progressive profiling, where Okta refuses that command.
+pub fn okta_registration(event: &Value, outcomes: &[Outcome], attribute: Option<&str>) -> WebhookResponse {
+    let mut commands = vec![json!({ "type": "com.okta.action.update", "value": { "registration": "ALLOW" } })];
+    let progressive = event.get("requestType").and_then(Value::as_str) == Some("progressive.profile");
+    let lead_id = outcomes.iter().find_map(|o| o.marker().and(o.lead_id.as_deref()));
+    if let (Some(attribute), Some(id), false) = (attribute, lead_id, progressive) {
+        commands.push(json!({ "type": "com.okta.user.profile.update", "value": { attribute: id } }));
+    }
+    WebhookResponse::json(200, &json!({ "commands": commands }))
 }
 
 #[cfg(test)]
@@ -279,17 +380,19 @@ mod tests {
     }
 
     #[test]
-    fn only_ory_clerk_and_okta_are_served() {
+    fn only_the_webhook_hosts_are_served() {
         assert_eq!(webhook_host("ory"), Ok(Host::Ory));
         assert_eq!(webhook_host("Clerk"), Ok(Host::Clerk));
         assert_eq!(webhook_host("okta"), Ok(Host::Okta));
+        assert_eq!(webhook_host("auth0-events"), Ok(Host::Auth0Events));
+        assert_eq!(webhook_host("authentik"), Ok(Host::Authentik));
         for other in ["auth0", "firebase", "generic", "myspace"] {
             let r = webhook_host(other).unwrap_err();
             assert_eq!((r.status, error_code(&r)), (500, "CONFIG_INVALID".into()), "{other}");
             assert_eq!(r.headers.get("content-type"), Some(&"application/json"));
             assert_eq!(
                 body(&r)["error"]["message"],
-                format!("handleWebhook serves ory, clerk and okta, not '{other}'")
+                format!("handleWebhook serves ory, clerk, okta, auth0-events and authentik, not '{other}'")
             );
         }
     }
@@ -335,6 +438,10 @@ mod tests {
             (200, json!({"error": {"code": "CONFIG_INVALID", "message": "clientId is missing"}}))
         );
         assert_empty(&config_refused(Host::Okta, &e), 200);
+        // Auth0 Event Streams and authentik redeliver too: 500, as Clerk.
+        for host in [Host::Auth0Events, Host::Authentik] {
+            assert_eq!(config_refused(host, &e), clerk, "{host:?}");
+        }
     }
 
     #[test]
@@ -343,6 +450,12 @@ mod tests {
         assert_eq!(deadline_ms(Host::Okta, 1_000), 1_000);
         assert_eq!(deadline_ms(Host::Ory, 5_000), 5_000);
         assert_eq!(deadline_ms(Host::Clerk, 9_000), 9_000);
+    }
+
+    #[test]
+    fn auth0_events_and_authentik_keep_the_configured_deadline() {
+        assert_eq!(deadline_ms(Host::Auth0Events, 9_000), 9_000);
+        assert_eq!(deadline_ms(Host::Authentik, 9_000), 9_000);
     }
 
     #[test]
@@ -362,8 +475,8 @@ mod tests {
     }
 
     #[test]
-    fn ory_and_okta_check_the_shared_authorization_when_one_is_set() {
-        for host in [Host::Ory, Host::Okta] {
+    fn ory_okta_and_authentik_check_the_shared_authorization_when_one_is_set() {
+        for host in [Host::Ory, Host::Okta, Host::Authentik] {
             let given = |h: Value| authenticate(host, &h, "{}", Some("Bearer key"));
             assert!(matches!(given(json!({"authorization": "Bearer key"})), Auth::Accepted));
             assert!(matches!(given(json!({"Authorization": ["Bearer key"]})), Auth::Accepted));
@@ -376,6 +489,125 @@ mod tests {
             // No secret configured: anyone may call.
             assert!(matches!(authenticate(host, &json!({}), "{}", None), Auth::Accepted));
         }
+    }
+
+    #[test]
+    fn auth0_event_streams_need_the_bearer_token_or_basic_credentials() {
+        let given = |secret: &str, h: Value| authenticate(Host::Auth0Events, &h, "{}", Some(secret));
+        let bearer = "s3cr3t-token";
+        for ok in ["Bearer s3cr3t-token", "bearer s3cr3t-token", "  Bearer   s3cr3t-token ", "BEARER s3cr3t-token"] {
+            assert!(matches!(given(bearer, json!({"authorization": ok})), Auth::Accepted), "{ok}");
+        }
+        let basic = "stream-user:pa:ss";
+        let encoded = BASE64.encode(basic);
+        for ok in [format!("Basic {encoded}"), format!("basic {}", encoded.trim_end_matches('='))] {
+            assert!(matches!(given(basic, json!({"Authorization": ok.clone()})), Auth::Accepted), "{ok}");
+        }
+        // Bearer with a token that has a colon, and the whole header value configured as the secret.
+        assert!(matches!(given(basic, json!({"authorization": "Bearer stream-user:pa:ss"})), Auth::Accepted));
+        assert!(matches!(given("Bearer whole", json!({"authorization": "Bearer whole"})), Auth::Accepted));
+        for (secret, wrong) in [
+            (bearer, json!({"authorization": "Bearer s3cr3t-tokeN"})),
+            (bearer, json!({"authorization": "s3cr3t-token"})),
+            (bearer, json!({"authorization": format!("Basic {}", BASE64.encode(bearer))})),
+            (bearer, json!({"authorization": "Token s3cr3t-token"})),
+            (bearer, json!({"authorization": ""})),
+            (bearer, json!({})),
+            (basic, json!({"authorization": format!("Basic {}", BASE64.encode("stream-user:wrong"))})),
+            (basic, json!({"authorization": format!("Bearer {encoded}")})),
+            (basic, json!({"authorization": "Basic !!!"})),
+        ] {
+            let r = refused(given(secret, wrong.clone()));
+            assert_eq!((r.status, error_code(&r)), (401, "SIGNATURE_INVALID".into()), "{wrong}");
+            assert!(!r.body.contains(secret) && !r.body.contains(&encoded), "the secret is never echoed");
+        }
+        // No secret configured: every delivery is refused, saying what to set.
+        let r = refused(authenticate(Host::Auth0Events, &json!({"authorization": "Bearer x"}), "{}", None));
+        assert_eq!((r.status, error_code(&r)), (401, "SIGNATURE_INVALID".into()));
+        assert!(body(&r)["error"]["message"].as_str().is_some_and(|m| m.contains("AUTH0_EVENTS_AUTHORIZATION")));
+    }
+
+    #[test]
+    fn deliveries_naming_no_new_user_are_skipped_with_the_reason() {
+        let skip = |host, event: Value| skipped(host, &event).map(|r| (r.status, body(&r)));
+        let created = json!({"type": "user.created", "data": {"object": {"user_id": "auth0|1"}}});
+        assert_eq!(skipped(Host::Auth0Events, &created), None);
+        assert_eq!(skipped(Host::Auth0Events, &json!({"type": "com.auth0.user.created"})), None);
+        assert_eq!(
+            skip(Host::Auth0Events, json!({"type": "user.updated", "data": {}})),
+            Some((
+                200,
+                json!({"outcomes": [], "skipped": "`user.updated` is not `user.created`: only new users are recorded"})
+            ))
+        );
+        assert_eq!(
+            skip(Host::Auth0Events, json!({"data": {}})).map(|(_, b)| b["skipped"].clone()),
+            Some(json!("the event has no `type`: only `user.created` is recorded"))
+        );
+        let mut test_event = created.clone();
+        test_event["a0purpose"] = json!("test");
+        assert_eq!(
+            skip(Host::Auth0Events, test_event).map(|(_, b)| b["skipped"].clone()),
+            Some(json!("a test event (`a0purpose: test`): nothing is recorded"))
+        );
+        let long = "x".repeat(500);
+        let r = skip(Host::Auth0Events, json!({"type": long})).expect("skipped");
+        assert!(r.1["skipped"].as_str().is_some_and(|m| m.len() < 200), "the type is clipped");
+
+        assert_eq!(skipped(Host::Authentik, &json!({"event_user_email": "a@example.com"})), None);
+        assert_eq!(skipped(Host::Authentik, &json!({"user": {"pk": 1, "username": "jo"}})), None);
+        for nobody in
+            [json!({"body": "x", "user_email": "admin@example.com"}), json!({"event_user_username": "AnonymousUser"})]
+        {
+            let (status, b) = skip(Host::Authentik, nobody.clone()).expect("skipped");
+            assert_eq!((status, &b["outcomes"]), (200, &json!([])), "{nobody}");
+            assert!(b["skipped"].as_str().is_some_and(|m| !m.is_empty()));
+        }
+        // Other hosts never skip here.
+        for host in [Host::Ory, Host::Clerk, Host::Okta] {
+            assert_eq!(skipped(host, &json!({"type": "user.updated"})), None);
+        }
+    }
+
+    #[test]
+    fn okta_registration_inline_hook_gets_commands_always_allowing() {
+        let hook =
+            json!({"eventType": OKTA_REGISTRATION_EVENT, "requestType": "self.service.registration", "data": {}});
+        let allow = json!({"type": "com.okta.action.update", "value": {"registration": "ALLOW"}});
+        let update = json!({"type": "com.okta.user.profile.update", "value": {"salesforceLeadId": ID}});
+        let attr = Some(OKTA_LEAD_ID_ATTRIBUTE);
+        let answer = |event: &Value, outcomes: Result<&[Outcome], &RuleError>, attr| {
+            let r = respond(Host::Okta, event, outcomes, attr);
+            assert_eq!((r.status, r.headers.get("content-type")), (200, Some(&"application/json")));
+            body(&r)
+        };
+        for status in [Status::Created, Status::Duplicate] {
+            let done = [outcome(status, Some(ID), None)];
+            assert_eq!(answer(&hook, Ok(&done), attr), json!({"commands": [allow, update]}), "{status:?}");
+            assert_eq!(answer(&hook, Ok(&done), None), json!({"commands": [allow]}), "no attribute configured");
+            let custom = answer(&hook, Ok(&done), Some("crmLeadId"));
+            assert_eq!(custom["commands"][1]["value"], json!({"crmLeadId": ID}));
+        }
+        let e = RuleError::new(ErrorCode::ProfileInvalid, "no user");
+        for nothing in [
+            Ok(&[outcome(Status::Failed, None, Some(ErrorCode::OutcomeUnknown))][..]),
+            Ok(&[outcome(Status::Skipped, None, None)][..]),
+            Ok(&[][..]),
+            Err(&e),
+        ] {
+            assert_eq!(answer(&hook, nothing, attr), json!({"commands": [allow]}));
+        }
+        // Progressive profiling: Okta refuses a profile update there.
+        let mut progressive = hook.clone();
+        progressive["requestType"] = json!("progressive.profile");
+        assert_eq!(
+            answer(&progressive, Ok(&[outcome(Status::Duplicate, Some(ID), None)]), attr),
+            json!({"commands": [allow]})
+        );
+        // An event hook keeps its outcomes answer.
+        let event_hook = json!({"eventType": "com.okta.event_hook", "data": {"events": []}});
+        assert_eq!(answer(&event_hook, Ok(&[]), attr), json!({"outcomes": []}));
+        assert!(is_okta_registration(&hook) && !is_okta_registration(&event_hook));
     }
 
     #[test]
@@ -426,7 +658,7 @@ mod tests {
             json!({"identity": {"metadata_public": {"plan": "pro"}}}),
             json!({"ctx": {"identity": {"metadata_public": {"plan": "pro"}}}}),
         ] {
-            let r = respond(Host::Ory, &event, Ok(&created));
+            let r = respond(Host::Ory, &event, Ok(&created), None);
             assert_eq!(r.status, 200);
             assert_eq!(r.headers, BTreeMap::from([("content-type", "application/json")]));
             assert_eq!(
@@ -434,11 +666,11 @@ mod tests {
                 json!({"identity": {"metadata_public": {"plan": "pro", "recordedAsLead": true, "salesforceLeadId": ID}}})
             );
         }
-        let bare = respond(Host::Ory, &json!({}), Ok(&[outcome(Status::Duplicate, Some(ID), None)]));
+        let bare = respond(Host::Ory, &json!({}), Ok(&[outcome(Status::Duplicate, Some(ID), None)]), None);
         assert_eq!(body(&bare), json!({"identity": {"metadata_public": marker}}));
         // Not recorded: 200 with a body that says why and has no `identity` for Ory to apply.
         let why = |outcomes: Result<&[Outcome], &RuleError>| {
-            let r = respond(Host::Ory, &json!({"identity": {"metadata_public": {"plan": "pro"}}}), outcomes);
+            let r = respond(Host::Ory, &json!({"identity": {"metadata_public": {"plan": "pro"}}}), outcomes, None);
             assert_eq!((r.status, r.headers.get("content-type")), (200, Some(&"application/json")));
             assert!(body(&r).get("identity").is_none());
             body(&r)
@@ -460,11 +692,11 @@ mod tests {
     }
 
     #[test]
-    fn clerk_and_okta_get_the_outcomes_or_a_400() {
+    fn clerk_okta_auth0_events_and_authentik_get_the_outcomes_or_a_400() {
         let outcomes =
             [outcome(Status::Created, Some(ID), None), outcome(Status::Failed, None, Some(ErrorCode::OutcomeUnknown))];
-        for host in [Host::Clerk, Host::Okta] {
-            let r = respond(host, &json!({}), Ok(&outcomes));
+        for host in [Host::Clerk, Host::Okta, Host::Auth0Events, Host::Authentik] {
+            let r = respond(host, &json!({}), Ok(&outcomes), None);
             assert_eq!(r.status, 200);
             assert_eq!(
                 body(&r),
@@ -473,9 +705,9 @@ mod tests {
                     {"status": "failed", "leadId": null, "error": "OUTCOME_UNKNOWN"}
                 ]})
             );
-            assert_eq!(body(&respond(host, &json!({}), Ok(&[]))), json!({"outcomes": []}));
+            assert_eq!(body(&respond(host, &json!({}), Ok(&[]), None)), json!({"outcomes": []}));
             let e = RuleError::new(ErrorCode::ProfileInvalid, "no user in the event");
-            let r = respond(host, &json!({}), Err(&e));
+            let r = respond(host, &json!({}), Err(&e), None);
             assert_eq!(
                 (r.status, body(&r)),
                 (400, json!({"error": {"code": "PROFILE_INVALID", "message": "no user in the event"}}))

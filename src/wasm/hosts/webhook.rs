@@ -1,8 +1,9 @@
-//! HTTP webhook hosts: Ory Actions `web_hook`, Clerk `user.created` (Svix-signed) and Okta event
-//! hooks (with the one-time verification GET). One function takes the request as plain values and
+//! HTTP webhook hosts: Ory Actions `web_hook`, Clerk `user.created` (Svix-signed), Okta event
+//! hooks (with the one-time verification GET) and registration inline hooks, Auth0 Event Streams
+//! and authentik notifications. One function takes the request as plain values and
 //! resolves to the response to send, so it fits any Node/edge HTTP framework.
 
-use super::{host_config, log_config_error, run_event};
+use super::{console_log, host_config, log_config_error, run_event};
 use crate::core::webhook::respond::{self, Auth};
 use crate::core::webhook::WebhookResponse;
 use crate::wasm::bindings::{call_method, get, promise, to_js};
@@ -47,7 +48,8 @@ fn policy_headers(headers: &JsValue) -> Value {
     Value::Object(found)
 }
 
-/// Handle an identity-platform webhook: `host` is "ory", "clerk" or "okta".
+/// Handle an identity-platform webhook: `host` is "ory", "clerk", "okta", "auth0-events" or
+/// "authentik".
 ///
 /// ```js
 /// http.createServer(async (req, res) => {
@@ -57,9 +59,11 @@ fn policy_headers(headers: &JsValue) -> Value {
 /// });
 /// ```
 /// Answers: Okta verification → 200 `{"verification"}`; bad signature or Authorization → 401;
-/// Clerk with bad configuration → 500 (Svix retries later, nothing lost); Ory → 200 with
-/// `{"identity":{"metadata_public":…}}` carrying the marker once Salesforce confirmed, else 204,
-/// so registration is never blocked; Clerk/Okta → 200 with the outcomes.
+/// Clerk, Auth0 Event Streams, authentik with bad configuration → 500 (redelivered later, nothing
+/// lost); Ory → 200 with `{"identity":{"metadata_public":…}}` carrying the marker once Salesforce
+/// confirmed, else 204, so registration is never blocked; Okta registration inline hook → 200
+/// `{"commands"}` allowing it; a delivery naming no new user → 200 `{"outcomes":[],"skipped"}`;
+/// others → 200 with the outcomes.
 #[wasm_bindgen(js_name = handleWebhook, unchecked_return_type = "Promise<WebhookResponse>")]
 pub fn handle_webhook(
     host: String,
@@ -119,11 +123,16 @@ async fn webhook_response(host: String, request: JsValue, config: JsValue) -> We
         Ok(v) => v,
         Err(r) => return r,
     };
+    if let Some(r) = respond::skipped(host, &event) {
+        console_log(&format!("sf-lead-rule ({}): delivery skipped: {}", host.name(), r.body));
+        return r;
+    }
+    let okta_attribute = config.okta_lead_id_attribute.clone();
     match run_event(host, &event, config).await {
-        Ok(outcomes) => respond::respond(host, &event, Ok(&outcomes)),
+        Ok(outcomes) => respond::respond(host, &event, Ok(&outcomes), okta_attribute.as_deref()),
         Err(e) => {
             log_config_error(host.name(), &e);
-            respond::respond(host, &event, Err(&e))
+            respond::respond(host, &event, Err(&e), okta_attribute.as_deref())
         }
     }
 }
