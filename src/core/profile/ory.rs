@@ -70,7 +70,7 @@ pub(super) fn ory(event: &Value) -> Result<(Value, FirstLoginSignal)> {
 /// Whether the body carries no flow data at all: neither `flow` nor `request_url` (null counts as
 /// absent, as a Jsonnet body may write `flow: null`).
 fn names_no_flow(ctx: &Value) -> bool {
-    ["flow", "request_url"].iter().all(|key| ctx.get(*key).is_none_or(Value::is_null))
+    ["flow", "request_url"].iter().all(|key| ctx.get(*key).map_or(true, Value::is_null))
 }
 
 /// The flow, from `flow.type` when it names one, else from the path of the request URL, the
