@@ -192,7 +192,11 @@ impl FirstLoginFlow {
     fn after_token(&self) -> Pending {
         if self.stored_id.is_some() {
             Pending::CheckStored
-        } else if self.config.external_id_field.is_none() && self.config.dedupe_by_email && self.email().is_some() {
+        } else if self.config.external_id_field.is_none()
+            // Unset is off here: a login hook has the host's marker; webhook hosts set it on.
+            && self.config.dedupe_by_email.unwrap_or(false)
+            && self.email().is_some()
+        {
             Pending::Find { verify: false }
         } else {
             Pending::Write

@@ -14,6 +14,7 @@ pub mod error;
 pub mod flow;
 pub mod hash;
 pub mod http;
+pub mod in_flight;
 pub mod mapping;
 pub mod outcome;
 pub mod plan;

@@ -193,6 +193,7 @@ mod tests {
         assert_eq!(c.api_version, "66.0");
         assert_eq!(c.mapping_name, "recommended");
         assert_eq!(c.deadline_ms, 5000);
+        assert_eq!(c.dedupe_by_email, None, "unset: each entry point has its own default");
     }
 
     #[test]

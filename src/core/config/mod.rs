@@ -69,8 +69,9 @@ pub struct Config {
     pub external_id_field: Option<String>,
     /// Profile path whose value is the external id; default `user_id`.
     pub external_id_source: String,
-    /// Look for an existing record with the same Email before creating one.
-    pub dedupe_by_email: bool,
+    /// Look for an existing record with the same Email before creating one; `None` when not
+    /// configured: the entry point decides (webhook hosts look up, login hooks do not).
+    pub dedupe_by_email: Option<bool>,
     /// Re-create a record whose stored id Salesforce reports deleted (AEM's option).
     pub recreate_deleted: bool,
     /// `Sforce-Auto-Assign` header value: TRUE, FALSE or an assignment rule id.
@@ -166,7 +167,7 @@ impl Config {
             slack_webhook_url,
             external_id_field,
             external_id_source: s.external_id_source.text("externalIdSource")?.unwrap_or_else(|| "user_id".to_string()),
-            dedupe_by_email: s.dedupe_by_email.flag("dedupeByEmail", false)?,
+            dedupe_by_email: s.dedupe_by_email.value("dedupeByEmail", "must be true or false")?,
             recreate_deleted: s.recreate_deleted.flag("recreateDeleted", false)?,
             auto_assign: s.auto_assign.text("autoAssign")?.map(|v| header_value("autoAssign", v)).transpose()?,
             deadline_ms: s.deadline_ms.number("deadlineMs", DEFAULT_DEADLINE_MS, 100, 120_000)?,

@@ -425,7 +425,7 @@ mod tests {
             "allowedInstanceHosts": " A.example.com, .B.example ,", "mapping": null, "object": "contact"})))
         .unwrap();
         assert_eq!(c.grant, TokenGrant::ClientCredentials { client_id: "42".into(), client_secret: Secret::new("s") });
-        assert!(c.dedupe_by_email && !c.recreate_deleted && !c.notify_on_success && c.notify_on_failure);
+        assert!(c.dedupe_by_email == Some(true) && !c.recreate_deleted && !c.notify_on_success && c.notify_on_failure);
         assert_eq!((c.deadline_ms, c.max_retries, c.object), (9000, 3, SObject::Contact));
         assert_eq!(c.allowed_instance_hosts, ["a.example.com", ".b.example"]);
         assert_eq!(c.mapping_name, "recommended");

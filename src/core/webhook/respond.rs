@@ -120,6 +120,23 @@ pub fn deadline_ms(host: Host, configured_ms: u64) -> u64 {
     }
 }
 
+/// Whether a delivery's logins look up a record with the same email before creating one:
+/// `dedupeByEmail` when configured, else this host's default. Every webhook host delivers at
+/// least once and a redelivery comes without a marker, so each looks up by default; with
+/// `externalIdField` set the create is an upsert instead and no lookup is made. One arm per host
+/// (no catch-all: a new host must say).
+pub fn dedupe_by_email(host: Host, configured: Option<bool>) -> bool {
+    configured.unwrap_or(match host {
+        // Stores the marker the answer carries (metadata_public), but a retry resends the body
+        // as it was, without it.
+        Host::Ory => true,
+        // Store no marker anywhere: the lookup alone tells a redelivery from a new user.
+        Host::Clerk | Host::Okta | Host::Auth0Events | Host::Authentik => true,
+        // Login hooks, never served here: the host keeps the marker on the user.
+        Host::Auth0Action | Host::Auth0Rule | Host::Firebase | Host::Cognito | Host::Generic => false,
+    })
+}
+
 /// The answer when the body was not handed over as text: 400 for Clerk (its signature covers the
 /// exact bytes); `None` for the others, whose driver serialises the body it was given.
 pub fn body_not_text(host: Host) -> Option<WebhookResponse> {
@@ -456,6 +473,15 @@ mod tests {
     fn auth0_events_and_authentik_keep_the_configured_deadline() {
         assert_eq!(deadline_ms(Host::Auth0Events, 9_000), 9_000);
         assert_eq!(deadline_ms(Host::Authentik, 9_000), 9_000);
+    }
+
+    #[test]
+    fn every_webhook_host_looks_up_the_email_unless_configured_not_to() {
+        for host in [Host::Ory, Host::Clerk, Host::Okta, Host::Auth0Events, Host::Authentik] {
+            assert!(dedupe_by_email(host, None), "{host:?}");
+            assert!(dedupe_by_email(host, Some(true)), "{host:?}");
+            assert!(!dedupe_by_email(host, Some(false)), "{host:?}: an explicit false is kept");
+        }
     }
 
     #[test]

@@ -10,13 +10,17 @@ pub mod webhook;
 use crate::core::answer::{self, LogLine};
 use crate::core::config::Config;
 use crate::core::error::RuleError;
+use crate::core::in_flight;
 use crate::core::outcome::Outcome;
-use crate::core::profile::{normalise, Host};
+use crate::core::profile::{normalise, Host, HostEvent};
 use crate::wasm::bindings::{from_js, to_js};
 use crate::wasm::driver;
 use crate::wasm::exports::{load_config, parse_config};
 use serde_json::Value;
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
@@ -58,15 +62,56 @@ pub fn host_config(config: &JsValue) -> Result<Config, RuleError> {
     parse_config(&cfg)
 }
 
-/// Normalise `event` as `host` and run a first login for each user in it, one after another.
+/// Normalise `event` as `host` and run a first login for each user in it, one after another; a
+/// user whose login is already running in this process waits for it instead (see [`run_once`]).
 pub async fn run_event(host: Host, event: &Value, config: Config) -> Result<Vec<Outcome>, RuleError> {
     let mut outcomes = Vec::new();
     for e in normalise(host, event)? {
-        let outcome = driver::run_first_login(config.clone(), e, None).await;
+        let outcome = run_once(host, config.clone(), e).await;
         log_outcome(&outcome);
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// A login running in this process: the promise its waiters await, and its outcome once known.
+struct Flight {
+    key: String,
+    done: js_sys::Promise,
+    outcome: Rc<RefCell<Option<Outcome>>>,
+}
+
+thread_local! {
+    /// Logins in flight, by `in_flight::login_key`. Few at a time: a list.
+    static IN_FLIGHT: RefCell<Vec<Flight>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Run the login of `event`, unless the same user's login is running (a redelivery arriving
+/// with the original): then wait for it and answer what the core makes of its outcome.
+async fn run_once(host: Host, config: Config, event: HostEvent) -> Outcome {
+    let Some(key) = in_flight::login_key(host, &event, &config) else {
+        return driver::run_first_login(config, event, None).await;
+    };
+    let running =
+        IN_FLIGHT.with(|f| f.borrow().iter().find(|f| f.key == key).map(|f| (f.done.clone(), f.outcome.clone())));
+    if let Some((done, outcome)) = running {
+        // The promise only ever resolves (below), and never before `outcome` is set.
+        let _ = JsFuture::from(done).await;
+        if let Some(first) = outcome.borrow().as_ref() {
+            return in_flight::joined_outcome(first);
+        }
+    }
+    let mut resolve = None;
+    let done = js_sys::Promise::new(&mut |res, _| resolve = Some(res));
+    let slot = Rc::new(RefCell::new(None));
+    IN_FLIGHT.with(|f| f.borrow_mut().push(Flight { key: key.clone(), done, outcome: slot.clone() }));
+    let outcome = driver::run_first_login(config, event, None).await;
+    *slot.borrow_mut() = Some(outcome.clone());
+    IN_FLIGHT.with(|f| f.borrow_mut().retain(|f| f.key != key));
+    if let Some(resolve) = resolve {
+        let _ = resolve.call0(&JsValue::UNDEFINED);
+    }
+    outcome
 }
 
 /// The host's event as JSON, or the reason it cannot be read.

@@ -92,6 +92,7 @@ async fn webhook_response(host: String, request: JsValue, config: JsValue) -> We
     let config = match host_config(&config) {
         Ok(mut c) => {
             c.deadline_ms = respond::deadline_ms(host, c.deadline_ms);
+            c.dedupe_by_email = Some(respond::dedupe_by_email(host, c.dedupe_by_email));
             c
         }
         Err(e) => {
