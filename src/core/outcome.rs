@@ -120,17 +120,19 @@ impl Outcome {
     }
 
     /// The one log line of a login, with no secret (errors are already scrubbed): for a failure
-    /// the object, code and message; else the status, object, id, requests, token and Slack.
+    /// the object, code and message; else the status, object, id (a skip: and why), requests,
+    /// token and Slack.
     pub fn log_line(&self) -> String {
         match (&self.status, &self.error) {
             (Status::Failed, Some(e)) => {
                 format!("sf-lead-rule: {} not created: {}: {}", self.object.name(), e.code, e.message)
             }
             _ => format!(
-                "sf-lead-rule: {} {}{} ({} requests, token {}, slack {})",
+                "sf-lead-rule: {} {}{}{} ({} requests, token {}, slack {})",
                 self.status.name(),
                 self.object.name(),
                 self.lead_id.as_deref().map(|i| format!(" {i}")).unwrap_or_default(),
+                if self.status == Status::Skipped { format!(": {}", self.reason) } else { String::new() },
                 self.requests,
                 self.token,
                 self.slack.status
@@ -238,6 +240,10 @@ mod tests {
         o.status = Status::Skipped;
         o.lead_id = None;
         o.object = SObject::Contact;
-        assert_eq!(o.log_line(), "sf-lead-rule: skipped Contact (3 requests, token new, slack sent)");
+        o.reason = "not a first login".into();
+        assert_eq!(
+            o.log_line(),
+            "sf-lead-rule: skipped Contact: not a first login (3 requests, token new, slack sent)"
+        );
     }
 }

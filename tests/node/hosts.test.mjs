@@ -51,11 +51,27 @@ test("Ory registration.after web hook: Lead created, marker returned in metadata
   assert.deepEqual(JSON.parse(r.body), { identity: { metadata_public: { recordedAsLead: true, salesforceLeadId: id } } });
 });
 
-test("Ory settings.after with the marker: nothing sent, 204", async () => {
+test("Ory settings.after with the marker: nothing sent, 200 saying why (no identity to apply)", async () => {
   const body = fixtureText("ory-settings-after.json");
-  const r = await sf.handleWebhook("ory", { method: "POST", headers: {}, body }, env());
-  assert.equal(r.status, 204);
+  const { result: r, lines } = await captureConsole(() => sf.handleWebhook("ory", { method: "POST", headers: {}, body }, env()));
+  assert.equal(r.status, 200);
+  const reason = "user is already recorded in Salesforce (app_metadata.recordedAsLead)";
+  assert.deepEqual(JSON.parse(r.body), { outcomes: [{ status: "skipped", leadId: null, error: null, reason }] });
+  assert.deepEqual(lines, [`sf-lead-rule: skipped Lead: ${reason} (0 requests, token none, slack not_needed)`]);
   silent();
+});
+
+test("Ory body trimmed to { identity } on registration.after: Lead created; with the marker, skipped", async () => {
+  const event = fixture("ory-identity-only.json");
+  const { result: r } = await captureConsole(() => sf.handleWebhook("ory", { method: "POST", headers: {}, body: JSON.stringify(event) }, env()));
+  const id = onlyLead({ FirstName: "Lena", LastName: "Fischer", Email: "lena.fischer@example.com", Company: "Fischer Analytics GmbH", LeadSource: "Web" });
+  assert.deepEqual(JSON.parse(r.body), { identity: { metadata_public: { recordedAsLead: true, salesforceLeadId: id } } });
+  // The identity Ory stores after applying that answer: the next delivery is skipped.
+  event.identity.metadata_public = JSON.parse(r.body).identity.metadata_public;
+  const { result: again } = await captureConsole(() => sf.handleWebhook("ory", { method: "POST", headers: {}, body: JSON.stringify(event) }, env()));
+  assert.equal(again.status, 200);
+  assert.equal(JSON.parse(again.body).outcomes[0].status, "skipped");
+  assert.equal(emu.state.records.Lead.length, 1);
 });
 
 test("Ory with webhookSecret: a wrong Authorization header is refused", async () => {
@@ -75,9 +91,16 @@ test("Firebase beforeUserCreated: Lead created, marker returned as custom claims
   assert.deepEqual(result, { customClaims: { recordedAsLead: true, salesforceLeadId: id } });
 });
 
-test("Firebase beforeUserSignedIn of an existing user: nothing sent", async () => {
-  const { result } = await captureConsole(() => sf.onFirebaseAuthEvent(fixture("firebase-before-user-signed-in.json"), env()));
-  assert.equal(result, undefined);
+test("Firebase beforeUserSignedIn without the marker: Lead created, the user's claims kept; with it, nothing sent", async () => {
+  const event = fixture("firebase-before-user-signed-in.json");
+  assert.equal(event.additionalUserInfo.isNewUser, false, "firebase-functions sets isNewUser only on beforeCreate");
+  const { result } = await captureConsole(() => sf.onFirebaseAuthEvent(event, env()));
+  const id = onlyLead({ FirstName: "Chiara", LastName: "Rossi", Email: "chiara.rossi@example.com", Company: "Web channel signups", LeadSource: "Web" });
+  assert.deepEqual(result, { customClaims: { plan: "pro", recordedAsLead: true, salesforceLeadId: id } });
+  emu.reset();
+  event.data.customClaims = result.customClaims;
+  const { result: again } = await captureConsole(() => sf.onFirebaseAuthEvent(event, env()));
+  assert.equal(again, undefined);
   silent();
 });
 

@@ -1,5 +1,6 @@
 //! Firebase blocking functions: the `AuthBlockingEvent` of `beforeUserCreated` /
-//! `beforeUserSignedIn`. Custom claims are the app metadata, where the marker lives.
+//! `beforeUserSignedIn`. Custom claims are the app metadata, where the marker lives: either
+//! trigger records a user whose claims lack it.
 
 use super::build::{invalid, ProfileBuilder};
 use super::value::{flag, id_text, path, text};
@@ -29,9 +30,13 @@ pub(super) fn firebase(event: &Value) -> Result<(Value, FirstLoginSignal)> {
     profile.object("app_metadata", user.get("customClaims"));
 
     let event_type = event.get("eventType").and_then(Value::as_str).unwrap_or("");
-    let signal = if event_type.contains("beforeCreate") {
+    // Both blocking events are a first login until the marker says otherwise (the marker wins in
+    // `HostEvent::new`): sign-in covers users who signed up before the function was deployed, or
+    // whose create failed. `isNewUser` cannot tell: firebase-functions sets it only on beforeCreate.
+    let signal = if event_type.contains("beforeCreate") || event_type.contains("beforeSignIn") {
         FirstLoginSignal::FirstLogin
     } else {
+        // A hand-made event without the trigger's `eventType`: only `isNewUser` says anything.
         match info.and_then(|i| i.get("isNewUser")).and_then(Value::as_bool) {
             Some(true) => FirstLoginSignal::FirstLogin,
             Some(false) => FirstLoginSignal::ReturningUser,
@@ -89,17 +94,27 @@ mod tests {
                 "user_metadata": {}
             })
         );
-        assert_eq!(user.signal, FirstLoginSignal::ReturningUser);
+        // Signing in without the marker is a first login, whatever `isNewUser` says (firebase-functions
+        // sets it only on beforeCreate, so it is false here).
+        assert_eq!(user.signal, FirstLoginSignal::FirstLogin);
 
         event["data"]["customClaims"] = json!({ "recordedAsLead": true, "salesforceLeadId": "00Q5e000003fbfbEAA" });
         assert_eq!(one(Host::Firebase, &event).signal, recorded("00Q5e000003fbfbEAA"));
+        // Only `true` is the marker.
+        event["data"]["customClaims"] = json!({ "recordedAsLead": "yes" });
+        assert_eq!(one(Host::Firebase, &event).signal, FirstLoginSignal::FirstLogin);
+        // Without the trigger's eventType (a hand-made event), `isNewUser` is all there is.
         event["data"]["customClaims"] = json!({});
+        event["eventType"] = Value::Null;
+        assert_eq!(one(Host::Firebase, &event).signal, FirstLoginSignal::ReturningUser);
         event["additionalUserInfo"]["isNewUser"] = json!(true);
         assert_eq!(one(Host::Firebase, &event).signal, FirstLoginSignal::FirstLogin);
         event["additionalUserInfo"] = json!({});
         assert_eq!(one(Host::Firebase, &event).signal, FirstLoginSignal::Unknown);
         event["eventType"] = json!("providers/cloud.auth/eventTypes/user.beforeCreate:password");
         assert_eq!(one(Host::Firebase, &event).signal, FirstLoginSignal::FirstLogin);
+        event["eventType"] = json!("providers/cloud.auth/eventTypes/user.beforeSendEmail");
+        assert_eq!(one(Host::Firebase, &event).signal, FirstLoginSignal::Unknown);
         assert!(refused(Host::Firebase, &json!({ "data": null })).contains("AuthBlockingEvent"));
     }
 }

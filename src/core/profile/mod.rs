@@ -334,6 +334,7 @@ mod tests {
             (Host::Auth0Action, "auth0-action-returning.json"),
             (Host::Auth0Action, "auth0-action-database-user.json"),
             (Host::Ory, "ory-registration-after.json"),
+            (Host::Ory, "ory-identity-only.json"),
             (Host::Ory, "ory-settings-after.json"),
             (Host::Firebase, "firebase-before-user-created.json"),
             (Host::Firebase, "firebase-before-user-signed-in.json"),

@@ -1,5 +1,6 @@
 //! Ory Actions web hook body: the Jsonnet `ctx` of an `after` hook. The flow (registration, login,
-//! settings) is the first-login signal.
+//! settings) is the first-login signal; a body with no flow data at all (`{ identity }`) is the
+//! `registration.after` hook it is documented for, gated by the `metadata_public` marker.
 
 use super::build::{invalid, ProfileBuilder};
 use super::value::{flag, id_text, join_name, path, text};
@@ -57,9 +58,19 @@ pub(super) fn ory(event: &Value) -> Result<(Value, FirstLoginSignal)> {
     let signal = match ory_flow(ctx) {
         Some(OryFlow::Registration) => FirstLoginSignal::FirstLogin,
         Some(OryFlow::Login | OryFlow::Settings) => FirstLoginSignal::ReturningUser,
+        // A body trimmed to the identity can only say "a user": README configures it on
+        // `registration.after`, and the marker (set by the answer) stops a second record.
+        None if names_no_flow(ctx) => FirstLoginSignal::FirstLogin,
+        // Flow data that names no known flow: creating would risk a record per login.
         None => FirstLoginSignal::Unknown,
     };
     Ok((profile.finish(Host::Ory)?, signal))
+}
+
+/// Whether the body carries no flow data at all: neither `flow` nor `request_url` (null counts as
+/// absent, as a Jsonnet body may write `flow: null`).
+fn names_no_flow(ctx: &Value) -> bool {
+    ["flow", "request_url"].iter().all(|key| ctx.get(*key).map_or(true, Value::is_null))
 }
 
 /// The flow, from `flow.type` when it names one, else from the path of the request URL, the
@@ -159,7 +170,31 @@ mod tests {
         assert_eq!(signal(query), FirstLoginSignal::ReturningUser);
         assert_eq!(signal(with(json!({}), json!("/self-service/registration"))), FirstLoginSignal::FirstLogin);
         assert_eq!(signal(with(json!({}), json!("https://a.example.com"))), FirstLoginSignal::Unknown);
-        assert_eq!(signal(json!({ "identity": { "id": "i-1" } })), FirstLoginSignal::Unknown);
+    }
+
+    #[test]
+    fn an_identity_only_body_is_the_registration_hook_gated_by_the_marker() {
+        let signal = |ctx: Value| one(Host::Ory, &ctx).signal;
+        let identity = fixture("ory-identity-only.json");
+        assert_eq!(signal(identity.clone()), FirstLoginSignal::FirstLogin);
+        assert_eq!(signal(json!({ "ctx": identity.clone() })), FirstLoginSignal::FirstLogin);
+        assert_eq!(
+            signal(json!({ "identity": identity["identity"], "flow": null, "request_url": null })),
+            FirstLoginSignal::FirstLogin
+        );
+        // The profile is the same as from the whole ctx.
+        let whole = one(Host::Ory, &fixture("ory-registration-after.json")).profile;
+        assert_eq!(one(Host::Ory, &identity).profile, whole);
+        let mut marked = identity.clone();
+        marked["identity"]["metadata_public"] =
+            json!({ "recordedAsLead": true, "salesforceLeadId": "00Q5e000001xyzwEAA" });
+        assert_eq!(signal(marked), recorded("00Q5e000001xyzwEAA"));
+        // Flow data that names no flow is not taken for a registration.
+        assert_eq!(signal(json!({ "identity": { "id": "i-1" }, "flow": {} })), FirstLoginSignal::Unknown);
+        assert_eq!(
+            signal(json!({ "identity": { "id": "i-1" }, "request_url": "https://a.example.com/x" })),
+            FirstLoginSignal::Unknown
+        );
     }
 
     #[test]

@@ -100,12 +100,13 @@ pub fn verification(host: Host, method: Option<&str>, headers: &Value) -> Option
 }
 
 /// The answer when the configuration cannot be read: 500 for the hosts that redeliver later
-/// (Clerk, Auth0 Event Streams, authentik); Ory 204 and Okta 200, empty, so registration goes on
-/// (an empty answer lets an Okta registration through).
+/// (Clerk, Auth0 Event Streams, authentik); Ory 200 with the error (see [`respond`] for why Ory
+/// takes it) and Okta 200 empty, so registration goes on (an empty answer lets an Okta
+/// registration through).
 pub fn config_refused(host: Host, e: &RuleError) -> WebhookResponse {
     match host {
         Host::Clerk | Host::Auth0Events | Host::Authentik => WebhookResponse::error(500, e),
-        Host::Ory => WebhookResponse::empty(204),
+        Host::Ory => WebhookResponse::error(200, e),
         _ => WebhookResponse::empty(200),
     }
 }
@@ -293,7 +294,10 @@ pub fn read_event(raw_body: &str) -> Result<Value, WebhookResponse> {
 /// The answer once the logins of `event` ran (`Ok`), or could not run because the event is no
 /// login of this host (`Err`, already logged by the driver).
 /// - Ory: 200 `{"identity":{"metadata_public":…}}`, the identity's own metadata plus the marker
-///   once Salesforce confirmed the first user; else 204, whatever happened.
+///   once Salesforce confirmed the first user. Anything else is 200 too, saying why without an
+///   `identity` key: `{"outcomes":[{status, leadId, error, reason}]}` or `{"error":{code, message}}`.
+///   Ory leaves the identity unchanged for such a body with `response.parse: true` (it reads only
+///   `identity` from a 200) and reads only the status without it; a 4xx would fail the flow.
 /// - Okta registration inline hook: 200 with Okta's `commands`, see [`okta_registration`].
 /// - Clerk, Okta event hooks, Auth0 Event Streams, authentik: `{"outcomes":[{status, leadId,
 ///   error}]}` (the error as its code), 200, or 503 when a login failed: these hosts redeliver a
@@ -317,10 +321,16 @@ pub fn respond(
             let existing = identity.and_then(|i| i.get("metadata_public"));
             match outcomes.first().and_then(|o| o.marker_over(existing)) {
                 Some(meta) => WebhookResponse::json(200, &json!({ "identity": { "metadata_public": meta } })),
-                None => WebhookResponse::empty(204),
+                None => {
+                    let summary: Vec<Value> = outcomes
+                        .iter()
+                        .map(|o| json!({ "status": o.status, "leadId": o.lead_id, "error": o.error.as_ref().map(|e| e.code.as_str()), "reason": o.reason }))
+                        .collect();
+                    WebhookResponse::json(200, &json!({ "outcomes": summary }))
+                }
             }
         }
-        (Host::Ory, Err(_)) => WebhookResponse::empty(204),
+        (Host::Ory, Err(e)) => WebhookResponse::error(200, e),
         (_, Ok(outcomes)) => {
             let summary: Vec<Value> = outcomes
                 .iter()
@@ -458,7 +468,11 @@ mod tests {
             (clerk.status, body(&clerk)),
             (500, json!({"error": {"code": "CONFIG_INVALID", "message": "clientId is missing"}}))
         );
-        assert_empty(&config_refused(Host::Ory, &e), 204);
+        let ory = config_refused(Host::Ory, &e);
+        assert_eq!(
+            (ory.status, body(&ory)),
+            (200, json!({"error": {"code": "CONFIG_INVALID", "message": "clientId is missing"}}))
+        );
         assert_empty(&config_refused(Host::Okta, &e), 200);
         // Auth0 Event Streams and authentik redeliver too: 500, as Clerk.
         for host in [Host::Auth0Events, Host::Authentik] {
@@ -682,7 +696,7 @@ mod tests {
     }
 
     #[test]
-    fn ory_gets_its_metadata_with_the_marker_once_confirmed_else_204() {
+    fn ory_gets_its_metadata_with_the_marker_once_confirmed_else_why() {
         let created = [outcome(Status::Created, Some(ID), None)];
         let marker = json!({"recordedAsLead": true, "salesforceLeadId": ID});
         for event in [
@@ -699,15 +713,27 @@ mod tests {
         }
         let bare = respond(Host::Ory, &json!({}), Ok(&[outcome(Status::Duplicate, Some(ID), None)]), None);
         assert_eq!(body(&bare), json!({"identity": {"metadata_public": marker}}));
+        // Not recorded: 200 with a body that says why and has no `identity` for Ory to apply.
+        let why = |outcomes: Result<&[Outcome], &RuleError>| {
+            let r = respond(Host::Ory, &json!({"identity": {"metadata_public": {"plan": "pro"}}}), outcomes, None);
+            assert_eq!((r.status, r.headers.get("content-type")), (200, Some(&"application/json")));
+            assert!(body(&r).get("identity").is_none());
+            body(&r)
+        };
+        let mut skipped = outcome(Status::Skipped, None, None);
+        skipped.reason = "not a first login".into();
+        assert_eq!(
+            why(Ok(&[skipped])),
+            json!({"outcomes": [{"status": "skipped", "leadId": null, "error": null, "reason": "not a first login"}]})
+        );
+        let failed = outcome(Status::Failed, None, Some(ErrorCode::OutcomeUnknown));
+        assert_eq!(
+            why(Ok(&[failed])),
+            json!({"outcomes": [{"status": "failed", "leadId": null, "error": "OUTCOME_UNKNOWN", "reason": "not attempted"}]})
+        );
+        assert_eq!(why(Ok(&[])), json!({"outcomes": []}));
         let e = RuleError::new(ErrorCode::ProfileInvalid, "not a registration");
-        for not_recorded in [
-            Ok(&[outcome(Status::Failed, None, Some(ErrorCode::OutcomeUnknown))][..]),
-            Ok(&[outcome(Status::Skipped, None, None)][..]),
-            Ok(&[][..]),
-            Err(&e),
-        ] {
-            assert_empty(&respond(Host::Ory, &json!({}), not_recorded, None), 204);
-        }
+        assert_eq!(why(Err(&e)), json!({"error": {"code": "PROFILE_INVALID", "message": "not a registration"}}));
     }
 
     #[test]

@@ -61,7 +61,8 @@ fn policy_headers(headers: &JsValue) -> Value {
 /// Answers: Okta verification → 200 `{"verification"}`; bad signature or Authorization → 401;
 /// Clerk, Auth0 Event Streams, authentik with bad configuration → 500 (redelivered later, nothing
 /// lost); Ory → 200 with `{"identity":{"metadata_public":…}}` carrying the marker once Salesforce
-/// confirmed, else 204, so registration is never blocked; Okta registration inline hook → 200
+/// confirmed, else 200 saying why (`{"outcomes":[{…, "reason"}]}` or `{"error"}`, no `identity`),
+/// so registration is never blocked; Okta registration inline hook → 200
 /// `{"commands"}` allowing it; a delivery naming no new user → 200 `{"outcomes":[],"skipped"}`;
 /// others → 200 with the outcomes.
 #[wasm_bindgen(js_name = handleWebhook, unchecked_return_type = "Promise<WebhookResponse>")]
