@@ -404,7 +404,9 @@ mod tests {
             }
         }
         let failed = [outcome(Status::Failed, None, Some(ErrorCode::SalesforceUnavailable))];
-        assert_eq!(respond(Host::Ory, &json!({}), Ok(&failed), None).status, 204, "Ory never blocks a registration");
+        let ory = respond(Host::Ory, &json!({}), Ok(&failed), None);
+        assert_eq!(ory.status, 200, "Ory never blocks a registration");
+        assert_eq!(body(&ory).get("identity"), None, "and gets no identity to store");
         let inline = json!({"eventType": OKTA_REGISTRATION_EVENT});
         assert_eq!(respond(Host::Okta, &inline, Ok(&failed), None).status, 200, "nor does Okta's inline hook");
     }
