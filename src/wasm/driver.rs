@@ -3,7 +3,7 @@
 
 use crate::core::config::Config;
 use crate::core::flow::FirstLoginFlow;
-use crate::core::http::{HttpRequest, HttpResponse};
+use crate::core::http::{HttpRequest, HttpResponse, Purpose};
 use crate::core::outcome::Outcome;
 use crate::core::profile::HostEvent;
 use crate::core::secret::Secret;
@@ -11,6 +11,7 @@ use crate::core::session::{cache_identity, CachedToken};
 use crate::core::step::{Input, Step, TokenUpdate};
 use crate::wasm::bindings::get;
 use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -49,6 +50,17 @@ thread_local! {
     /// Tokens by grant identity. A module sees one or two identities, so a list beats a hash map
     /// (and keeps hashing code out of the wasm).
     static TOKENS: RefCell<Vec<(String, CachedToken)>> = const { RefCell::new(Vec::new()) };
+    /// Token requests on their way, by grant identity: a login that needs a token meanwhile
+    /// waits for that answer instead of sending its own (its flow reads the answer as its own).
+    static IN_FLIGHT: RefCell<Vec<(String, Rc<SharedAnswer>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The answer to one token request, for every login waiting on it.
+struct SharedAnswer {
+    /// Resolves once `input` is set.
+    ready: js_sys::Promise,
+    resolve: RefCell<Option<js_sys::Function>>,
+    input: RefCell<Option<Input>>,
 }
 
 pub fn now_ms() -> u64 {
@@ -70,14 +82,50 @@ pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Optio
     let seed = (js_sys::Math::random() * 9.0e15) as u64;
     let mut flow = FirstLoginFlow::new(config, event, cached, now_ms(), seed);
     let mut step = flow.start();
+    let mut shared = false;
     let outcome = loop {
-        match perform(step).await {
+        let done = match step {
+            Step::Send { request, timeout_ms } if request.purpose == Purpose::Token => {
+                Ok(send_token(&identity, &request, timeout_ms).await)
+            }
+            step => perform(step).await,
+        };
+        match done {
             Ok(input) => step = flow.resume(input, now_ms()),
             Err(outcome) => break *outcome,
+        }
+        // A new token goes to module memory at once, so logins that start before this one ends
+        // take it rather than asking for another (the host's cache gets it at the end).
+        if !shared && matches!(flow.token_update(), TokenUpdate::Store(_)) {
+            update_token_cache(&identity, flow.token_update(), ttl, None);
+            shared = true;
         }
     };
     update_token_cache(&identity, flow.token_update(), ttl, host_cache);
     outcome
+}
+
+/// Send a token request for `identity`, or wait for the one already on its way and take its
+/// answer (single flight): concurrent first logins share one token request.
+async fn send_token(identity: &str, request: &HttpRequest, timeout_ms: u64) -> Input {
+    let waiting = IN_FLIGHT.with(|f| f.borrow().iter().find(|(k, _)| k == identity).map(|(_, a)| a.clone()));
+    if let Some(answer) = waiting {
+        let _ = JsFuture::from(answer.ready.clone()).await;
+        if let Some(input) = answer.input.borrow().clone() {
+            return input;
+        }
+    }
+    let resolve = RefCell::new(None);
+    let ready = js_sys::Promise::new(&mut |res, _| *resolve.borrow_mut() = Some(res));
+    let answer = Rc::new(SharedAnswer { ready, resolve, input: RefCell::new(None) });
+    IN_FLIGHT.with(|f| f.borrow_mut().push((identity.to_string(), answer.clone())));
+    let input = send(request, timeout_ms).await;
+    IN_FLIGHT.with(|f| f.borrow_mut().retain(|(_, a)| !Rc::ptr_eq(a, &answer)));
+    *answer.input.borrow_mut() = Some(input.clone());
+    if let Some(res) = answer.resolve.borrow_mut().take() {
+        let _ = res.call0(&JsValue::NULL);
+    }
+    input
 }
 
 /// Carry out one step of a core state machine: what happened, to feed back with `resume`, or
