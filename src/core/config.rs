@@ -168,6 +168,9 @@ pub struct Config {
     pub other_secrets: Vec<Secret>,
     /// Batch backfill in `auto` mode: more records than this go through a Bulk API 2.0 job.
     pub bulk_threshold: u64,
+    /// Volume mode: creates of concurrent logins wait up to this long to share one sObject
+    /// Collections request (`core::volume`); 0 = off.
+    pub batch_window_ms: u64,
 }
 
 /// Host secret names → config keys. Both the template's names and ours are accepted.
@@ -241,6 +244,7 @@ pub struct Settings {
     notify_on_failure: Given<bool>,
     webhook_secret: Given<Secret>,
     bulk_threshold: Given<u64>,
+    batch_window_ms: Given<u64>,
 }
 
 impl Settings {
@@ -605,6 +609,7 @@ impl Config {
             webhook_secret: s.webhook_secret.secret("webhookSecret")?,
             other_secrets,
             bulk_threshold: s.bulk_threshold.number("bulkThreshold", DEFAULT_BULK_THRESHOLD, 0, 1_000_000_000)?,
+            batch_window_ms: s.batch_window_ms.number("batchWindowMs", 0, 0, 60_000)?,
         })
     }
 

@@ -9,6 +9,7 @@ use crate::core::profile::HostEvent;
 use crate::core::secret::Secret;
 use crate::core::session::{cache_identity, CachedToken};
 use crate::core::step::{Input, Step, TokenUpdate};
+use crate::core::volume;
 use crate::wasm::bindings::get;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -52,15 +53,36 @@ thread_local! {
     static TOKENS: RefCell<Vec<(String, CachedToken)>> = const { RefCell::new(Vec::new()) };
     /// Token requests on their way, by grant identity: a login that needs a token meanwhile
     /// waits for that answer instead of sending its own (its flow reads the answer as its own).
-    static IN_FLIGHT: RefCell<Vec<(String, Rc<SharedAnswer>)>> = const { RefCell::new(Vec::new()) };
+    static IN_FLIGHT: RefCell<Vec<(String, Rc<Latch<Input>>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The answer to one token request, for every login waiting on it.
-struct SharedAnswer {
-    /// Resolves once `input` is set.
+/// A value set once and awaited by any number of tasks (a JS Promise underneath).
+pub struct Latch<T> {
     ready: js_sys::Promise,
     resolve: RefCell<Option<js_sys::Function>>,
-    input: RefCell<Option<Input>>,
+    value: RefCell<Option<T>>,
+}
+
+impl<T: Clone> Latch<T> {
+    pub fn new() -> Rc<Self> {
+        let resolve = RefCell::new(None);
+        let ready = js_sys::Promise::new(&mut |res, _| *resolve.borrow_mut() = Some(res));
+        Rc::new(Latch { ready, resolve, value: RefCell::new(None) })
+    }
+
+    /// Set the value (the first time only) and wake every waiter.
+    pub fn set(&self, value: T) {
+        if let Some(res) = self.resolve.borrow_mut().take() {
+            *self.value.borrow_mut() = Some(value);
+            let _ = res.call0(&JsValue::NULL);
+        }
+    }
+
+    /// The value, once set.
+    pub async fn wait(&self) -> Option<T> {
+        let _ = JsFuture::from(self.ready.clone()).await;
+        self.value.borrow().clone()
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -80,6 +102,7 @@ pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Optio
     let ttl = config.token_ttl_ms;
     let cached = cached_token(&identity, host_cache);
     let seed = (js_sys::Math::random() * 9.0e15) as u64;
+    let window_ms = config.batch_window_ms;
     let mut flow = FirstLoginFlow::new(config, event, cached, now_ms(), seed);
     let mut step = flow.start();
     let mut shared = false;
@@ -87,6 +110,10 @@ pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Optio
         let done = match step {
             Step::Send { request, timeout_ms } if request.purpose == Purpose::Token => {
                 Ok(send_token(&identity, &request, timeout_ms).await)
+            }
+            // Volume mode: the create waits for its batch; the flow reads its record's answer.
+            Step::Send { request, timeout_ms } if window_ms > 0 && volume::batchable(&request) => {
+                Ok(crate::wasm::volume::send_create(window_ms, request, timeout_ms).await)
             }
             step => perform(step).await,
         };
@@ -109,22 +136,17 @@ pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Optio
 /// answer (single flight): concurrent first logins share one token request.
 async fn send_token(identity: &str, request: &HttpRequest, timeout_ms: u64) -> Input {
     let waiting = IN_FLIGHT.with(|f| f.borrow().iter().find(|(k, _)| k == identity).map(|(_, a)| a.clone()));
-    if let Some(answer) = waiting {
-        let _ = JsFuture::from(answer.ready.clone()).await;
-        if let Some(input) = answer.input.borrow().clone() {
-            return input;
-        }
+    if let Some(input) = match waiting {
+        Some(answer) => answer.wait().await,
+        None => None,
+    } {
+        return input;
     }
-    let resolve = RefCell::new(None);
-    let ready = js_sys::Promise::new(&mut |res, _| *resolve.borrow_mut() = Some(res));
-    let answer = Rc::new(SharedAnswer { ready, resolve, input: RefCell::new(None) });
+    let answer = Latch::new();
     IN_FLIGHT.with(|f| f.borrow_mut().push((identity.to_string(), answer.clone())));
     let input = send(request, timeout_ms).await;
     IN_FLIGHT.with(|f| f.borrow_mut().retain(|(_, a)| !Rc::ptr_eq(a, &answer)));
-    *answer.input.borrow_mut() = Some(input.clone());
-    if let Some(res) = answer.resolve.borrow_mut().take() {
-        let _ = res.call0(&JsValue::NULL);
-    }
+    answer.set(input.clone());
     input
 }
 
