@@ -105,7 +105,7 @@ pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Optio
     let window_ms = config.batch_window_ms;
     let mut flow = FirstLoginFlow::new(config, event, cached, now_ms(), seed);
     let mut step = flow.start();
-    let mut shared = false;
+    let mut applied = TokenUpdate::Unchanged;
     let outcome = loop {
         let done = match step {
             Step::Send { request, timeout_ms } if request.purpose == Purpose::Token => {
@@ -121,11 +121,12 @@ pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Optio
             Ok(input) => step = flow.resume(input, now_ms()),
             Err(outcome) => break *outcome,
         }
-        // A new token goes to module memory at once, so logins that start before this one ends
-        // take it rather than asking for another (the host's cache gets it at the end).
-        if !shared && matches!(flow.token_update(), TokenUpdate::Store(_)) {
-            update_token_cache(&identity, flow.token_update(), ttl, None);
-            shared = true;
+        // A new token goes to module memory at once (a refused one leaves it), so logins that
+        // start before this one ends take it rather than ask for another; the host's cache is
+        // written once, at the end.
+        if flow.token_update() != &applied {
+            applied = flow.token_update().clone();
+            update_token_cache(&identity, &applied, ttl, None);
         }
     };
     update_token_cache(&identity, flow.token_update(), ttl, host_cache);
