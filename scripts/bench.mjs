@@ -6,6 +6,7 @@ import os from "node:os";
 import { execFileSync, spawnSync, fork } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants as zlibConstants } from "node:zlib";
+import { Webhook } from "svix";
 import { startEmulator } from "../tests/emulator/server.mjs";
 import { loadPackage, fixture, auth0Api, emulatorSecrets } from "../tests/node/harness.mjs";
 
@@ -21,6 +22,11 @@ const COLD_START_RUNS = 25;
 const MEMORY_LOGINS = 10_000;
 const MEMORY_CONCURRENCY = 10;
 const BACKFILL_PROFILES = 10_000;
+// Volume mode: Clerk deliveries (signed with svix), sent evenly over VOLUME_SPREAD_MS, each
+// answered by handleWebhook; the emulator answers after LATENCY_DELAY_MS.
+const VOLUME_DELIVERIES = 1_000;
+const VOLUME_SPREAD_MS = 5_000;
+const VOLUME_WINDOW_MS = 1_000;
 // Event reading: an Auth0 event with this many short keys in user_metadata, and ten times more.
 const METADATA_KEYS = 2_850;
 
@@ -33,6 +39,7 @@ const T = {
   coldRatio: 1.05,
   heapGrowthBytes: 1_000_000, // "no growth": median heap after GC, second half of the run within 1 MB of the first half
   backfillCalls: 50,
+  volumeCalls: 11, // one token + at most twice the 5 collections requests perfect packing needs
 };
 
 const rows = []; // [figure, measured, target, mark]
@@ -451,6 +458,83 @@ async function backfill() {
   return out;
 }
 
+// ----- volume mode ---------------------------------------------------------------------------
+async function volume() {
+  section(
+    `Volume mode: ${VOLUME_DELIVERIES.toLocaleString("en-US")} Clerk deliveries signed with svix, sent evenly over ${VOLUME_SPREAD_MS / 1000} s to handleWebhook (emulator +${LATENCY_DELAY_MS} ms per request, no Slack)`,
+  );
+  const emu = await startEmulator({ delayMs: LATENCY_DELAY_MS, dailyApiLimit: 1e9 });
+  const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+  const wh = new Webhook(secret);
+  const base = fixture("clerk-user-created.json");
+  const secrets = { SALESFORCE_CLIENT_ID: emu.clientId, SALESFORCE_CLIENT_SECRET: emu.clientSecret, SALESFORCE_LOGIN_URL: emu.url, CLERK_WEBHOOK_SECRET: secret };
+  const delivery = (run, i) => {
+    const e = structuredClone(base);
+    e.data.id = `user_${run}${i}`;
+    e.data.email_addresses = [{ ...e.data.email_addresses[1], id: `idn_${run}${i}`, email_address: `${run}${i}@bench.example.com` }];
+    e.data.primary_email_address_id = `idn_${run}${i}`;
+    const body = JSON.stringify(e);
+    const id = `msg_${run}${i}`;
+    const now = new Date();
+    return { method: "POST", headers: { "svix-id": id, "svix-timestamp": String(Math.floor(now.getTime() / 1000)), "svix-signature": wh.sign(id, now, body) }, body };
+  };
+  const runOnce = async (run, windowMs) => {
+    emu.reset({ sessions: true });
+    sf.clearTokenCache();
+    const config = { host: "clerk", secrets, batchWindowMs: windowMs, deadlineMs: 10_000 };
+    const requests = Array.from({ length: VOLUME_DELIVERIES }, (_, i) => delivery(run, i));
+    const times = [];
+    const statuses = {};
+    const t0 = performance.now();
+    await Promise.all(
+      requests.map(
+        (request, i) =>
+          new Promise((resolve) =>
+            setTimeout(async () => {
+              const start = performance.now();
+              const answer = await sf.handleWebhook("clerk", request, config);
+              times.push(performance.now() - start);
+              statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
+              resolve();
+            }, (i * VOLUME_SPREAD_MS) / VOLUME_DELIVERIES),
+          ),
+      ),
+    );
+    return {
+      windowMs,
+      seconds: (performance.now() - t0) / 1000,
+      apiCalls: emu.state.apiCalls,
+      tokenCalls: emu.state.requests.filter((r) => r.path === "/services/oauth2/token").length,
+      collections: emu.state.requests.filter((r) => r.path.endsWith("/composite/sobjects")).length,
+      leads: emu.state.records.Lead.length,
+      statuses,
+      p50: pct(times, 50),
+      p99: pct(times, 99),
+    };
+  };
+  const out = {};
+  const log = console.log;
+  console.log = () => {};
+  try {
+    out.off = await runOnce("off", 0);
+    out.on = await runOnce("on", VOLUME_WINDOW_MS);
+  } finally {
+    console.log = log;
+    await emu.stop();
+  }
+  const describe = (r) =>
+    `${r.leads.toLocaleString("en-US")} Leads, ${(r.apiCalls + r.tokenCalls).toLocaleString("en-US")} API calls (${r.tokenCalls} token${r.collections ? `, ${r.collections} collections` : ""}); answer p50 / p99 ${ms(r.p50)} / ${ms(r.p99)}`;
+  const complete = (r) => r.leads === VOLUME_DELIVERIES && r.statuses[200] === VOLUME_DELIVERIES;
+  row("volume mode off (one create per delivery)", describe(out.off), "", complete(out.off) ? "" : "incomplete");
+  row(
+    `batchWindowMs: ${VOLUME_WINDOW_MS}`,
+    describe(out.on),
+    `≤ ${T.volumeCalls} API calls`,
+    complete(out.on) ? mark(out.on.apiCalls + out.on.tokenCalls, T.volumeCalls) : "incomplete",
+  );
+  return out;
+}
+
 function summarise(result) {
   if (Array.isArray(result)) {
     const byStatus = {};
@@ -495,6 +579,8 @@ progress(`memory (${MEMORY_LOGINS} logins in a child process)`);
 figures.memory = await memory();
 progress("backfill");
 figures.backfill = await backfill();
+progress(`volume mode (${VOLUME_DELIVERIES} Clerk deliveries over ${VOLUME_SPREAD_MS / 1000} s, twice)`);
+figures.volume = await volume();
 figures.seconds = (performance.now() - started) / 1000;
 
 const m = figures.machine;

@@ -59,6 +59,10 @@ struct Org {
     /// Answers to give instead of the real one, by data call number (1-based).
     overrides: Vec<(usize, Override)>,
     jobs: Vec<FakeJob>,
+    /// Records per query page (Salesforce: up to 2,000); `None`: one page.
+    page_size: Option<usize>,
+    /// Result sets of paged queries, by locator number.
+    cursors: Vec<Vec<Value>>,
 }
 
 #[derive(Clone)]
@@ -174,7 +178,12 @@ impl Org {
                 .filter(|(_, l)| l[field].as_str().is_some_and(|v| values.contains(&v.to_lowercase())))
                 .map(|(id, l)| json!({"attributes": {"type": "Lead"}, "Id": id, field: l[field]}))
                 .collect();
-            return ok(200, json!({"totalSize": records.len(), "done": true, "records": records}).to_string());
+            self.cursors.push(records);
+            return self.query_page(self.cursors.len() - 1, 0);
+        }
+        if let Some(locator) = path.strip_prefix("/query/01gFAKE") {
+            let (cursor, offset) = locator.split_once('-').unwrap();
+            return self.query_page(cursor.parse().unwrap(), offset.parse().unwrap());
         }
         if path == "/jobs/ingest" && req.method == "POST" {
             let id = format!("7505e{:013}", self.jobs.len() + 1);
@@ -262,6 +271,18 @@ impl Org {
         }
         self.jobs[job].header = header;
         self.jobs[job].state = "JobComplete".into();
+    }
+
+    /// The page of a query's result set from `offset`, as Salesforce pages it.
+    fn query_page(&self, cursor: usize, offset: usize) -> Input {
+        let records = &self.cursors[cursor];
+        let end = self.page_size.map_or(records.len(), |n| records.len().min(offset + n));
+        let mut page =
+            json!({"totalSize": records.len(), "done": end == records.len(), "records": records[offset..end]});
+        if end < records.len() {
+            page["nextRecordsUrl"] = json!(format!("/services/data/v66.0/query/01gFAKE{cursor}-{end}"));
+        }
+        ok(200, page.to_string())
     }
 
     fn emails(&self) -> Vec<String> {
@@ -547,6 +568,58 @@ fn a_lost_answer_is_verified_before_anything_is_sent_again() {
     assert_eq!(record_count(&reqs[5]), 50, "not found, so sent again");
     assert_eq!(report.stats.created, 250);
     assert_eq!(org.leads.len(), 250);
+}
+
+#[test]
+fn a_lookup_reads_every_page_before_deciding() {
+    // The collection is processed but its answer lost; the lookup that verifies it answers two
+    // records a page: without the later pages, three users would look missing and be sent again.
+    let mut org = Org { page_size: Some(2), ..Org::default() };
+    org.overrides.push((1, Override::ProcessThenTimeOut));
+    let mut m = machine(config(json!({})), users(0..5), &Value::Null, Mode::Auto);
+    let (reqs, _, report) = run(&mut m, &mut org);
+    let l = lines(&reqs);
+    assert_eq!(l.len(), 5, "{l:?}");
+    assert!(l[2].starts_with("GET /query?q=SELECT%20Id%2C%20Email%20FROM%20Lead%20WHERE%20Email%20IN"), "{l:?}");
+    assert_eq!(&l[3..], ["GET /query/01gFAKE0-2", "GET /query/01gFAKE0-4"]);
+    assert!(reqs[3].headers.iter().any(|(n, v)| *n == "Authorization" && v.expose() == "Bearer 00Dtok!batch"));
+    assert_eq!(report.stats.created, 5);
+    assert_eq!(org.leads.len(), 5, "nothing sent twice");
+    let ids: Vec<_> = report.results.iter().map(|r| r.lead_id.clone().unwrap()).collect();
+    assert_eq!(ids, org.leads.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>());
+}
+
+#[test]
+fn an_expired_query_locator_reads_the_lookup_again_from_its_first_page() {
+    let mut org = Org { page_size: Some(2), ..Org::default() };
+    org.overrides.push((1, Override::ProcessThenTimeOut));
+    let gone = json!([{"errorCode": "INVALID_QUERY_LOCATOR", "message": "invalid query locator"}]);
+    org.overrides.push((3, Override::Answer(400, gone)));
+    let mut m = machine(config(json!({})), users(0..5), &Value::Null, Mode::Auto);
+    let (reqs, _, report) = run(&mut m, &mut org);
+    let l = lines(&reqs);
+    assert_eq!(l[3], "GET /query/01gFAKE0-2");
+    assert!(l[4].starts_with("GET /query?q="), "{l:?}");
+    assert_eq!(&l[5..], ["GET /query/01gFAKE1-2", "GET /query/01gFAKE1-4"]);
+    assert_eq!((report.stats.created, org.leads.len()), (5, 5));
+}
+
+#[test]
+fn a_next_page_off_the_instance_is_never_requested() {
+    let mut org = Org::default();
+    org.overrides.push((1, Override::ProcessThenTimeOut));
+    let hostile = json!({"totalSize": 9, "done": false, "records": [],
+        "nextRecordsUrl": "https://evil.example.net/services/data/v66.0/query/01g-2000"});
+    org.overrides.push((2, Override::Answer(200, hostile)));
+    let mut m = machine(config(json!({})), users(0..3), &Value::Null, Mode::Auto);
+    let (reqs, sleeps, report) = run(&mut m, &mut org);
+    let l = lines(&reqs);
+    assert!(reqs.iter().all(|r| r.url.expose().starts_with(LOGIN)), "{l:?}");
+    // Read as an unusable answer: the lookup is asked again, from its first page.
+    assert_eq!(l.len(), 4, "{l:?}");
+    assert!(l[2].starts_with("GET /query?q=") && l[3] == l[2], "{l:?}");
+    assert_eq!(sleeps.len(), 1);
+    assert_eq!((report.stats.created, org.leads.len()), (3, 3));
 }
 
 #[test]

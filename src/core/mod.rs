@@ -27,4 +27,5 @@ pub mod session;
 pub mod slack;
 pub mod step;
 pub mod text;
+pub mod volume;
 pub mod webhook;

@@ -25,12 +25,49 @@ pub struct CachedToken {
     pub obtained_at_ms: u64,
 }
 
-/// Whose token a cached one is: the grant (kind and client/user) and the login URL.
+/// Whose token a cached one is: the grant (kind and client/user), the login URL and, after `#`,
+/// [`secret_digest`] of the grant's secrets, so a config with a wrong secret never takes the
+/// token another config's right one got. Holds no secret.
 pub fn cache_identity(config: &Config) -> String {
-    let mut identity = config.grant.cache_identity_with_room(config.login_url.len() + 1);
+    let mut identity = config.grant.cache_identity_with_room(config.login_url.len() + 2 + 2 * DIGEST_BYTES);
     identity.push('@');
     identity.push_str(&config.login_url);
+    identity.push('#');
+    for b in secret_digest(&config.grant) {
+        identity.push(char::from(HEX[usize::from(b >> 4)]));
+        identity.push(char::from(HEX[usize::from(b & 15)]));
+    }
     identity
+}
+
+/// Bytes of the SHA-256 kept in [`cache_identity`]: 128 bits tell credentials apart.
+const DIGEST_BYTES: usize = 16;
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// SHA-256 (first [`DIGEST_BYTES`]) of every secret of `grant`, each length-prefixed so no two
+/// sets of secrets read the same. A one-way digest: the key may be stored by a host (Auth0's
+/// `api.cache` keeps keys), the secrets must not be.
+pub fn secret_digest(grant: &TokenGrant) -> [u8; DIGEST_BYTES] {
+    use sha2::{Digest, Sha256};
+    let secrets: [Option<&Secret>; 2] = match grant {
+        TokenGrant::Password { client_secret, password, .. } => [Some(client_secret), Some(password)],
+        TokenGrant::ClientCredentials { client_secret, .. } => [Some(client_secret), None],
+        TokenGrant::JwtBearer { private_key, .. } => [Some(private_key), None],
+        TokenGrant::RefreshToken { client_secret, refresh_token, .. } => [client_secret.as_ref(), Some(refresh_token)],
+        TokenGrant::AccessToken { access_token, .. } => [Some(access_token), None],
+    };
+    let mut hash = Sha256::new();
+    hash.update(b"sf-lead-rule token cache v1");
+    for secret in secrets {
+        let bytes = secret.map_or(&[][..], |s| s.expose().as_bytes());
+        // u64: the same prefix on every target (usize is 4 bytes in wasm32).
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    }
+    let full = hash.finalize();
+    let mut out = [0; DIGEST_BYTES];
+    out.copy_from_slice(&full[..DIGEST_BYTES]);
+    out
 }
 
 /// The token to start with: the configured one (`access_token` grant), or a cached token of the
@@ -289,6 +326,39 @@ mod tests {
         assert!(initial_token(&c, Some(other), 2_000).is_none());
         let evil = CachedToken { instance_url: "https://evil.example.net".into(), ..fresh };
         assert!(initial_token(&c, Some(evil), 2_000).is_none());
+    }
+
+    #[test]
+    fn the_cache_key_tells_secrets_apart_without_holding_them() {
+        let id = |v: serde_json::Value| cache_identity(&config(v));
+        let right = id(json!({"clientId":"cid","clientSecret":"right-secret"}));
+        let (base, digest) = right.split_once('#').unwrap();
+        assert_eq!(base, "client_credentials:cid@https://login.salesforce.com");
+        // SHA-256("sf-lead-rule token cache v1" ‖ len ‖ "right-secret" ‖ len ‖ ""), first 16 bytes.
+        let mut h = <sha2::Sha256 as sha2::Digest>::new();
+        sha2::Digest::update(&mut h, b"sf-lead-rule token cache v1");
+        for part in [&b"right-secret"[..], b""] {
+            sha2::Digest::update(&mut h, (part.len() as u64).to_le_bytes());
+            sha2::Digest::update(&mut h, part);
+        }
+        let expected: String = sha2::Digest::finalize(h)[..16].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(digest, expected);
+        assert!(!right.contains("right-secret"));
+        assert_ne!(right, id(json!({"clientId":"cid","clientSecret":"wrong-secret"})));
+        assert_eq!(right, id(json!({"clientId":"cid","clientSecret":"right-secret"})), "stable");
+        let pw = |p: &str| id(json!({"clientId":"c","clientSecret":"s","username":"u","password":p}));
+        assert_ne!(pw("p1"), pw("p2"));
+        // Length prefixes: moving a byte from one secret to the next is another key.
+        let refresh = |s: &str, r: &str| id(json!({"clientId":"c","clientSecret":s,"refreshToken":r}));
+        assert_ne!(refresh("ab", "c"), refresh("a", "bc"));
+
+        // A token cached by the right secret is not handed to a config with a wrong one.
+        let good = config(json!({"clientId":"cid","clientSecret":"right-secret"}));
+        let bad = config(json!({"clientId":"cid","clientSecret":"wrong-secret"}));
+        let token = AccessToken { token: Secret::new("t"), instance_url: "https://login.salesforce.com".into() };
+        let cached = cache_entry(&good, &token, 1_000);
+        assert!(initial_token(&good, Some(cached.clone()), 2_000).is_some());
+        assert_eq!(initial_token(&bad, Some(cached), 2_000), None);
     }
 
     #[test]

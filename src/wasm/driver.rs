@@ -3,14 +3,16 @@
 
 use crate::core::config::Config;
 use crate::core::flow::FirstLoginFlow;
-use crate::core::http::{HttpRequest, HttpResponse};
+use crate::core::http::{HttpRequest, HttpResponse, Purpose};
 use crate::core::outcome::Outcome;
 use crate::core::profile::HostEvent;
 use crate::core::secret::Secret;
 use crate::core::session::{cache_identity, CachedToken};
 use crate::core::step::{Input, Step, TokenUpdate};
+use crate::core::volume;
 use crate::wasm::bindings::get;
 use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -49,6 +51,38 @@ thread_local! {
     /// Tokens by grant identity. A module sees one or two identities, so a list beats a hash map
     /// (and keeps hashing code out of the wasm).
     static TOKENS: RefCell<Vec<(String, CachedToken)>> = const { RefCell::new(Vec::new()) };
+    /// Token requests on their way, by grant identity: a login that needs a token meanwhile
+    /// waits for that answer instead of sending its own (its flow reads the answer as its own).
+    static IN_FLIGHT: RefCell<Vec<(String, Rc<Latch<Input>>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A value set once and awaited by any number of tasks (a JS Promise underneath).
+pub struct Latch<T> {
+    ready: js_sys::Promise,
+    resolve: RefCell<Option<js_sys::Function>>,
+    value: RefCell<Option<T>>,
+}
+
+impl<T: Clone> Latch<T> {
+    pub fn new() -> Rc<Self> {
+        let resolve = RefCell::new(None);
+        let ready = js_sys::Promise::new(&mut |res, _| *resolve.borrow_mut() = Some(res));
+        Rc::new(Latch { ready, resolve, value: RefCell::new(None) })
+    }
+
+    /// Set the value (the first time only) and wake every waiter.
+    pub fn set(&self, value: T) {
+        if let Some(res) = self.resolve.borrow_mut().take() {
+            *self.value.borrow_mut() = Some(value);
+            let _ = res.call0(&JsValue::NULL);
+        }
+    }
+
+    /// The value, once set.
+    pub async fn wait(&self) -> Option<T> {
+        let _ = JsFuture::from(self.ready.clone()).await;
+        self.value.borrow().clone()
+    }
 }
 
 pub fn now_ms() -> u64 {
@@ -68,16 +102,53 @@ pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Optio
     let ttl = config.token_ttl_ms;
     let cached = cached_token(&identity, host_cache);
     let seed = (js_sys::Math::random() * 9.0e15) as u64;
+    let window_ms = config.batch_window_ms;
     let mut flow = FirstLoginFlow::new(config, event, cached, now_ms(), seed);
     let mut step = flow.start();
+    let mut applied = TokenUpdate::Unchanged;
     let outcome = loop {
-        match perform(step).await {
+        let done = match step {
+            Step::Send { request, timeout_ms } if request.purpose == Purpose::Token => {
+                Ok(send_token(&identity, &request, timeout_ms).await)
+            }
+            // Volume mode: the create waits for its batch; the flow reads its record's answer.
+            Step::Send { request, timeout_ms } if window_ms > 0 && volume::batchable(&request) => {
+                Ok(crate::wasm::volume::send_create(window_ms, request, timeout_ms).await)
+            }
+            step => perform(step).await,
+        };
+        match done {
             Ok(input) => step = flow.resume(input, now_ms()),
             Err(outcome) => break *outcome,
+        }
+        // A new token goes to module memory at once (a refused one leaves it), so logins that
+        // start before this one ends take it rather than ask for another; the host's cache is
+        // written once, at the end.
+        if flow.token_update() != &applied {
+            applied = flow.token_update().clone();
+            update_token_cache(&identity, &applied, ttl, None);
         }
     };
     update_token_cache(&identity, flow.token_update(), ttl, host_cache);
     outcome
+}
+
+/// Send a token request for `identity`, or wait for the one already on its way and take its
+/// answer (single flight): concurrent first logins share one token request.
+async fn send_token(identity: &str, request: &HttpRequest, timeout_ms: u64) -> Input {
+    let waiting = IN_FLIGHT.with(|f| f.borrow().iter().find(|(k, _)| k == identity).map(|(_, a)| a.clone()));
+    if let Some(input) = match waiting {
+        Some(answer) => answer.wait().await,
+        None => None,
+    } {
+        return input;
+    }
+    let answer = Latch::new();
+    IN_FLIGHT.with(|f| f.borrow_mut().push((identity.to_string(), answer.clone())));
+    let input = send(request, timeout_ms).await;
+    IN_FLIGHT.with(|f| f.borrow_mut().retain(|(_, a)| !Rc::ptr_eq(a, &answer)));
+    answer.set(input.clone());
+    input
 }
 
 /// Carry out one step of a core state machine: what happened, to feed back with `resume`, or

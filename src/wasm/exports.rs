@@ -147,6 +147,8 @@ export interface Config {
   notifyOnFailure?: boolean;
   /** createLeads in "auto" mode: above this many records use a Bulk API 2.0 job (default 50000). */
   bulkThreshold?: number;
+  /** Volume mode for long-running webhook servers: creates wait up to this long to share one sObject Collections request (0 = off). */
+  batchWindowMs?: number;
 }
 /** The stable error codes (`err.code`, `error.code`); a code is never renamed, only added. */
 export type ErrorCode =

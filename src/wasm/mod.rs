@@ -8,3 +8,4 @@ pub mod bindings;
 pub mod driver;
 pub mod exports;
 pub mod hosts;
+pub mod volume;

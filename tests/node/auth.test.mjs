@@ -118,6 +118,28 @@ test("JWT bearer with a PKCS#8 key WebCrypto cannot use for RS256 (EC): CONFIG_I
   assert.equal(emu.state.requests.filter((r) => r.path === TOKEN).length, 0);
 });
 
+test("token cache: a config with the same client id but another secret never rides on the cached token", async () => {
+  const api = auth0Api(); // one api.cache for every login, beside module memory
+  const right = { ...emulatorSecrets(emu) };
+  const wrong = { ...right, SALESFORCE_CLIENT_SECRET: "wrong-client-secret" };
+  const first = await login(actionEvent(right, { email: "first@example.com", app_metadata: {} }), api);
+  assert.equal(first.outcome.status, "created", JSON.stringify(first.outcome.error));
+  const second = await login(actionEvent(wrong, { email: "second@example.com", app_metadata: {} }), api);
+  assert.equal(second.outcome.status, "failed");
+  assert.equal(second.outcome.token, "none");
+  assert.equal(second.outcome.error.code, "TOKEN_REJECTED");
+  const third = await login(actionEvent(right, { email: "third@example.com", app_metadata: {} }), api);
+  assert.equal(third.outcome.status, "created", JSON.stringify(third.outcome.error));
+  assert.equal(third.outcome.token, "cached", "the right secret still finds its own token");
+  const tokenBodies = emu.state.requests.filter((r) => r.path === TOKEN).map((r) => new URLSearchParams(r.body).get("client_secret"));
+  assert.deepEqual(tokenBodies, ["emu-client-secret", "wrong-client-secret"], "the wrong secret asked for its own token");
+  assert.deepEqual(leads().map((l) => l.Email), ["first@example.com", "third@example.com"]);
+  // Distinct keys in api.cache; neither holds a secret.
+  const keys = [...api.store.keys()];
+  assert.equal(keys.length, 1, "only the token the right secret got is stored");
+  for (const k of keys) assert.ok(!k.includes("secret"), k);
+});
+
 test("refresh_token grant: one token request with the refresh token, one Lead", async () => {
   const { outcome } = await login(actionEvent({ ...baseSecrets(), SALESFORCE_REFRESH_TOKEN: emu.refreshToken }));
   assert.equal(outcome.status, "created", JSON.stringify(outcome.error));

@@ -175,6 +175,38 @@ test("a crash after a request went out: the rerun looks those users up instead o
   assert.equal(new Set(emu.state.records.Lead.map((r) => r.Email)).size, 1000);
 });
 
+test("a lookup answered in pages (2,250 rows): every nextRecordsUrl is read, nothing is sent twice", async () => {
+  fresh();
+  const users = exportUsers(150);
+  // 15 Leads already carry each user's email: one lookup of the 150 emails matches 2,250 rows.
+  const auth = await fetch(`${emu.url}/services/oauth2/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "client_credentials", client_id: emu.clientId, client_secret: emu.clientSecret }),
+  }).then((r) => r.json());
+  const existing = users.flatMap((u) => Array.from({ length: 15 }, (_, k) => ({ attributes: { type: "Lead" }, LastName: `Old ${k}`, Company: "Seed", Email: u.email })));
+  for (let i = 0; i < existing.length; i += 200) {
+    const r = await fetch(`${emu.url}/services/data/v66.0/composite/sobjects`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${auth.access_token}`, "content-type": "application/json" },
+      body: JSON.stringify({ allOrNone: false, records: existing.slice(i, i + 200) }),
+    });
+    assert.equal(r.status, 200);
+  }
+  const ids = new Set(emu.state.records.Lead.map((l) => l.Id));
+  assert.equal(ids.size, 2250);
+  emu.state.requests.length = 0;
+  // A resume state where every user's send went out and its answer was lost: each is looked up.
+  const state = { format: "sf-lead-rule/backfill@1", object: "Lead", users: Object.fromEntries(users.map((u) => [u.user_id, { status: "sending" }])) };
+  const report = await sf.createLeads(users, config(), { host: "auth0", state });
+  const l = lines(emu.state.requests);
+  assert.deepEqual(l.slice(1), ["GET /services/data/v66.0/query", l[2]], JSON.stringify(l));
+  assert.match(l[2], /^GET \/services\/data\/v66\.0\/query\/01g[0-9a-zA-Z]+-2000$/);
+  assert.deepEqual([report.stats.created, report.stats.failed], [150, 0]);
+  for (const r of report.results) assert.ok(ids.has(r.leadId), `${r.userKey}: ${r.leadId}`);
+  assert.equal(emu.state.records.Lead.length, 2250, "nobody was sent again");
+});
+
 test("createLeads rejects bad options and config with a code; a dry run sends nothing", async () => {
   fresh();
   await assert.rejects(sf.createLeads([], config(), { mode: "fast" }), { code: "CONFIG_INVALID", field: "options.mode" });

@@ -249,15 +249,27 @@ pub fn lookup_cost(value: &str) -> usize {
     percent_encode(&sf::soql_literal(value)).len() + 3
 }
 
-/// `(field value, Id)` of each record a lookup found.
-pub fn parse_lookup(resp: &HttpResponse, field: &str) -> Result<Vec<(String, String)>> {
+/// One page of a lookup's answer: `(field value, Id)` of each record on it, and where the next
+/// page is (`nextRecordsUrl`) while Salesforce says `done: false`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LookupPage {
+    /// `(field value, Id)` of each record on the page.
+    pub found: Vec<(String, String)>,
+    /// The next page's path (`/services/data/vXX.X/query/01g…-2000`), when there is one.
+    pub next: Option<String>,
+}
+
+/// Read one page of a lookup's answer. `done: false` must come with a `nextRecordsUrl` that is a
+/// path on the instance ([`next_page_request`] builds its request); anything else is
+/// `RESPONSE_INVALID`, so a hostile answer never sends the token elsewhere.
+pub fn parse_lookup(resp: &HttpResponse, field: &str) -> Result<LookupPage> {
     let v: Value = serde_json::from_str::<Value>(&resp.body)
         .map_err(|_| sf::invalid_response("query response is not JSON", resp.status))?;
     let records = v
         .get("records")
         .and_then(Value::as_array)
         .ok_or_else(|| sf::invalid_response("query response has no records", resp.status))?;
-    Ok(records
+    let found = records
         .iter()
         .filter_map(|r| {
             let obj = r.as_object()?;
@@ -265,7 +277,41 @@ pub fn parse_lookup(resp: &HttpResponse, field: &str) -> Result<Vec<(String, Str
             let value = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(field)).and_then(|(_, v)| v.as_str())?;
             Some((value.to_string(), id.to_string()))
         })
-        .collect())
+        .collect();
+    let next = match v.get("done") {
+        Some(Value::Bool(false)) => {
+            let url = v.get("nextRecordsUrl").and_then(Value::as_str).unwrap_or_default();
+            if !is_next_page_path(url) {
+                return Err(sf::invalid_response(
+                    "query answer is not done but its nextRecordsUrl is not a query page of this instance",
+                    resp.status,
+                ));
+            }
+            Some(url.to_string())
+        }
+        _ => None,
+    };
+    Ok(LookupPage { found, next })
+}
+
+/// `/services/data/vNN.N/query/<locator>` (or `queryAll`): a path, so the page is read from the
+/// instance the token belongs to, with nothing `fetch` could resolve elsewhere (`..`, `//`, `\`,
+/// `%`, `?`, `#`, `@`, a scheme).
+fn is_next_page_path(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("/services/data/v") else { return false };
+    let mut parts = rest.split('/');
+    let version_ok = parts.next().is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
+    let route_ok = matches!(parts.next(), Some("query" | "queryAll"));
+    let locator_ok = parts
+        .next()
+        .is_some_and(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    version_ok && route_ok && locator_ok && parts.next().is_none()
+}
+
+/// The GET of a lookup's next page (`path` from [`LookupPage::next`]) on the token's instance.
+pub fn next_page_request(token: &AccessToken, path: &str) -> HttpRequest {
+    let url = format!("{}{path}", token.instance_url);
+    sf::authorized(HttpRequest::new(Purpose::FindExisting, "GET", Text::plain(url)), token)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -599,7 +645,59 @@ mod tests {
             "email",
         )
         .unwrap();
-        assert_eq!(found, vec![("A@B.co".to_string(), "00Q1".to_string())]);
+        assert_eq!(found, LookupPage { found: vec![("A@B.co".to_string(), "00Q1".to_string())], next: None });
+    }
+
+    #[test]
+    fn lookup_pages_follow_next_records_url_on_the_instance_only() {
+        let page = |done: bool, next: Value| {
+            HttpResponse::new(
+                200,
+                serde_json::json!({"totalSize": 3, "done": done, "nextRecordsUrl": next,
+                    "records": [{"Id": "00Q1", "Email": "a@b.co"}]})
+                .to_string(),
+            )
+        };
+        let first = parse_lookup(&page(false, "/services/data/v66.0/query/01g5e00000000012-2000".into()), "Email");
+        let first = first.unwrap();
+        assert_eq!(first.next.as_deref(), Some("/services/data/v66.0/query/01g5e00000000012-2000"));
+        assert_eq!(first.found.len(), 1);
+        let r = next_page_request(&token(), first.next.as_deref().unwrap());
+        assert_eq!(
+            (r.method, r.purpose, r.url.expose()),
+            (
+                "GET",
+                Purpose::FindExisting,
+                "https://a.my.salesforce.com/services/data/v66.0/query/01g5e00000000012-2000".into()
+            )
+        );
+        assert!(r.headers.iter().any(|(n, _)| *n == "Authorization"));
+        assert_eq!(parse_lookup(&page(true, Value::Null), "Email").unwrap().next, None);
+        assert_eq!(
+            parse_lookup(&page(false, "/services/data/v66.0/queryAll/01gX-200".into()), "Email")
+                .unwrap()
+                .next
+                .as_deref(),
+            Some("/services/data/v66.0/queryAll/01gX-200")
+        );
+        for hostile in [
+            Value::Null,
+            "".into(),
+            "https://evil.example.net/services/data/v66.0/query/01g-2000".into(),
+            "//evil.example.net/services/data/v66.0/query/01g-2000".into(),
+            "/services/data/v66.0/query/../../../evil".into(),
+            "/services/data/v66.0/query/01g-2000/../x".into(),
+            "/services/data/v66.0/query/01g@evil.example.net".into(),
+            "/services/data/v66.0/query/01g%2F..".into(),
+            "/services/data/v66.0/query/01g-2000?x=1".into(),
+            "/services/data/v66.0/sobjects/Lead".into(),
+            "/services/data/v66.0/query/".into(),
+            "\\evil.example.net/services/data/v66.0/query/01g".into(),
+            12.into(),
+        ] {
+            let e = parse_lookup(&page(false, hostile.clone()), "Email").unwrap_err();
+            assert_eq!(e.code, ErrorCode::ResponseInvalid, "{hostile}");
+        }
     }
 
     #[test]

@@ -44,10 +44,13 @@ pub(super) enum Op {
     Token,
     /// `verify`: found → created, missing → send (again). Else (duplicates Salesforce did not
     /// name): found → duplicate, missing → failed.
+    /// `page`: the next page to read (`nextRecordsUrl`), `found` what earlier pages found.
     Lookup {
         users: Vec<usize>,
         field: String,
         verify: bool,
+        page: Option<String>,
+        found: Vec<(String, String)>,
     },
     Collection(Vec<usize>),
     JobCreate,
@@ -298,7 +301,7 @@ impl Backfill {
         }
         rest.extend(queue.drain(..));
         *queue = rest;
-        Some(Op::Lookup { users, field, verify })
+        Some(Op::Lookup { users, field, verify, page: None, found: Vec::new() })
     }
 
     /// Build and emit the request for `self.op`.
@@ -315,6 +318,7 @@ impl Backfill {
         let req = match &self.op {
             Op::None => return self.next(),
             Op::Token => return self.issue_token(),
+            Op::Lookup { page: Some(path), .. } => api::next_page_request(&token, path),
             Op::Lookup { users, field, .. } => {
                 let values: Vec<&str> =
                     users.iter().filter_map(|&i| self.users[i].lookup.as_ref().map(|(_, v)| v.as_str())).collect();
@@ -425,7 +429,9 @@ impl Backfill {
         match std::mem::replace(&mut self.op, Op::None) {
             Op::None | Op::Token => self.next(),
             Op::Collection(users) => self.on_collection_ok(users, &resp),
-            Op::Lookup { users, field, verify } => self.on_lookup_ok(users, field, verify, &resp),
+            Op::Lookup { users, field, verify, page, found } => {
+                self.on_lookup_ok(users, field, verify, page, found, &resp)
+            }
             Op::JobCreate => self.on_job_created(&resp),
             Op::JobUpload => self.on_job_uploaded(),
             Op::JobClose => self.on_job_closed(),
@@ -465,15 +471,30 @@ impl Backfill {
         self.next()
     }
 
-    /// The records a lookup found, matched to its users by the lookup value (any case).
-    fn on_lookup_ok(&mut self, users: Vec<usize>, field: String, verify: bool, resp: &HttpResponse) -> Step {
-        let found = match api::parse_lookup(resp, &field) {
-            Ok(found) => found,
+    /// The records a lookup found, matched to its users by the lookup value (any case), once its
+    /// last page is in: each `nextRecordsUrl` is read first.
+    fn on_lookup_ok(
+        &mut self,
+        users: Vec<usize>,
+        field: String,
+        verify: bool,
+        page: Option<String>,
+        mut found: Vec<(String, String)>,
+        resp: &HttpResponse,
+    ) -> Step {
+        match api::parse_lookup(resp, &field) {
+            Ok(read) => {
+                found.extend(read.found);
+                if let Some(next) = read.next {
+                    // The next page is a call of its own (its own renewal on an expired session).
+                    return self.begin(Op::Lookup { users, field, verify, page: Some(next), found });
+                }
+            }
             Err(e) => {
-                self.op = Op::Lookup { users, field, verify };
+                self.op = Op::Lookup { users, field, verify, page, found };
                 return self.retry(e, None);
             }
-        };
+        }
         let by_value: BTreeMap<String, String> =
             found.into_iter().map(|(v, id)| (v.to_ascii_lowercase(), id)).collect();
         for i in users {
@@ -528,6 +549,13 @@ impl Backfill {
                     return self.stop(e);
                 }
                 self.begin(Op::JobInfo)
+            }
+            Op::Lookup { users, field, verify, page: Some(_), .. }
+                if e.remote_code.as_deref() == Some("INVALID_QUERY_LOCATOR") =>
+            {
+                // The locator expired between pages: read the lookup again from its first page.
+                self.op = Op::Lookup { users, field, verify, page: None, found: Vec::new() };
+                self.retry(e, None)
             }
             Op::JobInfo if e.status == Some(404) => {
                 // The job is gone (deleted): what it did cannot be read; look its users up.

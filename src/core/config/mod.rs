@@ -103,6 +103,9 @@ pub struct Config {
     pub other_secrets: Vec<Secret>,
     /// Batch backfill in `auto` mode: more records than this go through a Bulk API 2.0 job.
     pub bulk_threshold: u64,
+    /// Volume mode: creates of concurrent logins wait up to this long to share one sObject
+    /// Collections request (`core::volume`); 0 = off.
+    pub batch_window_ms: u64,
 }
 
 /// The Okta profile attribute that receives the Lead id when `oktaLeadIdAttribute` is not set: a
@@ -188,6 +191,7 @@ impl Config {
             okta_lead_id_attribute: parse_okta_attribute(s.okta_lead_id_attribute)?,
             other_secrets,
             bulk_threshold: s.bulk_threshold.number("bulkThreshold", DEFAULT_BULK_THRESHOLD, 0, 1_000_000_000)?,
+            batch_window_ms: s.batch_window_ms.number("batchWindowMs", 0, 0, 60_000)?,
         })
     }
 

@@ -83,6 +83,7 @@ pub struct Settings {
     pub(super) webhook_secret: Given<Secret>,
     pub(super) okta_lead_id_attribute: Given<AttributeName>,
     pub(super) bulk_threshold: Given<u64>,
+    pub(super) batch_window_ms: Given<u64>,
 }
 
 impl Settings {
