@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
 import { startEmulator } from "../emulator/server.mjs";
-import { loadPackage, fixture, captureConsole } from "./harness.mjs";
+import { loadPackage, fixture, captureConsole, emulatorSecrets } from "./harness.mjs";
 
 // Read by firebase-functions when it loads, so set before the first require.
 process.env.FIREBASE_DEBUG_MODE = "true";
@@ -26,12 +26,7 @@ let baseUrl;
 before(async () => {
   emu = await startEmulator();
   // The settings the functions read from the environment, as a deployed function would.
-  Object.assign(process.env, {
-    SALESFORCE_CLIENT_ID: "emu-client-id",
-    SALESFORCE_CLIENT_SECRET: "emu-client-secret",
-    SALESFORCE_LOGIN_URL: emu.url,
-    SLACK_WEBHOOK_URL: emu.slackWebhookUrl,
-  });
+  Object.assign(process.env, emulatorSecrets(emu));
   // The HTTP path: each function is an (req, res) handler, served the way the Functions
   // Framework serves it (Express, JSON body).
   const app = express();

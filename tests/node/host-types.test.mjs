@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { startEmulator } from "../emulator/server.mjs";
-import { loadPackage, fixture, captureConsole } from "./harness.mjs";
+import { loadPackage, fixture, captureConsole, emulatorSecrets } from "./harness.mjs";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TSC = fileURLToPath(new URL("../../node_modules/typescript/bin/tsc", import.meta.url));
@@ -31,12 +31,7 @@ before(async () => {
   writeFileSync(`${ROOT}${OUT}/package.json`, '{ "type": "commonjs" }\n');
   handlers = require(`${ROOT}${OUT}/host-handlers.js`);
   emu = await startEmulator();
-  Object.assign(process.env, {
-    SALESFORCE_CLIENT_ID: "emu-client-id",
-    SALESFORCE_CLIENT_SECRET: "emu-client-secret",
-    SALESFORCE_LOGIN_URL: emu.url,
-    SLACK_WEBHOOK_URL: emu.slackWebhookUrl,
-  });
+  Object.assign(process.env, emulatorSecrets(emu));
 });
 after(() => emu.stop());
 beforeEach(() => {

@@ -5,7 +5,7 @@ import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { Webhook } from "svix";
 import { useEmulator } from "./use-emulator.mjs";
-import { loadPackage, fixture, fixtureText, assertNoSecrets, captureConsole } from "./harness.mjs";
+import { loadPackage, fixture, fixtureText, assertNoSecrets, captureConsole, emulatorSecrets } from "./harness.mjs";
 
 const sf = loadPackage();
 const fixtureEmu = useEmulator(sf);
@@ -17,14 +17,7 @@ beforeEach(() => {
 /** Settings the way a serverless host passes them: its environment. */
 function env(extra = {}) {
   return {
-    secrets: {
-      SALESFORCE_CLIENT_ID: "emu-client-id",
-      SALESFORCE_CLIENT_SECRET: "emu-client-secret",
-      SALESFORCE_LOGIN_URL: emu.url,
-      SLACK_WEBHOOK_URL: emu.slackWebhookUrl,
-      PATH: "/usr/bin",
-      ...extra,
-    },
+    secrets: emulatorSecrets(emu, { PATH: "/usr/bin", ...extra }),
   };
 }
 

@@ -5,7 +5,7 @@ import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { Webhook } from "svix";
 import { useEmulator } from "./use-emulator.mjs";
-import { loadPackage, fixture, fixtureText, captureConsole } from "./harness.mjs";
+import { loadPackage, fixture, fixtureText, captureConsole, emulatorSecrets } from "./harness.mjs";
 
 const sf = loadPackage();
 const fixtureEmu = useEmulator(sf);
@@ -76,13 +76,7 @@ const HOSTS = {
 /** `host`'s settings as its server would pass them: the environment, plus `extra` settings. */
 function env(host, extra = {}) {
   return {
-    secrets: {
-      SALESFORCE_CLIENT_ID: "emu-client-id",
-      SALESFORCE_CLIENT_SECRET: "emu-client-secret",
-      SALESFORCE_LOGIN_URL: emu.url,
-      SLACK_WEBHOOK_URL: emu.slackWebhookUrl,
-      ...HOSTS[host].secrets,
-    },
+    secrets: emulatorSecrets(emu, HOSTS[host].secrets),
     ...extra,
   };
 }
