@@ -129,9 +129,11 @@ fn lookup_url_len(base: &str, lookups: &[&HttpRequest]) -> usize {
     base.len() + "query?q=".len() + skeleton + emails
 }
 
-/// Email equality as SOQL's `=` has it: case-insensitive.
+/// Email equality as SOQL's `=` has it: case-insensitive. ASCII only (Unicode's case tables
+/// would cost ~10 kB of wasm); a record that SOQL matched in a case this does not see matches no
+/// lookup, and [`split_lookup_answer`] then sends each lookup alone.
 fn same_email(a: &str, b: &str) -> bool {
-    a.eq_ignore_ascii_case(b) || a.to_lowercase() == b.to_lowercase()
+    a.eq_ignore_ascii_case(b)
 }
 
 /// The query for `lookups` (each [`lookup_batchable`], all [`same_batch`], fitting [`fits`]):
@@ -159,24 +161,30 @@ pub fn lookup_request(lookups: &[&HttpRequest]) -> Option<HttpRequest> {
 ///   or `{"totalSize":0,"done":true,"records":[]}`;
 /// - an answer that says nothing per email (an expired session, 429/5xx, a redirect, the daily
 ///   limit, a lost answer) goes to every lookup as it is, as for creates ([`split_answer`]);
-/// - one refused as a whole (400, 414 …), unreadable, or not done (more records than a page holds)
-///   sends each lookup on its own: a read is safe to repeat.
+/// - one refused as a whole (400, 414 …), unreadable, not done (more records than a page holds),
+///   or with a record whose Email matches none asked (ASCII case aside) sends each lookup on its
+///   own: a read is safe to repeat.
 pub fn split_lookup_answer(input: &Input, lookups: &[&HttpRequest]) -> BatchAnswer {
     let n = lookups.len();
     let Input::Response(resp) = input else { return BatchAnswer::PerRecord(vec![input.clone(); n]) };
     if (200..300).contains(&resp.status) {
+        let emails = || lookups.iter().filter_map(|l| l.lookup()).map(|l| l.email.as_str());
         return match found_by_email(&resp.body) {
-            Some(found) => BatchAnswer::PerRecord(
-                lookups
-                    .iter()
-                    .map(|l| {
-                        let email = l.lookup().map_or("", |l| l.email.as_str());
-                        let record = found.iter().find(|(e, _)| same_email(e, email)).map(|(_, r)| r.as_str());
-                        Input::Response(single_lookup_answer(record))
-                    })
-                    .collect(),
-            ),
-            None => BatchAnswer::SendAlone,
+            // Each record is one SOQL matched to an email asked: one matching none (another
+            // case of a non-ASCII letter) means this split cannot tell whose it is.
+            Some(found) if found.iter().all(|(e, _)| emails().any(|asked| same_email(e, asked))) => {
+                BatchAnswer::PerRecord(
+                    lookups
+                        .iter()
+                        .map(|l| {
+                            let email = l.lookup().map_or("", |l| l.email.as_str());
+                            let record = found.iter().find(|(e, _)| same_email(e, email)).map(|(_, r)| r.as_str());
+                            Input::Response(single_lookup_answer(record))
+                        })
+                        .collect(),
+                )
+            }
+            _ => BatchAnswer::SendAlone,
         };
     }
     // 401/403/429/5xx, redirects and other statuses: as for creates.
@@ -638,6 +646,11 @@ mod tests {
         ));
         alone(resp(200, r#"{"totalSize":1,"done":true,"records":[{"Email":"a@x.co"}]}"#));
         alone(resp(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q5e0000000000001"}]}"#));
+        // SOQL matched in a case this split does not see (non-ASCII): whose record is it?
+        alone(resp(
+            200,
+            r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q5e0000000000001","Email":"A@X.CO"},{"Id":"00Q5e0000000000002","Email":"bÉ@x.co"}]}"#,
+        ));
         alone(resp(400, r#"[{"errorCode":"MALFORMED_QUERY","message":"unexpected token"}]"#));
         alone(resp(414, ""));
     }
