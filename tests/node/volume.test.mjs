@@ -1,7 +1,7 @@
 // Many logins at once in one process: concurrent first logins share one token request (single
 // flight in the driver), and never across credentials (the cache key has the secret's digest);
-// volume mode (batchWindowMs) gathers their creates into sObject Collections requests, through
-// onFirstLogin and through Clerk deliveries signed by the svix library.
+// volume mode (batchWindowMs) gathers their creates into sObject Collections requests and their
+// email lookups into IN queries, through onFirstLogin and Clerk deliveries signed with svix.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { Webhook } from "svix";
@@ -250,4 +250,32 @@ test("volume mode: a user whose email already has a Lead is answered duplicate f
     assert.deepEqual([bodies[i].status, bodies[i].leadId], ["created", lead.Id], JSON.stringify(bodies[i]));
   }
   assert.equal(emu.state.records.Lead.length, 3);
+});
+
+test("volume mode: a lookup batch refused as a whole (400) sends each lookup alone; the creates still batch", async () => {
+  const real = globalThis.fetch;
+  const refused = [];
+  globalThis.fetch = function (input, init) {
+    const url = typeof input === "string" ? input : input.url;
+    if (url.includes("%20IN%20%28")) {
+      refused.push(new URL(url).searchParams.get("q"));
+      return Promise.resolve(new Response(JSON.stringify([{ errorCode: "MALFORMED_QUERY", message: "unexpected token" }]), { status: 400, headers: { "content-type": "application/json" } }));
+    }
+    return real.call(this, input, init);
+  };
+  let answers;
+  const wh = new Webhook(CLERK_SECRET);
+  const emails = ["alone0@example.com", "alone1@example.com", "alone2@example.com"];
+  try {
+    const deliveries = emails.map((e, i) => clerkDelivery(wh, `user_alone${i}`, e, `msg_alone${i}`));
+    answers = await Promise.all(deliveries.map((d) => sf.handleWebhook("clerk", d, clerkConfig())));
+  } finally {
+    globalThis.fetch = real;
+  }
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200], JSON.stringify(answers));
+  assert.equal(refused.length, 1);
+  assertInQuery(refused[0], emails);
+  assert.deepEqual(dataCalls(), [QUERY, QUERY, QUERY, `POST ${COLLECTIONS}`]);
+  assert.deepEqual(queries().sort(), emails.map((e) => `SELECT Id FROM Lead WHERE Email = '${e}' LIMIT 1`).sort());
+  assert.deepEqual(emu.state.records.Lead.map((l) => l.Email).sort(), emails);
 });
