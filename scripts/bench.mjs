@@ -526,7 +526,7 @@ async function volume() {
   const describe = (r) =>
     `${r.leads.toLocaleString("en-US")} Leads, ${(r.apiCalls + r.tokenCalls).toLocaleString("en-US")} API calls (${r.tokenCalls} token, ${r.queries.toLocaleString("en-US")} queries${r.collections ? `, ${r.collections} collections` : ""}); answer p50 / p99 ${ms(r.p50)} / ${ms(r.p99)}`;
   const complete = (r) => r.leads === VOLUME_DELIVERIES && r.statuses[200] === VOLUME_DELIVERIES;
-  row("volume mode off (one create per delivery)", describe(out.off), "", complete(out.off) ? "" : "incomplete");
+  row("volume mode off (a lookup and a create per delivery)", describe(out.off), "", complete(out.off) ? "" : "incomplete");
   row(
     `batchWindowMs: ${VOLUME_WINDOW_MS}`,
     describe(out.on),
