@@ -282,6 +282,23 @@ pub fn collection_request(creates: &[&HttpRequest]) -> Option<HttpRequest> {
     Some(req.json_body(body))
 }
 
+/// The one request for a batch ([`collection_request`] or [`lookup_request`], by its kind).
+pub fn batch_request(batch: &[&HttpRequest]) -> Option<HttpRequest> {
+    match batch.first().and_then(|r| kind(r))? {
+        Kind::Create => collection_request(batch),
+        Kind::Lookup => lookup_request(batch),
+    }
+}
+
+/// Each member's answer from the answer to [`batch_request`] ([`split_answer`] or
+/// [`split_lookup_answer`], by its kind).
+pub fn split_batch_answer(input: &Input, batch: &[&HttpRequest]) -> BatchAnswer {
+    match batch.first().and_then(|r| kind(r)) {
+        Some(Kind::Lookup) => split_lookup_answer(input, batch),
+        _ => split_answer(input, batch.len()),
+    }
+}
+
 /// What the creates of a batch get once its request is answered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BatchAnswer {
@@ -535,6 +552,9 @@ mod tests {
         let create = sf::create_request(&token("t"), &c, &payload(&[("Email", "ann@x.co")]));
         assert!(!same_batch(&a, &create) && !same_batch(&create, &a));
         assert_eq!(lookup_request(&[&a, &create]), None);
+        assert_eq!(batch_request(&[&a, &quoted, &upper]), Some(req.clone()));
+        assert_eq!(batch_request(&[&create]), collection_request(&[&create]));
+        assert_eq!(batch_request(&[&after_lost]), None);
         assert_eq!(lookup_request(&[&a, &after_lost]), None);
         assert_eq!(lookup_request(&[]), None);
     }
@@ -574,11 +594,9 @@ mod tests {
             {"attributes": {"type": "Lead", "url": "/services/data/v66.0/sobjects/Lead/00Q5e0000000000001"}, "Id": "00Q5e0000000000001", "Email": "Ann@X.co"},
             {"attributes": {"type": "Lead", "url": "/services/data/v66.0/sobjects/Lead/00Q5e0000000000002"}, "Id": "00Q5e0000000000002", "Email": r"o'brien\x@x.co"}
         ]});
-        let BatchAnswer::PerRecord(each) =
-            split_lookup_answer(&Input::Response(HttpResponse::new(200, answer.to_string())), &lookups)
-        else {
-            panic!("per lookup")
-        };
+        let answer = Input::Response(HttpResponse::new(200, answer.to_string()));
+        assert_eq!(split_batch_answer(&answer, &lookups), split_lookup_answer(&answer, &lookups));
+        let BatchAnswer::PerRecord(each) = split_lookup_answer(&answer, &lookups) else { panic!("per lookup") };
         let found = |id: &str| {
             format!(
                 r#"{{"totalSize":1,"done":true,"records":[{{"attributes":{{"type":"Lead","url":"/services/data/v66.0/sobjects/Lead/{id}"}},"Id":"{id}"}}]}}"#

@@ -4,7 +4,7 @@
 
 use crate::core::http::HttpRequest;
 use crate::core::step::Input;
-use crate::core::volume::{self, BatchAnswer, Kind, Waiting};
+use crate::core::volume::{self, BatchAnswer, Waiting};
 use crate::wasm::driver::{self, Latch};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -119,16 +119,10 @@ async fn wake(id: u64, mut due: u64) {
 /// Send a batch and hand each waiting request its answer.
 async fn flush(batch: Batch) {
     let requests = requests_of(&batch.members);
-    let lookups = requests.first().and_then(|r| volume::kind(r)) == Some(Kind::Lookup);
-    let shared = if lookups { volume::lookup_request(&requests) } else { volume::collection_request(&requests) };
-    let answer = match shared {
+    let answer = match volume::batch_request(&requests) {
         Some(request) => {
             let timeout = volume::batch_timeout(&waiting_of(&batch.members), driver::now_ms());
-            let input = driver::send(&request, timeout).await;
-            match lookups {
-                true => volume::split_lookup_answer(&input, &requests),
-                false => volume::split_answer(&input, requests.len()),
-            }
+            volume::split_batch_answer(&driver::send(&request, timeout).await, &requests)
         }
         None => BatchAnswer::SendAlone,
     };
@@ -140,6 +134,6 @@ async fn flush(batch: Batch) {
         }
         BatchAnswer::SendAlone => {}
     }
-    // Whoever got no answer above (refused as a whole) sends alone: no create is left waiting.
+    // Whoever got no answer above (refused as a whole) sends alone: no request is left waiting.
     batch.members.iter().for_each(|q| q.answer.set(None));
 }
