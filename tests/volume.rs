@@ -1,6 +1,6 @@
 //! Volume mode in memory: several first-login flows whose creates share one sObject Collections
-//! request (`core::volume`), each reading its own record's result, and the fallbacks when the
-//! batch as a whole fails.
+//! request (`core::volume`), and whose email lookups one query, each reading its own result, and
+//! the fallbacks when the batch as a whole fails.
 #![cfg(not(target_arch = "wasm32"))]
 
 use serde_json::{json, Value};
@@ -46,6 +46,28 @@ fn flows_at_create(n: usize) -> (Vec<FirstLoginFlow>, Vec<HttpRequest>) {
         })
         .collect();
     (flows, creates)
+}
+
+/// `n` flows that look their email up first (webhook hosts' default), each run to its lookup.
+fn flows_at_lookup(n: usize) -> (Vec<FirstLoginFlow>, Vec<HttpRequest>) {
+    let mut v = json!({"clientId": "cid", "clientSecret": "s", "loginUrl": LOGIN, "batchWindowMs": 1000, "dedupeByEmail": true});
+    let c = Config::parse(v.as_object_mut().unwrap()).unwrap();
+    let cached = CachedToken {
+        identity: cache_identity(&c),
+        token: Secret::new("00Dtok!warm"),
+        instance_url: LOGIN.into(),
+        obtained_at_ms: NOW,
+    };
+    let mut flows: Vec<FirstLoginFlow> =
+        (0..n).map(|i| FirstLoginFlow::new(c.clone(), person(i), Some(cached.clone()), NOW, 7)).collect();
+    let lookups = flows
+        .iter_mut()
+        .map(|f| match f.start() {
+            Step::Send { request, .. } if request.purpose == Purpose::FindExisting => request,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    (flows, lookups)
 }
 
 fn resp(status: u16, body: Value) -> Input {
@@ -104,6 +126,7 @@ fn a_lost_batch_answer_makes_each_flow_look_its_record_up_before_sending_again()
         match step {
             Step::Send { request, .. } => {
                 assert_eq!(request.purpose, Purpose::FindExisting, "never a blind resend");
+                assert_eq!(volume::kind(&request), None, "the lookup after a lost create goes alone");
                 assert!(request.url.expose().contains(&format!("p{i}%40acme.com")), "{}", request.url.expose());
             }
             other => panic!("{other:?}"),
@@ -146,4 +169,66 @@ fn a_batch_refused_as_a_whole_sends_each_create_alone() {
         other => panic!("{other:?}"),
     }
     assert_eq!(creates[1].url.expose(), format!("{LOGIN}/services/data/v66.0/sobjects/Lead/"));
+}
+
+#[test]
+fn three_lookups_one_query_then_only_the_new_ones_create_together() {
+    let (mut flows, lookups) = flows_at_lookup(3);
+    let lookups: Vec<&HttpRequest> = lookups.iter().collect();
+    assert!(lookups.iter().all(|r| volume::kind(r) == Some(volume::Kind::Lookup)));
+    let query = volume::lookup_request(&lookups).unwrap();
+    let url = url::Url::parse(&query.url.expose()).unwrap();
+    assert_eq!(url.path(), "/services/data/v66.0/query");
+    let q = url.query_pairs().find(|(k, _)| k == "q").unwrap().1.into_owned();
+    assert_eq!(q, "SELECT Id, Email FROM Lead WHERE Email IN ('p0@acme.com','p1@acme.com','p2@acme.com')");
+
+    // p2 already has a record (stored in another case).
+    let answer = resp(
+        200,
+        json!({"totalSize": 1, "done": true, "records": [
+            {"attributes": {"type": "Lead", "url": "/services/data/v66.0/sobjects/Lead/00Q5e0000000000007"}, "Id": "00Q5e0000000000007", "Email": "P2@Acme.com"}
+        ]}),
+    );
+    let BatchAnswer::PerRecord(each) = volume::split_lookup_answer(&answer, &lookups) else { panic!("per lookup") };
+    let mut creates = Vec::new();
+    for (i, (f, input)) in flows.iter_mut().zip(each).enumerate() {
+        match f.resume(input, NOW + 1_100) {
+            Step::Send { request, .. } if i < 2 => creates.push(request),
+            Step::Done(o) if i == 2 => {
+                assert_eq!((o.status, o.lead_id.as_deref()), (Status::Duplicate, Some("00Q5e0000000000007")));
+                assert_eq!(o.reason, "not created: a record with this email already exists");
+            }
+            other => panic!("{i}: {other:?}"),
+        }
+    }
+    assert!(creates.iter().all(volume::batchable));
+    let batch = volume::collection_request(&creates.iter().collect::<Vec<_>>()).unwrap();
+    let body: Value = serde_json::from_str(&batch.body.as_ref().unwrap().expose()).unwrap();
+    let emails: Vec<_> = body["records"].as_array().unwrap().iter().map(|r| r["Email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["p0@acme.com", "p1@acme.com"]);
+}
+
+#[test]
+fn an_expired_session_on_a_lookup_batch_renews_each_flow_and_the_lookups_batch_again() {
+    let (mut flows, lookups) = flows_at_lookup(2);
+    let expired = resp(401, json!([{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]));
+    let BatchAnswer::PerRecord(each) = volume::split_lookup_answer(&expired, &lookups.iter().collect::<Vec<_>>())
+    else {
+        panic!()
+    };
+    let token = resp(200, json!({"access_token": "00Dtok!new", "instance_url": LOGIN}));
+    let mut again = Vec::new();
+    for (f, input) in flows.iter_mut().zip(each) {
+        match f.resume(input, NOW + 1_200) {
+            Step::Send { request, .. } => assert_eq!(request.purpose, Purpose::Token),
+            other => panic!("{other:?}"),
+        }
+        match f.resume(token.clone(), NOW + 1_300) {
+            Step::Send { request, .. } => again.push(request),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(again.iter().all(|r| volume::kind(r) == Some(volume::Kind::Lookup)));
+    let query = volume::lookup_request(&again.iter().collect::<Vec<_>>()).unwrap();
+    assert_eq!(query.headers[0].1.expose(), "Bearer 00Dtok!new");
 }

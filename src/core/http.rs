@@ -152,12 +152,33 @@ pub struct HttpRequest {
     /// The body is compact JSON this crate wrote ([`HttpRequest::json_body`]), so a plan can show
     /// it as it is instead of reading it back.
     json_body: bool,
+    /// What a plain lookup by email asks ([`HttpRequest::lookup`]).
+    lookup: Option<Box<EmailLookup>>,
+}
+
+/// What a plain lookup by email asks, carried beside its URL so volume mode can ask many in one
+/// query without reading the URL back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailLookup {
+    /// The object searched (`Lead`, `Contact`).
+    pub object: &'static str,
+    /// The email, as the lookup's `WHERE Email = …` has it.
+    pub email: String,
 }
 
 impl HttpRequest {
     /// A request with no header and no body.
     pub fn new(purpose: Purpose, method: &'static str, url: Text) -> Self {
-        HttpRequest { purpose, method, url, headers: Vec::new(), body: None, json_body: false }
+        HttpRequest { purpose, method, url, headers: Vec::new(), body: None, json_body: false, lookup: None }
+    }
+    /// Marks the request as the plain lookup of `lookup.email` in `lookup.object`.
+    pub fn with_lookup(mut self, lookup: EmailLookup) -> Self {
+        self.lookup = Some(Box::new(lookup));
+        self
+    }
+    /// What the request looks up, when it is a plain lookup by email.
+    pub fn lookup(&self) -> Option<&EmailLookup> {
+        self.lookup.as_deref()
     }
     /// Adds a header.
     pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: Text) -> Self {

@@ -7,7 +7,7 @@ use crate::core::encoding::{
 };
 use crate::core::endpoint::{is_loopback_host, WebUrl};
 use crate::core::error::{ErrorCode, Result, RuleError};
-use crate::core::http::{redirect_refused, HttpRequest, HttpResponse, Purpose, Text};
+use crate::core::http::{redirect_refused, EmailLookup, HttpRequest, HttpResponse, Purpose, Text};
 use crate::core::record::{RecordPayload, SObject};
 use crate::core::secret::{scrub, Secret};
 use serde_json::Value;
@@ -374,7 +374,13 @@ pub fn find_by_email_request(
     let soql =
         format!("SELECT {fields} FROM {} WHERE Email = {}{order} LIMIT 1", config.object.name(), soql_literal(email));
     let url = data_url(token, config, &format!("query?q={}", percent_encode(&soql)));
-    authorized(HttpRequest::new(Purpose::FindExisting, "GET", url), token)
+    let req = authorized(HttpRequest::new(Purpose::FindExisting, "GET", url), token);
+    // Only the first lookup may share a query (volume mode): the one after a lost create reads
+    // CreatedDate and goes alone.
+    match after_lost_create {
+        false => req.with_lookup(EmailLookup { object: config.object.name(), email: email.to_string() }),
+        true => req,
+    }
 }
 
 /// Whether a lookup answer's record says it was created before `time_ms` (Unix ms). `false`

@@ -1,11 +1,14 @@
 //! Volume mode (`batchWindowMs`): the creates of concurrent first logins in one process go to
-//! Salesforce together, as sObject Collections requests of at most 200 records. This module
-//! decides which creates may share a request, when a batch must go, the request itself, and the
-//! answer each create's flow gets from the collection's; the driver keeps the queue and timers.
-//! Never sends anything, never reads a clock.
+//! Salesforce together, as sObject Collections requests of at most 200 records, and so do their
+//! plain lookups by email, as one `WHERE Email IN (…)` query. This module decides which requests
+//! may share one, when a batch must go, the request itself, and the answer each flow gets from
+//! the shared one; the driver keeps the queue and timers. Never sends anything, never reads a
+//! clock.
 
-use crate::core::batch::api::COLLECTION_LIMIT;
+use crate::core::batch::api::{lookup_cost, COLLECTION_LIMIT};
+use crate::core::encoding::percent_encode;
 use crate::core::http::{HttpRequest, HttpResponse, Purpose, Text};
+use crate::core::salesforce::soql_literal;
 use crate::core::step::Input;
 use serde_json::Value;
 
@@ -30,10 +33,195 @@ pub fn batchable(request: &HttpRequest) -> bool {
         && collection_url(request).is_some()
 }
 
-/// Whether two creates may share one collection request: the same URL and headers, so the same
-/// instance, API version, object, token and `Sforce-Auto-Assign`.
+/// The most emails one lookup batch asks about.
+pub const MAX_LOOKUPS: usize = 200;
+
+/// The longest URL a lookup batch may have: half Salesforce's 16,384-character URI limit, so
+/// proxies with shorter limits still pass it.
+pub const MAX_LOOKUP_URL: usize = 8_192;
+
+/// What a request waits for in volume mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A create, for an sObject Collections request.
+    Create,
+    /// A plain lookup by email, for one `WHERE Email IN (…)` query.
+    Lookup,
+}
+
+/// Which batch `request` may wait for, or `None`: it goes out on its own.
+pub fn kind(request: &HttpRequest) -> Option<Kind> {
+    if batchable(request) {
+        Some(Kind::Create)
+    } else if lookup_batchable(request) {
+        Some(Kind::Lookup)
+    } else {
+        None
+    }
+}
+
+/// Whether `request` is a plain lookup by email ([`HttpRequest::lookup`], never the one after a
+/// lost create) whose batch of one would fit [`MAX_LOOKUP_URL`].
+pub fn lookup_batchable(request: &HttpRequest) -> bool {
+    request.purpose == Purpose::FindExisting
+        && request.method == "GET"
+        && request.lookup().is_some()
+        && query_base(request).is_some_and(|base| lookup_url_len(base, &[request]) <= MAX_LOOKUP_URL)
+}
+
+/// Whether two requests may share one batch: two creates with the same URL and headers (so the
+/// same instance, API version, object, token and `Sforce-Auto-Assign`), or two lookups of the same
+/// object on the same instance and API version with the same headers.
 pub fn same_batch(a: &HttpRequest, b: &HttpRequest) -> bool {
-    a.method == b.method && a.url == b.url && a.headers == b.headers
+    match (a.lookup(), b.lookup()) {
+        (None, None) => a.method == b.method && a.url == b.url && a.headers == b.headers,
+        (Some(x), Some(y)) => {
+            x.object == y.object && query_base(a).is_some() && query_base(a) == query_base(b) && a.headers == b.headers
+        }
+        _ => false,
+    }
+}
+
+/// Whether `next` (of the same batch as `batch`) still fits in it: at most [`MAX_BATCH`] creates,
+/// at most [`MAX_LOOKUPS`] lookups with a URL of at most [`MAX_LOOKUP_URL`].
+pub fn fits(batch: &[&HttpRequest], next: &HttpRequest) -> bool {
+    match (kind(next), query_base(next)) {
+        (Some(Kind::Lookup), Some(base)) => {
+            let all: Vec<&HttpRequest> = batch.iter().copied().chain([next]).collect();
+            all.len() <= MAX_LOOKUPS && lookup_url_len(base, &all) <= MAX_LOOKUP_URL
+        }
+        _ => batch.len() < MAX_BATCH,
+    }
+}
+
+/// Whether nothing more can join `batch`: it goes now.
+pub fn full(batch: &[&HttpRequest]) -> bool {
+    match batch.first().and_then(|r| kind(r)) {
+        Some(Kind::Lookup) => batch.len() >= MAX_LOOKUPS,
+        _ => batch.len() >= MAX_BATCH,
+    }
+}
+
+/// `{instance}/services/data/vXX.X/` of a lookup's URL.
+fn query_base(lookup: &HttpRequest) -> Option<&str> {
+    let url = lookup.url.as_plain()?;
+    let at = url.find("/query?q=")?;
+    url[..at].contains("/services/data/v").then(|| &url[..=at])
+}
+
+/// The SOQL of a lookup batch: each distinct email once (SOQL's `=` ignores case, so does this).
+fn lookup_soql(object: &str, lookups: &[&HttpRequest]) -> String {
+    let mut emails: Vec<&str> = Vec::with_capacity(lookups.len());
+    for email in lookups.iter().filter_map(|r| r.lookup()).map(|l| l.email.as_str()) {
+        if !emails.iter().any(|e| same_email(e, email)) {
+            emails.push(email);
+        }
+    }
+    let list: Vec<String> = emails.iter().map(|e| soql_literal(e)).collect();
+    format!("SELECT Id, Email FROM {object} WHERE Email IN ({})", list.join(","))
+}
+
+/// An upper bound of the URL length of a lookup batch (duplicates counted), without building it.
+fn lookup_url_len(base: &str, lookups: &[&HttpRequest]) -> usize {
+    let object = lookups.first().and_then(|r| r.lookup()).map_or("", |l| l.object);
+    let skeleton = percent_encode(&format!("SELECT Id, Email FROM {object} WHERE Email IN ()")).len();
+    let emails: usize = lookups.iter().filter_map(|r| r.lookup()).map(|l| lookup_cost(&l.email)).sum();
+    base.len() + "query?q=".len() + skeleton + emails
+}
+
+/// Email equality as SOQL's `=` has it: case-insensitive. ASCII only (Unicode's case tables
+/// would cost ~10 kB of wasm); a record that SOQL matched in a case this does not see matches no
+/// lookup, and [`split_lookup_answer`] then sends each lookup alone.
+fn same_email(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// The query for `lookups` (each [`lookup_batchable`], all [`same_batch`], fitting [`fits`]):
+/// `SELECT Id, Email FROM {Object} WHERE Email IN ('a','b',…)` with the lookups' headers. `None`
+/// when they cannot share one.
+pub fn lookup_request(lookups: &[&HttpRequest]) -> Option<HttpRequest> {
+    let first = lookups.first()?;
+    let base = query_base(first)?;
+    let all_fit = lookups.len() <= MAX_LOOKUPS && lookup_url_len(base, lookups) <= MAX_LOOKUP_URL;
+    if !all_fit || !lookups.iter().all(|l| lookup_batchable(l) && same_batch(first, l)) {
+        return None;
+    }
+    let soql = lookup_soql(first.lookup()?.object, lookups);
+    let mut req =
+        HttpRequest::new(Purpose::FindExisting, "GET", Text::plain(format!("{base}query?q={}", percent_encode(&soql))));
+    for (name, value) in &first.headers {
+        req = req.header(name.clone(), value.clone());
+    }
+    Some(req)
+}
+
+/// Split the answer to a lookup batch into the answer each lookup's own query would have had:
+/// - a readable, complete (`done: true`) answer gives each email its record (matched
+///   case-insensitively, as SOQL's `=` does) as `{"totalSize":1,"done":true,"records":[{…,"Id"}]}`,
+///   or `{"totalSize":0,"done":true,"records":[]}`;
+/// - an answer that says nothing per email (an expired session, 429/5xx, a redirect, the daily
+///   limit, a lost answer) goes to every lookup as it is, as for creates ([`split_answer`]);
+/// - one refused as a whole (400, 414 …), unreadable, not done (more records than a page holds),
+///   or with a record whose Email matches none asked (ASCII case aside) sends each lookup on its
+///   own: a read is safe to repeat.
+pub fn split_lookup_answer(input: &Input, lookups: &[&HttpRequest]) -> BatchAnswer {
+    let n = lookups.len();
+    let Input::Response(resp) = input else { return BatchAnswer::PerRecord(vec![input.clone(); n]) };
+    if (200..300).contains(&resp.status) {
+        let emails = || lookups.iter().filter_map(|l| l.lookup()).map(|l| l.email.as_str());
+        return match found_by_email(&resp.body) {
+            // Each record is one SOQL matched to an email asked: one matching none (another
+            // case of a non-ASCII letter) means this split cannot tell whose it is.
+            Some(found) if found.iter().all(|(e, _)| emails().any(|asked| same_email(e, asked))) => {
+                BatchAnswer::PerRecord(
+                    lookups
+                        .iter()
+                        .map(|l| {
+                            let email = l.lookup().map_or("", |l| l.email.as_str());
+                            let record = found.iter().find(|(e, _)| same_email(e, email)).map(|(_, r)| r.as_str());
+                            Input::Response(single_lookup_answer(record))
+                        })
+                        .collect(),
+                )
+            }
+            _ => BatchAnswer::SendAlone,
+        };
+    }
+    // 401/403/429/5xx, redirects and other statuses: as for creates.
+    split_answer(input, n)
+}
+
+/// `(Email, record)` of each record of a complete query answer, the record as a single lookup
+/// has it (`{"attributes":…,"Id":…}`, no Email); `None` when it is unreadable, not done, or has
+/// a record without a string `Id` and `Email`.
+fn found_by_email(body: &str) -> Option<Vec<(String, String)>> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    if v.get("done") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    v.get("records")?
+        .as_array()?
+        .iter()
+        .map(|r| {
+            let email = r.get("Email")?.as_str()?;
+            let id = r.get("Id")?.as_str()?;
+            let id = Value::String(id.to_string());
+            let one = match r.get("attributes") {
+                Some(attributes) => format!(r#"{{"attributes":{attributes},"Id":{id}}}"#),
+                None => format!(r#"{{"Id":{id}}}"#),
+            };
+            Some((email.to_string(), one))
+        })
+        .collect()
+}
+
+/// The answer a single `SELECT Id … LIMIT 1` lookup would have had.
+fn single_lookup_answer(record: Option<&str>) -> HttpResponse {
+    let body = match record {
+        Some(r) => format!(r#"{{"totalSize":1,"done":true,"records":[{r}]}}"#),
+        None => r#"{"totalSize":0,"done":true,"records":[]}"#.to_string(),
+    };
+    HttpResponse::new(200, body)
 }
 
 /// When the batch of `waiting` must go (Unix ms): `window_ms` after its first create, or sooner
@@ -92,6 +280,23 @@ pub fn collection_request(creates: &[&HttpRequest]) -> Option<HttpRequest> {
         req = req.header(name.clone(), value.clone());
     }
     Some(req.json_body(body))
+}
+
+/// The one request for a batch ([`collection_request`] or [`lookup_request`], by its kind).
+pub fn batch_request(batch: &[&HttpRequest]) -> Option<HttpRequest> {
+    match batch.first().and_then(|r| kind(r))? {
+        Kind::Create => collection_request(batch),
+        Kind::Lookup => lookup_request(batch),
+    }
+}
+
+/// Each member's answer from the answer to [`batch_request`] ([`split_answer`] or
+/// [`split_lookup_answer`], by its kind).
+pub fn split_batch_answer(input: &Input, batch: &[&HttpRequest]) -> BatchAnswer {
+    match batch.first().and_then(|r| kind(r)) {
+        Some(Kind::Lookup) => split_lookup_answer(input, batch),
+        _ => split_answer(input, batch.len()),
+    }
 }
 
 /// What the creates of a batch get once its request is answered.
@@ -301,5 +506,170 @@ mod tests {
         // Refused as a whole before any record was read.
         assert_eq!(split_answer(&resp(400, r#"[{"errorCode":"JSON_PARSER_ERROR"}]"#), 2), BatchAnswer::SendAlone);
         assert_eq!(split_answer(&resp(404, r#"[{"errorCode":"NOT_FOUND"}]"#), 2), BatchAnswer::SendAlone);
+    }
+
+    fn lookup(t: &str, c: &Config, email: &str) -> HttpRequest {
+        sf::find_by_email_request(&token(t), c, email, false)
+    }
+
+    fn soql_of(req: &HttpRequest) -> String {
+        let url = url::Url::parse(&req.url.expose()).unwrap();
+        url.query_pairs().find(|(k, _)| k == "q").map(|(_, v)| v.into_owned()).unwrap()
+    }
+
+    #[test]
+    fn plain_lookups_of_one_token_and_object_make_one_in_query() {
+        let c = config(json!({}));
+        let a = lookup("t", &c, "ann@x.co");
+        let quoted = lookup("t", &c, r"o'brien\x@x.co");
+        let upper = lookup("t", &c, "ANN@X.CO");
+        assert_eq!(a.lookup().map(|l| (l.object, l.email.as_str())), Some(("Lead", "ann@x.co")));
+        assert_eq!((kind(&a), kind(&quoted)), (Some(Kind::Lookup), Some(Kind::Lookup)));
+        assert!(same_batch(&a, &quoted) && same_batch(&a, &upper));
+
+        let req = lookup_request(&[&a, &quoted, &upper]).unwrap();
+        assert_eq!((req.purpose, req.method, req.lookup()), (Purpose::FindExisting, "GET", None));
+        // The same email in another case is asked once, as SOQL's `=` would match both.
+        assert_eq!(soql_of(&req), r"SELECT Id, Email FROM Lead WHERE Email IN ('ann@x.co','o\'brien\\x@x.co')");
+        assert_eq!(
+            req.url.expose(),
+            "https://acme.my.salesforce.com/services/data/v66.0/query?q=SELECT%20Id%2C%20Email%20FROM%20Lead%20WHERE%20Email%20IN%20%28%27ann%40x.co%27%2C%27o%5C%27brien%5C%5Cx%40x.co%27%29"
+        );
+        let headers: Vec<(String, String)> = req.headers.iter().map(|(n, v)| (n.to_string(), v.expose())).collect();
+        assert_eq!(
+            headers,
+            [("Authorization", "Bearer t"), ("Accept", "application/json")]
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+        );
+
+        // The lookup after a lost create (CreatedDate), another token or object, and a create
+        // never join.
+        let after_lost = sf::find_by_email_request(&token("t"), &c, "ann@x.co", true);
+        assert_eq!((after_lost.lookup(), kind(&after_lost)), (None, None));
+        assert!(!same_batch(&a, &after_lost));
+        assert!(!same_batch(&a, &lookup("t2", &c, "bob@x.co")));
+        assert!(!same_batch(&a, &lookup("t", &config(json!({"object": "Contact"})), "bob@x.co")));
+        let create = sf::create_request(&token("t"), &c, &payload(&[("Email", "ann@x.co")]));
+        assert!(!same_batch(&a, &create) && !same_batch(&create, &a));
+        assert_eq!(lookup_request(&[&a, &create]), None);
+        assert_eq!(batch_request(&[&a, &quoted, &upper]), Some(req.clone()));
+        assert_eq!(batch_request(&[&create]), collection_request(&[&create]));
+        assert_eq!(batch_request(&[&after_lost]), None);
+        assert_eq!(lookup_request(&[&a, &after_lost]), None);
+        assert_eq!(lookup_request(&[]), None);
+    }
+
+    #[test]
+    fn a_lookup_batch_stays_under_200_emails_and_its_url_well_under_salesforces_limit() {
+        let c = config(json!({}));
+        let short: Vec<HttpRequest> = (0..=MAX_LOOKUPS).map(|i| lookup("t", &c, &format!("u{i}@x.co"))).collect();
+        let refs: Vec<&HttpRequest> = short.iter().collect();
+        assert!(fits(&refs[..MAX_LOOKUPS - 1], refs[MAX_LOOKUPS - 1]));
+        assert!(!fits(&refs[..MAX_LOOKUPS], refs[MAX_LOOKUPS]));
+        assert!(!full(&refs[..MAX_LOOKUPS - 1]) && full(&refs[..MAX_LOOKUPS]));
+        assert!(lookup_request(&refs[..MAX_LOOKUPS]).is_some());
+        assert_eq!(lookup_request(&refs), None);
+
+        // 1,000-character emails: a handful per query, each query's URL at most MAX_LOOKUP_URL.
+        let long: Vec<HttpRequest> =
+            (0..10).map(|i| lookup("t", &c, &format!("{}{i}@x.co", "a".repeat(994)))).collect();
+        let long: Vec<&HttpRequest> = long.iter().collect();
+        let room = (1..long.len()).find(|&n| !fits(&long[..n], long[n])).unwrap();
+        assert_eq!(room, 7);
+        let req = lookup_request(&long[..room]).unwrap();
+        assert!(req.url.expose().len() <= MAX_LOOKUP_URL, "{}", req.url.expose().len());
+        assert_eq!(lookup_request(&long[..=room]), None);
+        // One that could not share a query even alone goes out on its own.
+        let huge = lookup("t", &c, &format!("{}@x.co", "a".repeat(MAX_LOOKUP_URL)));
+        assert_eq!(kind(&huge), None);
+    }
+
+    #[test]
+    fn each_lookup_gets_the_answer_its_own_query_would_have_had() {
+        let c = config(json!({}));
+        let emails = ["ann@x.co", r"o'brien\x@x.co", "none@x.co", "ANN@X.CO"];
+        let lookups: Vec<HttpRequest> = emails.iter().map(|e| lookup("t", &c, e)).collect();
+        let lookups: Vec<&HttpRequest> = lookups.iter().collect();
+        let answer = json!({"totalSize": 2, "done": true, "records": [
+            {"attributes": {"type": "Lead", "url": "/services/data/v66.0/sobjects/Lead/00Q5e0000000000001"}, "Id": "00Q5e0000000000001", "Email": "Ann@X.co"},
+            {"attributes": {"type": "Lead", "url": "/services/data/v66.0/sobjects/Lead/00Q5e0000000000002"}, "Id": "00Q5e0000000000002", "Email": r"o'brien\x@x.co"}
+        ]});
+        let answer = Input::Response(HttpResponse::new(200, answer.to_string()));
+        assert_eq!(split_batch_answer(&answer, &lookups), split_lookup_answer(&answer, &lookups));
+        let BatchAnswer::PerRecord(each) = split_lookup_answer(&answer, &lookups) else { panic!("per lookup") };
+        let found = |id: &str| {
+            format!(
+                r#"{{"totalSize":1,"done":true,"records":[{{"attributes":{{"type":"Lead","url":"/services/data/v66.0/sobjects/Lead/{id}"}},"Id":"{id}"}}]}}"#
+            )
+        };
+        let none = r#"{"totalSize":0,"done":true,"records":[]}"#.to_string();
+        let bodies: Vec<(u16, String)> = each
+            .iter()
+            .map(|i| match i {
+                Input::Response(r) => (r.status, r.body.clone()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            bodies,
+            [
+                (200, found("00Q5e0000000000001")),
+                (200, found("00Q5e0000000000002")),
+                (200, none),
+                (200, found("00Q5e0000000000001"))
+            ]
+        );
+        let read: Vec<_> = each
+            .iter()
+            .map(|i| match i {
+                Input::Response(r) => sf::parse_lookup_response(r, &c),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            read,
+            [
+                sf::LookupResult::Found("00Q5e0000000000001".into()),
+                sf::LookupResult::Found("00Q5e0000000000002".into()),
+                sf::LookupResult::NotFound,
+                sf::LookupResult::Found("00Q5e0000000000001".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lookup_batch_answer_without_per_email_results_goes_to_every_lookup_or_sends_each_alone() {
+        let c = config(json!({}));
+        let lookups = [lookup("t", &c, "a@x.co"), lookup("t", &c, "b@x.co")];
+        let lookups: Vec<&HttpRequest> = lookups.iter().collect();
+        let resp = |status: u16, body: &str| Input::Response(HttpResponse::new(status, body));
+        let everyone = |input: Input| {
+            assert_eq!(split_lookup_answer(&input, &lookups), BatchAnswer::PerRecord(vec![input.clone(); 2]))
+        };
+        everyone(resp(401, r#"[{"errorCode":"INVALID_SESSION_ID","message":"Session expired"}]"#));
+        everyone(resp(429, r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"slow down"}]"#));
+        everyone(resp(403, r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"TotalRequests Limit exceeded."}]"#));
+        everyone(resp(500, "[]"));
+        everyone(resp(503, "[]"));
+        everyone(resp(307, ""));
+        everyone(Input::TimedOut);
+        everyone(Input::NetworkError("ECONNRESET".into()));
+        // Unreadable, not done, or a record it cannot match: each asks again on its own.
+        let alone = |input: Input| assert_eq!(split_lookup_answer(&input, &lookups), BatchAnswer::SendAlone);
+        alone(resp(200, "{not json"));
+        alone(resp(200, r#"{"totalSize":0,"records":[]}"#));
+        alone(resp(
+            200,
+            r#"{"totalSize":3000,"done":false,"nextRecordsUrl":"/services/data/v66.0/query/01g5e00000000001-2000","records":[]}"#,
+        ));
+        alone(resp(200, r#"{"totalSize":1,"done":true,"records":[{"Email":"a@x.co"}]}"#));
+        alone(resp(200, r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q5e0000000000001"}]}"#));
+        // SOQL matched in a case this split does not see (non-ASCII): whose record is it?
+        alone(resp(
+            200,
+            r#"{"totalSize":1,"done":true,"records":[{"Id":"00Q5e0000000000001","Email":"A@X.CO"},{"Id":"00Q5e0000000000002","Email":"bÉ@x.co"}]}"#,
+        ));
+        alone(resp(400, r#"[{"errorCode":"MALFORMED_QUERY","message":"unexpected token"}]"#));
+        alone(resp(414, ""));
     }
 }

@@ -111,9 +111,10 @@ pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Optio
             Step::Send { request, timeout_ms } if request.purpose == Purpose::Token => {
                 Ok(send_token(&identity, &request, timeout_ms).await)
             }
-            // Volume mode: the create waits for its batch; the flow reads its record's answer.
-            Step::Send { request, timeout_ms } if window_ms > 0 && volume::batchable(&request) => {
-                Ok(crate::wasm::volume::send_create(window_ms, request, timeout_ms).await)
+            // Volume mode: a create or plain email lookup waits for its batch; the flow reads its
+            // own answer.
+            Step::Send { request, timeout_ms } if window_ms > 0 && volume::kind(&request).is_some() => {
+                Ok(crate::wasm::volume::send_batched(window_ms, request, timeout_ms).await)
             }
             step => perform(step).await,
         };

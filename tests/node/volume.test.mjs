@@ -1,7 +1,7 @@
 // Many logins at once in one process: concurrent first logins share one token request (single
 // flight in the driver), and never across credentials (the cache key has the secret's digest);
-// volume mode (batchWindowMs) gathers their creates into sObject Collections requests, through
-// onFirstLogin and through Clerk deliveries signed by the svix library.
+// volume mode (batchWindowMs) gathers their creates into sObject Collections requests and their
+// email lookups into IN queries, through onFirstLogin and Clerk deliveries signed with svix.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { Webhook } from "svix";
@@ -64,6 +64,14 @@ test("concurrent logins with another client secret do not share the token reques
 // ---- volume mode ------------------------------------------------------------------------------
 
 const COLLECTIONS = "/services/data/v66.0/composite/sobjects";
+const QUERY = "GET /services/data/v66.0/query";
+const queries = () => emu.state.requests.filter((r) => r.path === "/services/data/v66.0/query").map((r) => r.query.q);
+// The one batched lookup asks about each of `emails` once (in the order the deliveries joined).
+const assertInQuery = (q, emails) => {
+  const m = /^SELECT Id, Email FROM Lead WHERE Email IN \((.*)\)$/.exec(q);
+  assert.ok(m, q);
+  assert.deepEqual(m[1].split(",").sort(), emails.map((e) => `'${e}'`).sort());
+};
 const dataCalls = () => emu.state.requests.filter((r) => r.path.startsWith("/services/data/")).map((r) => `${r.method} ${r.path}`);
 
 test("volume mode: 30 concurrent logins, 1 token + 1 collections request, each answered with its own record", async () => {
@@ -166,11 +174,108 @@ test("volume mode: Clerk deliveries signed with svix are answered 200 only once 
   });
   const answers = await Promise.all(deliveries.map((d) => sf.handleWebhook("clerk", d, config)));
   assert.deepEqual(answers.map((a) => a.status), Array(8).fill(200), JSON.stringify(answers[0]));
-  assert.deepEqual(dataCalls(), [`POST ${COLLECTIONS}`]);
+  // Webhook hosts look the email up first: the 8 lookups share one query, as the creates do.
+  assert.deepEqual(dataCalls(), [QUERY, `POST ${COLLECTIONS}`]);
+  assertInQuery(queries()[0], Array.from({ length: 8 }, (_, i) => `clerk${i}@example.com`));
   const byEmail = new Map(emu.state.records.Lead.map((l) => [l.Email, l.Id]));
   answers.forEach((a, i) => {
     const text = a.body;
     assert.ok(text.includes(byEmail.get(`clerk${i}@example.com`)), text);
   });
   assertNoSecrets(answers, [secret]);
+});
+
+// A Clerk user.created delivery for `user` with `email`, signed with svix as Clerk signs it.
+function clerkDelivery(wh, user, email, msg) {
+  const event = fixture("clerk-user-created.json");
+  event.data.id = user;
+  event.data.email_addresses = [{ ...event.data.email_addresses[1], id: `idn_${user}`, email_address: email }];
+  event.data.primary_email_address_id = `idn_${user}`;
+  const body = JSON.stringify(event);
+  const now = new Date();
+  const headers = { "svix-id": msg, "svix-timestamp": String(Math.floor(now.getTime() / 1000)), "svix-signature": wh.sign(msg, now, body) };
+  return { method: "POST", headers, body };
+}
+
+const CLERK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const clerkConfig = () => ({ host: "clerk", secrets: { ...emulatorSecrets(emu), CLERK_WEBHOOK_SECRET: CLERK_SECRET }, batchWindowMs: 250 });
+
+test("volume mode: two deliveries of one user in one window make one record (one query, one collections request)", async () => {
+  const wh = new Webhook(CLERK_SECRET);
+  const deliveries = [
+    clerkDelivery(wh, "user_twice", "twice@example.com", "msg_twice_a"),
+    clerkDelivery(wh, "user_once", "once@example.com", "msg_once"),
+    clerkDelivery(wh, "user_twice", "twice@example.com", "msg_twice_b"), // Clerk's retry of the first
+  ];
+  const answers = await Promise.all(deliveries.map((d) => sf.handleWebhook("clerk", d, clerkConfig())));
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200], JSON.stringify(answers));
+  assert.deepEqual(dataCalls(), [QUERY, `POST ${COLLECTIONS}`]);
+  assertInQuery(queries()[0], ["twice@example.com", "once@example.com"]);
+  const batch = JSON.parse(emu.state.requests.find((r) => r.path === COLLECTIONS).body);
+  assert.deepEqual(batch.records.map((r) => r.Email).sort(), ["once@example.com", "twice@example.com"]);
+  const leads = emu.state.records.Lead;
+  assert.deepEqual(leads.map((l) => l.Email).sort(), ["once@example.com", "twice@example.com"]);
+  const twice = leads.find((l) => l.Email === "twice@example.com").Id;
+  // Whichever of the two is read first creates; the other waits for it (same user, same process).
+  const [a, , b] = answers.map((x) => JSON.parse(x.body).outcomes[0]);
+  assert.deepEqual([[a.status, a.leadId], [b.status, b.leadId]].sort(), [["created", twice], ["duplicate", twice]], JSON.stringify([a, b]));
+});
+
+test("volume mode: a user whose email already has a Lead is answered duplicate from the batched lookup, with no create", async () => {
+  const seed = await fetch(`${emu.url}${TOKEN}`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "client_credentials", client_id: emu.clientId, client_secret: emu.clientSecret }),
+  }).then((r) => r.json());
+  // Stored in another case: SOQL's = ignores case, and so does the split of the batched answer.
+  const existing = await fetch(`${emu.url}/services/data/v66.0/sobjects/Lead/`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${seed.access_token}`, "content-type": "application/json" },
+    body: JSON.stringify({ LastName: "Earlier", Company: "Seed", Email: "Known@Example.com" }),
+  }).then((r) => r.json());
+  emu.state.requests.length = 0;
+  const wh = new Webhook(CLERK_SECRET);
+  const emails = ["new0@example.com", "known@example.com", "new1@example.com"];
+  const deliveries = emails.map((e, i) => clerkDelivery(wh, `user_known${i}`, e, `msg_known${i}`));
+  const answers = await Promise.all(deliveries.map((d) => sf.handleWebhook("clerk", d, clerkConfig())));
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200], JSON.stringify(answers));
+  assert.deepEqual(dataCalls(), [QUERY, `POST ${COLLECTIONS}`]);
+  assertInQuery(queries()[0], emails);
+  const batch = JSON.parse(emu.state.requests.find((r) => r.path === COLLECTIONS).body);
+  assert.deepEqual(batch.records.map((r) => r.Email).sort(), ["new0@example.com", "new1@example.com"], "no create for the known user");
+  const bodies = answers.map((a) => JSON.parse(a.body).outcomes[0]);
+  assert.deepEqual([bodies[1].status, bodies[1].leadId], ["duplicate", existing.id], JSON.stringify(bodies[1]));
+  for (const i of [0, 2]) {
+    const lead = emu.state.records.Lead.find((l) => l.Email === emails[i]);
+    assert.deepEqual([bodies[i].status, bodies[i].leadId], ["created", lead.Id], JSON.stringify(bodies[i]));
+  }
+  assert.equal(emu.state.records.Lead.length, 3);
+});
+
+test("volume mode: a lookup batch refused as a whole (400) sends each lookup alone; the creates still batch", async () => {
+  const real = globalThis.fetch;
+  const refused = [];
+  globalThis.fetch = function (input, init) {
+    const url = typeof input === "string" ? input : input.url;
+    if (url.includes("%20IN%20%28")) {
+      refused.push(new URL(url).searchParams.get("q"));
+      return Promise.resolve(new Response(JSON.stringify([{ errorCode: "MALFORMED_QUERY", message: "unexpected token" }]), { status: 400, headers: { "content-type": "application/json" } }));
+    }
+    return real.call(this, input, init);
+  };
+  let answers;
+  const wh = new Webhook(CLERK_SECRET);
+  const emails = ["alone0@example.com", "alone1@example.com", "alone2@example.com"];
+  try {
+    const deliveries = emails.map((e, i) => clerkDelivery(wh, `user_alone${i}`, e, `msg_alone${i}`));
+    answers = await Promise.all(deliveries.map((d) => sf.handleWebhook("clerk", d, clerkConfig())));
+  } finally {
+    globalThis.fetch = real;
+  }
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200], JSON.stringify(answers));
+  assert.equal(refused.length, 1);
+  assertInQuery(refused[0], emails);
+  assert.deepEqual(dataCalls(), [QUERY, QUERY, QUERY, `POST ${COLLECTIONS}`]);
+  assert.deepEqual(queries().sort(), emails.map((e) => `SELECT Id FROM Lead WHERE Email = '${e}' LIMIT 1`).sort());
+  assert.deepEqual(emu.state.records.Lead.map((l) => l.Email).sort(), emails);
 });
