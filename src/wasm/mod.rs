@@ -1,6 +1,6 @@
-//! The wasm layer: thin. `bindings` converts JS ⇄ core values and errors, `driver` performs the
-//! core's steps with `fetch`, timers and WebCrypto, `hosts` adapts each identity host's calling
-//! convention. Nothing here decides anything the core could decide.
+//! The wasm layer: thin. `bindings` converts JS ⇄ core values and errors, `platform` binds
+//! `fetch`, timers, the clock and WebCrypto, `driver` performs the core's steps with them (and
+//! `volume` batches them), `hosts` adapts each identity host's calling convention. Nothing here decides anything the core could decide.
 
 #[cfg(feature = "batch")]
 pub mod batch;
@@ -8,4 +8,5 @@ pub mod bindings;
 pub mod driver;
 pub mod exports;
 pub mod hosts;
+pub mod platform;
 pub mod volume;

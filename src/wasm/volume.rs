@@ -5,7 +5,7 @@
 use crate::core::http::HttpRequest;
 use crate::core::step::Input;
 use crate::core::volume::{self, BatchAnswer, Waiting};
-use crate::wasm::driver::{self, Latch};
+use crate::wasm::platform::{self, Latch};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen_futures::spawn_local;
@@ -34,7 +34,7 @@ struct Queued {
 
 /// Queue `request` (of a [`volume::kind`]) for a batch and wait for its own answer.
 pub async fn send_batched(window_ms: u64, request: HttpRequest, timeout_ms: u64) -> Input {
-    let queued_at_ms = driver::now_ms();
+    let queued_at_ms = platform::now_ms();
     let answer = Latch::new();
     let queued =
         Queued { request: request.clone(), waiting: Waiting { queued_at_ms, timeout_ms }, answer: answer.clone() };
@@ -78,8 +78,8 @@ pub async fn send_batched(window_ms: u64, request: HttpRequest, timeout_ms: u64)
         Some(Some(input)) => input,
         // Refused as a whole: this request goes alone, in the time it has left.
         _ => {
-            let left = (queued_at_ms + timeout_ms).saturating_sub(driver::now_ms()).max(1);
-            driver::send(&request, left).await
+            let left = (queued_at_ms + timeout_ms).saturating_sub(platform::now_ms()).max(1);
+            platform::send(&request, left).await
         }
     }
 }
@@ -95,8 +95,8 @@ fn waiting_of(queued: &[Queued]) -> Vec<Waiting> {
 /// At `due`, send batch `id` if it is due (it may have gone already, full, or be due later).
 async fn wake(id: u64, mut due: u64) {
     loop {
-        driver::sleep(due.saturating_sub(driver::now_ms())).await;
-        let now = driver::now_ms();
+        platform::sleep(due.saturating_sub(platform::now_ms())).await;
+        let now = platform::now_ms();
         let taken = OPEN.with(|open| {
             let mut open = open.borrow_mut();
             let at = open.iter().position(|b| b.id == id)?;
@@ -121,8 +121,8 @@ async fn flush(batch: Batch) {
     let requests = requests_of(&batch.members);
     let answer = match volume::batch_request(&requests) {
         Some(request) => {
-            let timeout = volume::batch_timeout(&waiting_of(&batch.members), driver::now_ms());
-            volume::split_batch_answer(&driver::send(&request, timeout).await, &requests)
+            let timeout = volume::batch_timeout(&waiting_of(&batch.members), platform::now_ms());
+            volume::split_batch_answer(&platform::send(&request, timeout).await, &requests)
         }
         None => BatchAnswer::SendAlone,
     };
