@@ -623,6 +623,32 @@ fn a_next_page_off_the_instance_is_never_requested() {
 }
 
 #[test]
+fn a_query_that_never_ends_stops_the_run_instead_of_paging_forever() {
+    // Each page says "not done" and names a next page: a lookup must not read pages (nor
+    // restart it on an expired locator) without end.
+    let mut org = Org::default();
+    org.overrides.push((1, Override::ProcessThenTimeOut));
+    let endless = json!({"totalSize": 9, "done": false, "records": [],
+        "nextRecordsUrl": "/services/data/v66.0/query/01gLOOP-2000"});
+    let gone = json!([{"errorCode": "INVALID_QUERY_LOCATOR", "message": "invalid query locator"}]);
+    for n in 2..=400 {
+        // Every third page read is refused as an expired locator, which restarts the lookup.
+        let answer =
+            if n % 3 == 0 { Override::Answer(400, gone.clone()) } else { Override::Answer(200, endless.clone()) };
+        org.overrides.push((n, answer));
+    }
+    let mut m = machine(config(json!({})), users(0..3), &Value::Null, Mode::Auto);
+    let (reqs, _, report) = run(&mut m, &mut org);
+    let reads = reqs.iter().filter(|r| r.url.expose().contains("/query")).count();
+    assert_eq!(reads, batch::MAX_LOOKUP_PAGES, "{:?}", lines(&reqs));
+    let stopped = report.stopped.unwrap();
+    assert_eq!(stopped.code, ErrorCode::ResponseInvalid, "{}", stopped.message);
+    // Never resent blind: the records the lost create made are looked up by the next run.
+    assert_eq!((org.leads.len(), report.stats.created), (3, 0));
+    assert_eq!(report.state["users"]["auth0|00000"]["status"], "sending");
+}
+
+#[test]
 fn users_that_cannot_be_looked_up_are_never_resent_blind() {
     let mut org = Org::default();
     org.overrides.push((1, Override::ProcessThenTimeOut));

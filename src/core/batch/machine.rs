@@ -25,6 +25,14 @@ use std::collections::{BTreeMap, VecDeque};
 /// URL budget for the `IN (…)` list of one lookup query (Salesforce accepts about 16,000 characters).
 const LOOKUP_URL_BUDGET: usize = 8_000;
 
+/// The most query pages one lookup reads, restarts included: at 2,000 records a page, far more
+/// than the records of its at most 200 values. An answer still not done then is not trusted.
+pub const MAX_LOOKUP_PAGES: usize = 50;
+
+fn too_many_pages(status: u16) -> RuleError {
+    sf::invalid_response(&format!("query answer still not done after {MAX_LOOKUP_PAGES} pages"), status)
+}
+
 /// One user of the run: what happened to them so far (`Pending` until settled), and what is
 /// needed to send them.
 #[derive(Debug, Clone)]
@@ -44,13 +52,15 @@ pub(super) enum Op {
     Token,
     /// `verify`: found → created, missing → send (again). Else (duplicates Salesforce did not
     /// name): found → duplicate, missing → failed.
-    /// `page`: the next page to read (`nextRecordsUrl`), `found` what earlier pages found.
+    /// `page`: the next page to read (`nextRecordsUrl`), `found` what earlier pages found,
+    /// `reads` the pages asked for so far, this one and restarts included ([`MAX_LOOKUP_PAGES`]).
     Lookup {
         users: Vec<usize>,
         field: String,
         verify: bool,
         page: Option<String>,
         found: Vec<(String, String)>,
+        reads: usize,
     },
     Collection(Vec<usize>),
     JobCreate,
@@ -301,7 +311,7 @@ impl Backfill {
         }
         rest.extend(queue.drain(..));
         *queue = rest;
-        Some(Op::Lookup { users, field, verify, page: None, found: Vec::new() })
+        Some(Op::Lookup { users, field, verify, page: None, found: Vec::new(), reads: 1 })
     }
 
     /// Build and emit the request for `self.op`.
@@ -429,8 +439,8 @@ impl Backfill {
         match std::mem::replace(&mut self.op, Op::None) {
             Op::None | Op::Token => self.next(),
             Op::Collection(users) => self.on_collection_ok(users, &resp),
-            Op::Lookup { users, field, verify, page, found } => {
-                self.on_lookup_ok(users, field, verify, page, found, &resp)
+            Op::Lookup { users, field, verify, page, found, reads } => {
+                self.on_lookup_ok(users, field, verify, (page, reads), found, &resp)
             }
             Op::JobCreate => self.on_job_created(&resp),
             Op::JobUpload => self.on_job_uploaded(),
@@ -478,7 +488,7 @@ impl Backfill {
         users: Vec<usize>,
         field: String,
         verify: bool,
-        page: Option<String>,
+        (page, reads): (Option<String>, usize),
         mut found: Vec<(String, String)>,
         resp: &HttpResponse,
     ) -> Step {
@@ -486,12 +496,19 @@ impl Backfill {
             Ok(read) => {
                 found.extend(read.found);
                 if let Some(next) = read.next {
+                    if reads >= MAX_LOOKUP_PAGES {
+                        // An answer that pages on without end (or a locator that always
+                        // expires): stop, leaving the users to the next run's lookup.
+                        self.op = Op::Lookup { users, field, verify, page: None, found: Vec::new(), reads };
+                        return self.give_up(too_many_pages(resp.status));
+                    }
                     // The next page is a call of its own (its own renewal on an expired session).
-                    return self.begin(Op::Lookup { users, field, verify, page: Some(next), found });
+                    let op = Op::Lookup { users, field, verify, page: Some(next), found, reads: reads + 1 };
+                    return self.begin(op);
                 }
             }
             Err(e) => {
-                self.op = Op::Lookup { users, field, verify, page, found };
+                self.op = Op::Lookup { users, field, verify, page, found, reads };
                 return self.retry(e, None);
             }
         }
@@ -550,11 +567,17 @@ impl Backfill {
                 }
                 self.begin(Op::JobInfo)
             }
-            Op::Lookup { users, field, verify, page: Some(_), .. }
+            Op::Lookup { reads, .. }
+                if reads >= MAX_LOOKUP_PAGES && e.remote_code.as_deref() == Some("INVALID_QUERY_LOCATOR") =>
+            {
+                self.give_up(too_many_pages(e.status.unwrap_or(400)))
+            }
+            Op::Lookup { users, field, verify, page: Some(_), reads, .. }
                 if e.remote_code.as_deref() == Some("INVALID_QUERY_LOCATOR") =>
             {
-                // The locator expired between pages: read the lookup again from its first page.
-                self.op = Op::Lookup { users, field, verify, page: None, found: Vec::new() };
+                // The locator expired between pages: read the lookup again from its first page
+                // (its pages still count towards MAX_LOOKUP_PAGES).
+                self.op = Op::Lookup { users, field, verify, page: None, found: Vec::new(), reads: reads + 1 };
                 self.retry(e, None)
             }
             Op::JobInfo if e.status == Some(404) => {
@@ -612,24 +635,29 @@ impl Backfill {
         let wait = self.backoff.delay(self.attempt, retry_after_ms);
         let window_end = self.op_started.saturating_add(self.opts.retry_window_ms);
         if self.attempt >= self.opts.max_retries || !fits(self.now, wait, 50, window_end) {
-            if let Op::Lookup { users, verify, .. } = &self.op {
-                // Leave them `sending`: the next run looks them up again.
-                let (users, verify) = (users.clone(), *verify);
-                for i in users {
-                    if verify {
-                        self.verify.push_back(i);
-                    } else {
-                        self.resolve.push_back(i);
-                    }
-                }
-            }
             let mut e = error;
             e.message.push_str(&format!("; gave up after {} attempts", self.attempt + 1));
-            self.put_back();
-            return self.stop(e);
+            return self.give_up(e);
         }
         self.attempt += 1;
         Step::Sleep { ms: wait }
+    }
+
+    /// Stop the run on `error` (resumable): a lookup's users stay `sending`, for the next run.
+    fn give_up(&mut self, error: RuleError) -> Step {
+        if let Op::Lookup { users, verify, .. } = &self.op {
+            // Leave them `sending`: the next run looks them up again.
+            let (users, verify) = (users.clone(), *verify);
+            for i in users {
+                if verify {
+                    self.verify.push_back(i);
+                } else {
+                    self.resolve.push_back(i);
+                }
+            }
+        }
+        self.put_back();
+        self.stop(error)
     }
 
     // ----- settling users -----------------------------------------------------------------

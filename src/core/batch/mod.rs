@@ -26,7 +26,7 @@ pub use input::{
     InputItem, Mode, RunOptions, MAX_JOB_ROWS,
 };
 pub use job::MAX_JOB_BYTES;
-pub use machine::Backfill;
+pub use machine::{Backfill, MAX_LOOKUP_PAGES};
 pub use plan::{plan, BatchPlan, PLANNED_JOB_ID};
 pub use report::{BatchReport, Stats, UserResult};
 pub use state::{Entry, JobPhase, ResumeState, STATE_FORMAT};
