@@ -24,6 +24,14 @@ pub struct Waiting {
     pub timeout_ms: u64,
 }
 
+impl Waiting {
+    /// The time this request has left at `now_ms` (at least 1 ms): for the batch, or for its
+    /// own request once the batch was refused as a whole.
+    pub fn time_left(&self, now_ms: u64) -> u64 {
+        self.queued_at_ms.saturating_add(self.timeout_ms).saturating_sub(now_ms).max(1)
+    }
+}
+
 /// Whether `request` may wait for a batch: a create (`POST …/sobjects/{Object}/` with a JSON
 /// object body). Upserts, lookups and everything else go out on their own.
 pub fn batchable(request: &HttpRequest) -> bool {
@@ -237,7 +245,7 @@ pub fn send_at(window_ms: u64, waiting: &[Waiting]) -> u64 {
 /// How long the batch request may take when sent at `now_ms`: the least time any of its
 /// creates has left (at least 1 ms), so no flow waits past its own deadline.
 pub fn batch_timeout(waiting: &[Waiting], now_ms: u64) -> u64 {
-    waiting.iter().map(|w| w.queued_at_ms.saturating_add(w.timeout_ms).saturating_sub(now_ms)).min().unwrap_or(0).max(1)
+    waiting.iter().map(|w| w.time_left(now_ms)).min().unwrap_or(1)
 }
 
 /// `{instance}/services/data/vXX.X/composite/sobjects` and the object, from a create's URL
@@ -447,6 +455,10 @@ mod tests {
         assert_eq!(send_at(1_000, &[w(10_000, 3_000), w(10_200, 1_000)]), 10_700);
         assert_eq!(batch_timeout(&[w(10_000, 3_000), w(10_500, 3_000)], 11_000), 2_000);
         assert_eq!(batch_timeout(&[w(10_000, 3_000)], 20_000), 1);
+        assert_eq!(batch_timeout(&[], 20_000), 1);
+        // What a create refused with its batch has left for its own request.
+        assert_eq!((w(10_000, 3_000).time_left(12_500), w(10_000, 3_000).time_left(14_000)), (500, 1));
+        assert_eq!(w(u64::MAX - 5, 3_000).time_left(u64::MAX - 10), u64::MAX - (u64::MAX - 10));
     }
 
     #[test]

@@ -36,8 +36,8 @@ struct Queued {
 pub async fn send_batched(window_ms: u64, request: HttpRequest, timeout_ms: u64) -> Input {
     let queued_at_ms = platform::now_ms();
     let answer = Latch::new();
-    let queued =
-        Queued { request: request.clone(), waiting: Waiting { queued_at_ms, timeout_ms }, answer: answer.clone() };
+    let waiting = Waiting { queued_at_ms, timeout_ms };
+    let queued = Queued { request: request.clone(), waiting, answer: answer.clone() };
     let (full, arm) = OPEN.with(|open| {
         let mut open = open.borrow_mut();
         let mut full = Vec::new();
@@ -77,10 +77,7 @@ pub async fn send_batched(window_ms: u64, request: HttpRequest, timeout_ms: u64)
     match answer.wait().await {
         Some(Some(input)) => input,
         // Refused as a whole: this request goes alone, in the time it has left.
-        _ => {
-            let left = (queued_at_ms + timeout_ms).saturating_sub(platform::now_ms()).max(1);
-            platform::send(&request, left).await
-        }
+        _ => platform::send(&request, waiting.time_left(platform::now_ms())).await,
     }
 }
 
