@@ -2,7 +2,8 @@
 //! twice at the same moment (a retry racing a slow original): both would miss each other's record
 //! in an email lookup and create two. The driver keeps the logins in flight by [`login_key`]; a
 //! delivery whose key is in flight waits for that login and answers [`joined_outcome`] instead of
-//! running its own. Several processes are not covered: there, `externalIdField` (an upsert) is.
+//! running its own (after a skip, it runs its own then). Several processes are not covered:
+//! there, `externalIdField` (an upsert) is.
 
 use crate::core::config::Config;
 use crate::core::outcome::{Outcome, SlackOutcome, Status};
@@ -30,17 +31,22 @@ pub fn login_key(host: Host, event: &HostEvent, config: &Config) -> Option<Strin
 }
 
 /// What a delivery that waited for the same user's login answers, given that login's outcome:
-/// `duplicate` with the same record id once Salesforce confirmed it; otherwise the same status
-/// and error (a skip or a failure is shared, not retried at once: the host redelivers). It sent
-/// no request and no Slack message of its own, so its counts say so.
-pub fn joined_outcome(first: &Outcome) -> Outcome {
+/// `duplicate` with the same record id once Salesforce confirmed it; a failure as it was (not
+/// retried at once: the host redelivers on the 503). It sent no request and no Slack message of
+/// its own, so its counts say so. `None` after a skip: the skip was that delivery's own (a
+/// returning user's or unknown signal, a marker) and a 200 is never redelivered, so the waiting
+/// delivery runs its own login now that the first is done.
+pub fn joined_outcome(first: &Outcome) -> Option<Outcome> {
+    if first.status == Status::Skipped {
+        return None;
+    }
     let slack = if first.slack.status == "not_configured" { "not_configured" } else { "not_needed" };
     let (status, reason) = if first.confirmed() {
         (Status::Duplicate, "not created: the same user's login was running in this process (a redelivery)".to_string())
     } else {
         (first.status, format!("{} (the same user's login running in this process)", first.reason))
     };
-    Outcome {
+    Some(Outcome {
         status,
         reason,
         object: first.object,
@@ -52,7 +58,7 @@ pub fn joined_outcome(first: &Outcome) -> Outcome {
         slack: SlackOutcome { status: slack, error: None },
         token: "none",
         requests: 0,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -127,7 +133,7 @@ mod tests {
     #[test]
     fn a_confirmed_record_is_the_waiting_deliverys_duplicate() {
         for status in [Status::Created, Status::Duplicate] {
-            let o = joined_outcome(&first(status, Some(ID)));
+            let o = joined_outcome(&first(status, Some(ID))).expect("joined");
             assert_eq!(
                 serde_json::to_value(&o).expect("serialises"),
                 json!({"status": "duplicate",
@@ -141,22 +147,24 @@ mod tests {
     }
 
     #[test]
-    fn a_skip_or_a_failure_is_shared_as_it_was() {
+    fn a_failure_is_shared_as_it_was_and_a_skip_is_not() {
+        let mut failed = first(Status::Failed, None);
+        failed.reason = "not created".into();
+        failed.slack.status = "not_configured";
+        failed.error = Some(RuleError::new(ErrorCode::DeadlineExceeded, "gave up after 2500 ms"));
+        let o = joined_outcome(&failed).expect("joined");
+        assert_eq!(
+            (o.status, o.reason.as_str(), o.slack.status, o.requests, o.lead_id.as_deref()),
+            (Status::Failed, "not created (the same user's login running in this process)", "not_configured", 0, None)
+        );
+        assert_eq!(o.error.map(|e| e.code), Some(ErrorCode::DeadlineExceeded));
+        assert!(!joined_outcome(&failed).expect("joined").confirmed());
+        // An id without confirmation (a failure that names one) is no duplicate.
+        assert_eq!(joined_outcome(&first(Status::Failed, Some(ID))).map(|o| o.status), Some(Status::Failed));
+        // A skip was the first delivery's own (a login hook of a returning user racing the
+        // registration's): answering it 200 would lose this one's user, so it runs its own login.
         let mut skipped = first(Status::Skipped, None);
         skipped.reason = "not a first login".into();
-        skipped.slack.status = "not_configured";
-        let o = joined_outcome(&skipped);
-        assert_eq!(
-            (o.status, o.reason.as_str(), o.slack.status, o.requests),
-            (Status::Skipped, "not a first login (the same user's login running in this process)", "not_configured", 0)
-        );
-        let mut failed = first(Status::Failed, None);
-        failed.error = Some(RuleError::new(ErrorCode::DeadlineExceeded, "gave up after 2500 ms"));
-        let o = joined_outcome(&failed);
-        assert_eq!((o.status, o.lead_id.as_deref()), (Status::Failed, None));
-        assert_eq!(o.error.map(|e| e.code), Some(ErrorCode::DeadlineExceeded));
-        assert!(!joined_outcome(&failed).confirmed());
-        // An id without confirmation (a failure that names one) is no duplicate.
-        assert_eq!(joined_outcome(&first(Status::Failed, Some(ID))).status, Status::Failed);
+        assert_eq!(joined_outcome(&skipped), None);
     }
 }

@@ -92,13 +92,15 @@ async fn run_once(host: Host, config: Config, event: HostEvent) -> Outcome {
     let Some(key) = in_flight::login_key(host, &event, &config) else {
         return driver::run_first_login(config, event, None).await;
     };
-    let running =
-        IN_FLIGHT.with(|f| f.borrow().iter().find(|f| f.key == key).map(|f| (f.done.clone(), f.outcome.clone())));
-    if let Some((done, outcome)) = running {
+    // Until no login of this key runs: waiters woken together run one at a time, as each
+    // registers its own flight below before its first await.
+    while let Some((done, outcome)) =
+        IN_FLIGHT.with(|f| f.borrow().iter().find(|f| f.key == key).map(|f| (f.done.clone(), f.outcome.clone())))
+    {
         // The promise only ever resolves (below), and never before `outcome` is set.
         let _ = JsFuture::from(done).await;
-        if let Some(first) = outcome.borrow().as_ref() {
-            return in_flight::joined_outcome(first);
+        if let Some(joined) = outcome.borrow().as_ref().and_then(in_flight::joined_outcome) {
+            return joined;
         }
     }
     let mut resolve = None;
