@@ -135,6 +135,32 @@ fn a_lost_batch_answer_makes_each_flow_look_its_record_up_before_sending_again()
 }
 
 #[test]
+fn a_batch_answer_with_a_result_count_unlike_its_records_makes_each_flow_look_up_never_resend() {
+    // 200 with fewer (or more) results than records: which record each belongs to is unknown,
+    // but records may have been made: every flow looks its own up before sending anything again.
+    for results in [1, 3] {
+        let (mut flows, _) = flows_at_create(2);
+        let items: Vec<Value> = (0..results)
+            .map(|i| json!({"id": format!("00Q5e000000000000{i}"), "success": true, "errors": []}))
+            .collect();
+        let BatchAnswer::PerRecord(each) = volume::split_answer(&resp(200, Value::Array(items)), 2) else { panic!() };
+        for (i, (f, input)) in flows.iter_mut().zip(each).enumerate() {
+            let mut step = f.resume(input, NOW + 1_500);
+            if let Step::Sleep { ms } = step {
+                step = f.resume(Input::Woke, NOW + 1_500 + ms);
+            }
+            match step {
+                Step::Send { request, .. } => {
+                    assert_eq!(request.purpose, Purpose::FindExisting, "{results} results: never a blind resend");
+                    assert!(request.url.expose().contains(&format!("p{i}%40acme.com")), "{}", request.url.expose());
+                }
+                other => panic!("{results} results: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
 fn an_expired_session_renews_each_flow_and_its_create_joins_the_next_batch() {
     let (mut flows, _) = flows_at_create(2);
     let expired = resp(401, json!([{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]));
