@@ -64,7 +64,9 @@ pub async fn run_first_login(config: Config, event: HostEvent, host_cache: Optio
             update_token_cache(&identity, &applied, ttl, None);
         }
     };
-    update_token_cache(&identity, flow.token_update(), ttl, host_cache);
+    // Module memory already holds each change as it was made: writing the last one there again
+    // could put back a token that another login replaced meanwhile.
+    update_host_cache(&identity, flow.token_update(), ttl, host_cache);
     outcome
 }
 
@@ -114,22 +116,22 @@ pub fn cached_token(identity: &str, host_cache: Option<&dyn HostTokenCache>) -> 
 pub fn update_token_cache(identity: &str, update: &TokenUpdate, ttl_ms: u64, host_cache: Option<&dyn HostTokenCache>) {
     match update {
         TokenUpdate::Unchanged => {}
-        TokenUpdate::Store(t) => {
-            TOKENS.with(|c| {
-                let mut c = c.borrow_mut();
-                c.retain(|(k, _)| k != identity);
-                c.push((identity.to_string(), t.clone()));
-            });
-            if let Some(h) = host_cache {
-                h.store(t, ttl_ms);
-            }
-        }
-        TokenUpdate::Forget => {
-            TOKENS.with(|c| c.borrow_mut().retain(|(k, _)| k != identity));
-            if let Some(h) = host_cache {
-                h.forget(identity);
-            }
-        }
+        TokenUpdate::Store(t) => TOKENS.with(|c| {
+            let mut c = c.borrow_mut();
+            c.retain(|(k, _)| k != identity);
+            c.push((identity.to_string(), t.clone()));
+        }),
+        TokenUpdate::Forget => TOKENS.with(|c| c.borrow_mut().retain(|(k, _)| k != identity)),
+    }
+    update_host_cache(identity, update, ttl_ms, host_cache);
+}
+
+/// Apply a token decision to the host's cache only.
+fn update_host_cache(identity: &str, update: &TokenUpdate, ttl_ms: u64, host_cache: Option<&dyn HostTokenCache>) {
+    match (update, host_cache) {
+        (TokenUpdate::Store(t), Some(h)) => h.store(t, ttl_ms),
+        (TokenUpdate::Forget, Some(h)) => h.forget(identity),
+        _ => {}
     }
 }
 
