@@ -118,6 +118,7 @@ fn three_logins_one_collection_request_each_its_own_outcome() {
 fn a_lost_batch_answer_makes_each_flow_look_its_record_up_before_sending_again() {
     let (mut flows, _) = flows_at_create(2);
     let BatchAnswer::PerRecord(each) = volume::split_answer(&Input::TimedOut, 2) else { panic!() };
+    assert_eq!(each.len(), 2, "one input per flow, or the loop below checks nothing");
     for (i, (f, input)) in flows.iter_mut().zip(each).enumerate() {
         let mut step = f.resume(input, NOW + 1_500);
         if let Step::Sleep { ms } = step {
@@ -165,6 +166,7 @@ fn an_expired_session_renews_each_flow_and_its_create_joins_the_next_batch() {
     let (mut flows, _) = flows_at_create(2);
     let expired = resp(401, json!([{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]));
     let BatchAnswer::PerRecord(each) = volume::split_answer(&expired, 2) else { panic!() };
+    assert_eq!(each.len(), 2, "one input per flow, or the loop below checks nothing");
     let token = resp(200, json!({"access_token": "00Dtok!new", "instance_url": LOGIN}));
     let mut again = Vec::new();
     for (f, input) in flows.iter_mut().zip(each) {
@@ -216,6 +218,7 @@ fn three_lookups_one_query_then_only_the_new_ones_create_together() {
         ]}),
     );
     let BatchAnswer::PerRecord(each) = volume::split_lookup_answer(&answer, &lookups) else { panic!("per lookup") };
+    assert_eq!(each.len(), 3, "one input per flow, or the loop below checks nothing");
     let mut creates = Vec::new();
     for (i, (f, input)) in flows.iter_mut().zip(each).enumerate() {
         match f.resume(input, NOW + 1_100) {
@@ -242,6 +245,7 @@ fn an_expired_session_on_a_lookup_batch_renews_each_flow_and_the_lookups_batch_a
     else {
         panic!()
     };
+    assert_eq!(each.len(), 2, "one input per flow, or the loop below checks nothing");
     let token = resp(200, json!({"access_token": "00Dtok!new", "instance_url": LOGIN}));
     let mut again = Vec::new();
     for (f, input) in flows.iter_mut().zip(each) {
