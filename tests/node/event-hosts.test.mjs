@@ -190,6 +190,18 @@ const ALLOW = { type: "com.okta.action.update", value: { registration: "ALLOW" }
 const oktaInline = () => ({ method: "POST", headers: { authorization: "okta-shared" }, body: fixtureText("okta-registration-inline-hook.json") });
 const TOMAS = { FirstName: "Tomáš", LastName: "Novák", Email: "tomas.novak@example.com", Company: "Web channel signups", LeadSource: "Web" };
 
+test("Okta with bad configuration: an inline hook still lets the registration through, an event hook gets 500", async () => {
+  const noCredentials = { secrets: { OKTA_WEBHOOK_AUTHORIZATION: "okta-shared" } };
+  const inline = await hook("okta", oktaInline(), noCredentials);
+  assert.deepEqual([inline.status, inline.body], [200, ""]);
+  const eventHook = { method: "POST", headers: { authorization: "okta-shared" }, body: fixtureText("okta-user-lifecycle-create.json") };
+  const r = await hook("okta", eventHook, noCredentials);
+  assert.equal(r.status, 500, "not acknowledged: the event is not lost");
+  assert.equal(json(r).error.code, "CONFIG_MISSING");
+  assert.equal(emu.state.requests.length, 0);
+  silent();
+});
+
 test("Okta registration inline hook: commands allow the registration and write the Lead id to the profile", async () => {
   const r = await hook("okta", oktaInline(), env({ OKTA_WEBHOOK_AUTHORIZATION: "okta-shared" }));
   const id = onlyLead(TOMAS);

@@ -100,12 +100,15 @@ pub fn verification(host: Host, method: Option<&str>, headers: &Value) -> Option
 }
 
 /// The answer when the configuration cannot be read: 500 for the hosts that redeliver later
-/// (Clerk, Auth0 Event Streams, authentik); Ory 200 with the error (see [`respond`] for why Ory
-/// takes it) and Okta 200 empty, so registration goes on (an empty answer lets an Okta
+/// (Clerk, Auth0 Event Streams, authentik, Okta event hooks); Ory 200 with the error (see
+/// [`respond`] for why Ory takes it); an Okta registration inline hook (or a body that does not
+/// read as an Okta event) 200 empty, so registration goes on (an empty answer lets an Okta
 /// registration through).
-pub fn config_refused(host: Host, e: &RuleError) -> WebhookResponse {
+pub fn config_refused(host: Host, e: &RuleError, raw_body: &str) -> WebhookResponse {
+    let okta_event_hook = || read_json(raw_body, "").is_ok_and(|event| !is_okta_registration(&event));
     match host {
         Host::Clerk | Host::Auth0Events | Host::Authentik => WebhookResponse::error(500, e),
+        Host::Okta if okta_event_hook() => WebhookResponse::error(500, e),
         Host::Ory => WebhookResponse::error(200, e),
         _ => WebhookResponse::empty(200),
     }
@@ -465,20 +468,25 @@ mod tests {
     #[test]
     fn a_configuration_error_blocks_no_registration_but_clerk_is_retried() {
         let e = RuleError::new(ErrorCode::ConfigInvalid, "clientId is missing");
-        let clerk = config_refused(Host::Clerk, &e);
+        let clerk = config_refused(Host::Clerk, &e, "{}");
         assert_eq!(
             (clerk.status, body(&clerk)),
             (500, json!({"error": {"code": "CONFIG_INVALID", "message": "clientId is missing"}}))
         );
-        let ory = config_refused(Host::Ory, &e);
+        let ory = config_refused(Host::Ory, &e, "{}");
         assert_eq!(
             (ory.status, body(&ory)),
             (200, json!({"error": {"code": "CONFIG_INVALID", "message": "clientId is missing"}}))
         );
-        assert_empty(&config_refused(Host::Okta, &e), 200);
+        // Okta: an inline hook is let through; an event hook is redelivered, as Clerk's.
+        let inline = json!({"eventType": OKTA_REGISTRATION_EVENT, "data": {}}).to_string();
+        assert_empty(&config_refused(Host::Okta, &e, &inline), 200);
+        assert_empty(&config_refused(Host::Okta, &e, "not json"), 200);
+        let event_hook = json!({"eventType": "com.okta.event_hook", "data": {"events": []}}).to_string();
+        assert_eq!(config_refused(Host::Okta, &e, &event_hook), clerk);
         // Auth0 Event Streams and authentik redeliver too: 500, as Clerk.
         for host in [Host::Auth0Events, Host::Authentik] {
-            assert_eq!(config_refused(host, &e), clerk, "{host:?}");
+            assert_eq!(config_refused(host, &e, "{}"), clerk, "{host:?}");
         }
     }
 

@@ -89,6 +89,15 @@ async fn webhook_response(host: String, request: JsValue, config: JsValue) -> We
         return r;
     }
 
+    let body_value = get(&request, "body");
+    let raw = match body_value.as_string() {
+        Some(s) => s,
+        None => match respond::body_not_text(host) {
+            Some(r) => return r,
+            None => js_sys::JSON::stringify(&body_value).ok().and_then(|s| s.as_string()).unwrap_or_default(),
+        },
+    };
+
     let config = match host_config(&config) {
         Ok(mut c) => {
             c.deadline_ms = respond::deadline_ms(host, c.deadline_ms);
@@ -97,17 +106,8 @@ async fn webhook_response(host: String, request: JsValue, config: JsValue) -> We
         }
         Err(e) => {
             log_config_error(host.name(), &e);
-            return respond::config_refused(host, &e);
+            return respond::config_refused(host, &e, &raw);
         }
-    };
-
-    let body_value = get(&request, "body");
-    let raw = match body_value.as_string() {
-        Some(s) => s,
-        None => match respond::body_not_text(host) {
-            Some(r) => return r,
-            None => js_sys::JSON::stringify(&body_value).ok().and_then(|s| s.as_string()).unwrap_or_default(),
-        },
     };
 
     match respond::authenticate(host, &headers, &raw, config.webhook_secret.as_ref().map(|s| s.expose())) {
