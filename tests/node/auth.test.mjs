@@ -299,3 +299,23 @@ test("recreateDeleted: a stored Lead id Salesforce reports deleted is created ag
   assert.equal(plain.outcome.status, "skipped");
   assert.equal(emu.state.requests.length, 0);
 });
+
+test("a login that ends late does not put back the token another login replaced after a 401", async () => {
+  const config = { secrets: emulatorSecrets(emu), deadlineMs: 4000, requestTimeoutMs: 3000 };
+  const user = (n) => ({ user_id: `auth0|late${n}`, email: `late${n}@example.com`, name: `Late User${n}` });
+  const tokens = () => emu.state.requests.filter((r) => r.path === TOKEN).length;
+  // B gets the first token and creates its Lead, then waits for a slow Slack.
+  emu.setFaults({ kind: "delay", target: "slack", ms: 800, times: 1 });
+  const late = sf.onFirstLogin(user(1), config);
+  while (leads().length === 0) await new Promise((r) => setTimeout(r, 10));
+  // Meanwhile the first token's session ends: A is refused with it and renews it.
+  emu.addFaults({ kind: "expireSessions" });
+  assert.equal((await sf.onFirstLogin(user(2), config)).status, "created");
+  assert.equal(tokens(), 2);
+  assert.equal((await late).status, "created");
+  // C uses A's token: had B written its own (expired) token back, C would be refused and renew.
+  const c = await sf.onFirstLogin(user(3), config);
+  assert.equal(c.status, "created");
+  assert.equal(c.token, "cached");
+  assert.equal(tokens(), 2);
+});
