@@ -27,9 +27,8 @@ fn person(i: usize) -> HostEvent {
     }
 }
 
-/// `n` flows with a warm token, each run to its create.
-fn flows_at_create(n: usize) -> (Vec<FirstLoginFlow>, Vec<HttpRequest>) {
-    let c = config();
+/// `n` flows with a warm token under `c`, each run to its first request, which must be `purpose`.
+fn flows_at(c: Config, n: usize, purpose: Purpose) -> (Vec<FirstLoginFlow>, Vec<HttpRequest>) {
     let cached = CachedToken {
         identity: cache_identity(&c),
         token: Secret::new("00Dtok!warm"),
@@ -38,36 +37,25 @@ fn flows_at_create(n: usize) -> (Vec<FirstLoginFlow>, Vec<HttpRequest>) {
     };
     let mut flows: Vec<FirstLoginFlow> =
         (0..n).map(|i| FirstLoginFlow::new(c.clone(), person(i), Some(cached.clone()), NOW, 7)).collect();
-    let creates = flows
+    let requests = flows
         .iter_mut()
         .map(|f| match f.start() {
-            Step::Send { request, .. } if request.purpose == Purpose::CreateRecord => request,
+            Step::Send { request, .. } if request.purpose == purpose => request,
             other => panic!("{other:?}"),
         })
         .collect();
-    (flows, creates)
+    (flows, requests)
+}
+
+/// `n` flows with a warm token, each run to its create.
+fn flows_at_create(n: usize) -> (Vec<FirstLoginFlow>, Vec<HttpRequest>) {
+    flows_at(config(), n, Purpose::CreateRecord)
 }
 
 /// `n` flows that look their email up first (webhook hosts' default), each run to its lookup.
 fn flows_at_lookup(n: usize) -> (Vec<FirstLoginFlow>, Vec<HttpRequest>) {
     let mut v = json!({"clientId": "cid", "clientSecret": "s", "loginUrl": LOGIN, "batchWindowMs": 1000, "dedupeByEmail": true});
-    let c = Config::parse(v.as_object_mut().unwrap()).unwrap();
-    let cached = CachedToken {
-        identity: cache_identity(&c),
-        token: Secret::new("00Dtok!warm"),
-        instance_url: LOGIN.into(),
-        obtained_at_ms: NOW,
-    };
-    let mut flows: Vec<FirstLoginFlow> =
-        (0..n).map(|i| FirstLoginFlow::new(c.clone(), person(i), Some(cached.clone()), NOW, 7)).collect();
-    let lookups = flows
-        .iter_mut()
-        .map(|f| match f.start() {
-            Step::Send { request, .. } if request.purpose == Purpose::FindExisting => request,
-            other => panic!("{other:?}"),
-        })
-        .collect();
-    (flows, lookups)
+    flows_at(Config::parse(v.as_object_mut().unwrap()).unwrap(), n, Purpose::FindExisting)
 }
 
 fn resp(status: u16, body: Value) -> Input {
