@@ -390,6 +390,21 @@ mod tests {
         RecordPayload { fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
     }
 
+    /// Batch answers that say nothing per record: each waiting flow gets the same one.
+    fn answers_for_everyone() -> Vec<Input> {
+        let resp = |status: u16, body: &str| Input::Response(HttpResponse::new(status, body));
+        vec![
+            resp(401, r#"[{"errorCode":"INVALID_SESSION_ID","message":"Session expired"}]"#),
+            resp(429, r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"slow down"}]"#),
+            resp(403, r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"TotalRequests Limit exceeded."}]"#),
+            resp(500, "[]"),
+            resp(503, "[]"),
+            resp(307, ""),
+            Input::TimedOut,
+            Input::NetworkError("ECONNRESET".into()),
+        ]
+    }
+
     #[test]
     fn creates_of_one_token_and_object_make_one_collection_request() {
         let c = config(json!({"autoAssign": "01Q000000000001"}));
@@ -503,14 +518,9 @@ mod tests {
         let resp = |status: u16, body: &str| Input::Response(HttpResponse::new(status, body));
         let everyone =
             |input: Input| assert_eq!(split_answer(&input, 2), BatchAnswer::PerRecord(vec![input.clone(); 2]));
-        everyone(resp(401, r#"[{"errorCode":"INVALID_SESSION_ID","message":"Session expired"}]"#));
-        everyone(resp(429, r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"slow down"}]"#));
-        everyone(resp(403, r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"TotalRequests Limit exceeded."}]"#));
-        everyone(resp(500, "[]"));
-        everyone(resp(503, "[]"));
-        everyone(resp(307, ""));
-        everyone(Input::TimedOut);
-        everyone(Input::NetworkError("ECONNRESET".into()));
+        for input in answers_for_everyone() {
+            everyone(input);
+        }
         // Unreadable, or results for the wrong number of records: records may exist, so each
         // flow reads an answer without its id (and looks its record up).
         everyone(resp(200, "{not json"));
@@ -658,14 +668,9 @@ mod tests {
         let everyone = |input: Input| {
             assert_eq!(split_lookup_answer(&input, &lookups), BatchAnswer::PerRecord(vec![input.clone(); 2]))
         };
-        everyone(resp(401, r#"[{"errorCode":"INVALID_SESSION_ID","message":"Session expired"}]"#));
-        everyone(resp(429, r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"slow down"}]"#));
-        everyone(resp(403, r#"[{"errorCode":"REQUEST_LIMIT_EXCEEDED","message":"TotalRequests Limit exceeded."}]"#));
-        everyone(resp(500, "[]"));
-        everyone(resp(503, "[]"));
-        everyone(resp(307, ""));
-        everyone(Input::TimedOut);
-        everyone(Input::NetworkError("ECONNRESET".into()));
+        for input in answers_for_everyone() {
+            everyone(input);
+        }
         // Unreadable, not done, or a record it cannot match: each asks again on its own.
         let alone = |input: Input| assert_eq!(split_lookup_answer(&input, &lookups), BatchAnswer::SendAlone);
         alone(resp(200, "{not json"));

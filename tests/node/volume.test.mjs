@@ -72,20 +72,21 @@ const assertInQuery = (q, emails) => {
   assert.ok(m, q);
   assert.deepEqual(m[1].split(",").sort(), emails.map((e) => `'${e}'`).sort());
 };
+/** A Lead already in the org, created straight through the emulator's REST API (not the package). */
+async function seedLead(fields) {
+  const form = { grant_type: "client_credentials", client_id: emu.clientId, client_secret: emu.clientSecret };
+  const seed = await fetch(`${emu.url}${TOKEN}`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(form) }).then((r) => r.json());
+  return fetch(`${emu.url}/services/data/v66.0/sobjects/Lead/`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${seed.access_token}`, "content-type": "application/json" },
+    body: JSON.stringify(fields),
+  }).then((r) => r.json());
+}
 const dataCalls = () => emu.state.requests.filter((r) => r.path.startsWith("/services/data/")).map((r) => `${r.method} ${r.path}`);
 
 test("volume mode: 30 concurrent logins, 1 token + 1 collections request, each answered with its own record", async () => {
   // One person already has a Lead, and the duplicate rule is on for the batch.
-  const seed = await fetch(`${emu.url}${TOKEN}`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ grant_type: "client_credentials", client_id: emu.clientId, client_secret: emu.clientSecret }),
-  }).then((r) => r.json());
-  const existing = await fetch(`${emu.url}/services/data/v66.0/sobjects/Lead/`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${seed.access_token}`, "content-type": "application/json" },
-    body: JSON.stringify({ LastName: "Earlier", Company: "Seed", Email: "concurrent7@example.com" }),
-  }).then((r) => r.json());
+  const existing = await seedLead({ LastName: "Earlier", Company: "Seed", Email: "concurrent7@example.com" });
   emu.state.requests.length = 0;
   emu.setFaults({ kind: "duplicateRule", target: "collections" });
 
@@ -224,17 +225,8 @@ test("volume mode: two deliveries of one user in one window make one record (one
 });
 
 test("volume mode: a user whose email already has a Lead is answered duplicate from the batched lookup, with no create", async () => {
-  const seed = await fetch(`${emu.url}${TOKEN}`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ grant_type: "client_credentials", client_id: emu.clientId, client_secret: emu.clientSecret }),
-  }).then((r) => r.json());
   // Stored in another case: SOQL's = ignores case, and so does the split of the batched answer.
-  const existing = await fetch(`${emu.url}/services/data/v66.0/sobjects/Lead/`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${seed.access_token}`, "content-type": "application/json" },
-    body: JSON.stringify({ LastName: "Earlier", Company: "Seed", Email: "Known@Example.com" }),
-  }).then((r) => r.json());
+  const existing = await seedLead({ LastName: "Earlier", Company: "Seed", Email: "Known@Example.com" });
   emu.state.requests.length = 0;
   const wh = new Webhook(CLERK_SECRET);
   const emails = ["new0@example.com", "known@example.com", "new1@example.com"];
