@@ -283,6 +283,7 @@ test("drop on create when a Lead with this email is older than the login: duplic
 });
 
 test("drop on every create: never two Leads, failed after the retries, no marker", async () => {
+  configure(ROOMY);
   emu.setFaults({ kind: "drop", target: "create" });
   const { outcome, api } = await login();
   assertFailed(outcome, api, "NETWORK_ERROR");
