@@ -16,11 +16,11 @@ use crate::core::profile::{normalise, Host, HostEvent};
 use crate::wasm::bindings::{from_js, to_js};
 use crate::wasm::driver;
 use crate::wasm::exports::{load_config, parse_config};
+use crate::wasm::platform::Latch;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen]
 extern "C" {
@@ -74,16 +74,10 @@ pub async fn run_event(host: Host, event: &Value, config: Config) -> Result<Vec<
     Ok(outcomes)
 }
 
-/// A login running in this process: the promise its waiters await, and its outcome once known.
-struct Flight {
-    key: String,
-    done: js_sys::Promise,
-    outcome: Rc<RefCell<Option<Outcome>>>,
-}
-
 thread_local! {
-    /// Logins in flight, by `in_flight::login_key`. Few at a time: a list.
-    static IN_FLIGHT: RefCell<Vec<Flight>> = const { RefCell::new(Vec::new()) };
+    /// Logins in flight, by `in_flight::login_key`, with the outcome their waiters await. Few at
+    /// a time: a list.
+    static IN_FLIGHT: RefCell<Vec<(String, Rc<Latch<Outcome>>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Run the login of `event`, unless the same user's login is running (a redelivery arriving
@@ -94,25 +88,16 @@ async fn run_once(host: Host, config: Config, event: HostEvent) -> Outcome {
     };
     // Until no login of this key runs: waiters woken together run one at a time, as each
     // registers its own flight below before its first await.
-    while let Some((done, outcome)) =
-        IN_FLIGHT.with(|f| f.borrow().iter().find(|f| f.key == key).map(|f| (f.done.clone(), f.outcome.clone())))
-    {
-        // The promise only ever resolves (below), and never before `outcome` is set.
-        let _ = JsFuture::from(done).await;
-        if let Some(joined) = outcome.borrow().as_ref().and_then(in_flight::joined_outcome) {
+    while let Some(running) = IN_FLIGHT.with(|f| f.borrow().iter().find(|(k, _)| *k == key).map(|(_, l)| l.clone())) {
+        if let Some(joined) = running.wait().await.as_ref().and_then(in_flight::joined_outcome) {
             return joined;
         }
     }
-    let mut resolve = None;
-    let done = js_sys::Promise::new(&mut |res, _| resolve = Some(res));
-    let slot = Rc::new(RefCell::new(None));
-    IN_FLIGHT.with(|f| f.borrow_mut().push(Flight { key: key.clone(), done, outcome: slot.clone() }));
+    let flight = Latch::new();
+    IN_FLIGHT.with(|f| f.borrow_mut().push((key.clone(), flight.clone())));
     let outcome = driver::run_first_login(config, event, None).await;
-    *slot.borrow_mut() = Some(outcome.clone());
-    IN_FLIGHT.with(|f| f.borrow_mut().retain(|f| f.key != key));
-    if let Some(resolve) = resolve {
-        let _ = resolve.call0(&JsValue::UNDEFINED);
-    }
+    IN_FLIGHT.with(|f| f.borrow_mut().retain(|(k, _)| *k != key));
+    flight.set(outcome.clone());
     outcome
 }
 
