@@ -30,6 +30,12 @@ pub fn config_error_log(host: &str, e: &RuleError) -> LogLine {
     }
 }
 
+/// The line logged when a webhook delivery names no user to record (`answer` is the body of
+/// the 200 that says why).
+pub fn delivery_skipped_log(host: &str, answer: &str) -> LogLine {
+    LogLine { error: false, text: format!("sf-lead-rule ({host}): delivery skipped: {answer}") }
+}
+
 /// The line logged when the legacy Auth0 Rule could not save the marker after the record was
 /// created (`auth0.users.updateAppMetadata` rejected).
 pub fn auth0_rule_marker_not_saved_log() -> LogLine {
@@ -69,6 +75,13 @@ mod tests {
             }
         );
         assert!(auth0_rule_marker_not_saved_log().error);
+        assert_eq!(
+            delivery_skipped_log("authentik", r#"{"skipped":"no event user"}"#),
+            LogLine {
+                error: false,
+                text: r#"sf-lead-rule (authentik): delivery skipped: {"skipped":"no event user"}"#.into()
+            }
+        );
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! and authentik notifications. One function takes the request as plain values and
 //! resolves to the response to send, so it fits any Node/edge HTTP framework.
 
-use super::{console_log, host_config, log_config_error, run_event};
+use super::{host_config, log, log_config_error, run_event};
+use crate::core::answer;
 use crate::core::webhook::respond::{self, Auth};
 use crate::core::webhook::WebhookResponse;
 use crate::wasm::bindings::{call_method, get, promise, to_js};
@@ -126,7 +127,7 @@ async fn webhook_response(host: String, request: JsValue, config: JsValue) -> We
         Err(r) => return r,
     };
     if let Some(r) = respond::skipped(host, &event) {
-        console_log(&format!("sf-lead-rule ({}): delivery skipped: {}", host.name(), r.body));
+        log(&answer::delivery_skipped_log(host.name(), &r.body));
         return r;
     }
     let okta_attribute = config.okta_lead_id_attribute.clone();
