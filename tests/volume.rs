@@ -58,6 +58,24 @@ fn flows_at_lookup(n: usize) -> (Vec<FirstLoginFlow>, Vec<HttpRequest>) {
     flows_at(Config::parse(v.as_object_mut().unwrap()).unwrap(), n, Purpose::FindExisting)
 }
 
+/// Feed each flow its share of a refused batch (a 401): each asks for a token, gets a new one and
+/// sends its request again, which is returned.
+fn renewed(flows: &mut [FirstLoginFlow], each: Vec<Input>) -> Vec<HttpRequest> {
+    let token = resp(200, json!({"access_token": "00Dtok!new", "instance_url": LOGIN}));
+    let mut again = Vec::new();
+    for (f, input) in flows.iter_mut().zip(each) {
+        match f.resume(input, NOW + 1_200) {
+            Step::Send { request, .. } => assert_eq!(request.purpose, Purpose::Token),
+            other => panic!("{other:?}"),
+        }
+        match f.resume(token.clone(), NOW + 1_300) {
+            Step::Send { request, .. } => again.push(request),
+            other => panic!("{other:?}"),
+        }
+    }
+    again
+}
+
 fn resp(status: u16, body: Value) -> Input {
     Input::Response(HttpResponse::new(status, body.to_string()))
 }
@@ -155,18 +173,7 @@ fn an_expired_session_renews_each_flow_and_its_create_joins_the_next_batch() {
     let expired = resp(401, json!([{"errorCode": "INVALID_SESSION_ID", "message": "Session expired or invalid"}]));
     let BatchAnswer::PerRecord(each) = volume::split_answer(&expired, 2) else { panic!() };
     assert_eq!(each.len(), 2, "one input per flow, or the loop below checks nothing");
-    let token = resp(200, json!({"access_token": "00Dtok!new", "instance_url": LOGIN}));
-    let mut again = Vec::new();
-    for (f, input) in flows.iter_mut().zip(each) {
-        match f.resume(input, NOW + 1_200) {
-            Step::Send { request, .. } => assert_eq!(request.purpose, Purpose::Token),
-            other => panic!("{other:?}"),
-        }
-        match f.resume(token.clone(), NOW + 1_300) {
-            Step::Send { request, .. } => again.push(request),
-            other => panic!("{other:?}"),
-        }
-    }
+    let again = renewed(&mut flows, each);
     assert!(again.iter().all(|r| r.purpose == Purpose::CreateRecord && r.headers[0].1.expose() == "Bearer 00Dtok!new"));
     assert!(
         volume::collection_request(&again.iter().collect::<Vec<_>>()).is_some(),
@@ -234,18 +241,7 @@ fn an_expired_session_on_a_lookup_batch_renews_each_flow_and_the_lookups_batch_a
         panic!()
     };
     assert_eq!(each.len(), 2, "one input per flow, or the loop below checks nothing");
-    let token = resp(200, json!({"access_token": "00Dtok!new", "instance_url": LOGIN}));
-    let mut again = Vec::new();
-    for (f, input) in flows.iter_mut().zip(each) {
-        match f.resume(input, NOW + 1_200) {
-            Step::Send { request, .. } => assert_eq!(request.purpose, Purpose::Token),
-            other => panic!("{other:?}"),
-        }
-        match f.resume(token.clone(), NOW + 1_300) {
-            Step::Send { request, .. } => again.push(request),
-            other => panic!("{other:?}"),
-        }
-    }
+    let again = renewed(&mut flows, each);
     assert!(again.iter().all(|r| volume::kind(r) == Some(volume::Kind::Lookup)));
     let query = volume::lookup_request(&again.iter().collect::<Vec<_>>()).unwrap();
     assert_eq!(query.headers[0].1.expose(), "Bearer 00Dtok!new");
