@@ -2,25 +2,20 @@
 // flight in the driver), and never across credentials (the cache key has the secret's digest);
 // volume mode (batchWindowMs) gathers their creates into sObject Collections requests and their
 // email lookups into IN queries, through onFirstLogin and Clerk deliveries signed with svix.
-import { test, before, after, beforeEach } from "node:test";
+import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
 import { Webhook } from "svix";
-import { startEmulator } from "../emulator/server.mjs";
+import { useEmulator } from "./use-emulator.mjs";
 import { loadPackage, emulatorSecrets, assertNoSecrets, fixture } from "./harness.mjs";
 
 const sf = loadPackage();
 const TOKEN = "/services/oauth2/token";
 const SETTINGS = { deadlineMs: 4000, requestTimeoutMs: 2000, maxRetries: 1 };
 
+const fixtureEmu = useEmulator(sf);
 let emu;
-before(async () => {
-  emu = await startEmulator();
-});
-after(() => emu.stop());
 beforeEach(() => {
-  emu.reset({ sessions: true });
-  emu.clearFaults();
-  sf.clearTokenCache();
+  emu = fixtureEmu.emu;
   sf.configure(SETTINGS);
 });
 
