@@ -124,7 +124,13 @@ fn three_logins_one_collection_request_each_its_own_outcome() {
 fn a_lost_batch_answer_makes_each_flow_look_its_record_up_before_sending_again() {
     let (mut flows, _) = flows_at_create(2);
     let BatchAnswer::PerRecord(each) = volume::split_answer(&Input::TimedOut, 2) else { panic!() };
-    assert_eq!(each.len(), 2, "one input per flow, or the loop below checks nothing");
+    each_looks_its_record_up(&mut flows, each, "lost answer");
+}
+
+/// Feed each flow its share of a batch answer that says nothing reliable per record: each must
+/// look its own record up (alone, never batched) before sending anything again.
+fn each_looks_its_record_up(flows: &mut [FirstLoginFlow], each: Vec<Input>, case: &str) {
+    assert_eq!(each.len(), flows.len(), "{case}: one input per flow, or the loop below checks nothing");
     for (i, (f, input)) in flows.iter_mut().zip(each).enumerate() {
         let mut step = f.resume(input, NOW + 1_500);
         if let Step::Sleep { ms } = step {
@@ -132,11 +138,11 @@ fn a_lost_batch_answer_makes_each_flow_look_its_record_up_before_sending_again()
         }
         match step {
             Step::Send { request, .. } => {
-                assert_eq!(request.purpose, Purpose::FindExisting, "never a blind resend");
-                assert_eq!(volume::kind(&request), None, "the lookup after a lost create goes alone");
+                assert_eq!(request.purpose, Purpose::FindExisting, "{case}: never a blind resend");
+                assert_eq!(volume::kind(&request), None, "{case}: the lookup after a lost create goes alone");
                 assert!(request.url.expose().contains(&format!("p{i}%40acme.com")), "{}", request.url.expose());
             }
-            other => panic!("{other:?}"),
+            other => panic!("{case}: {other:?}"),
         }
     }
 }
@@ -151,19 +157,7 @@ fn a_batch_answer_with_a_result_count_unlike_its_records_makes_each_flow_look_up
             .map(|i| json!({"id": format!("00Q5e000000000000{i}"), "success": true, "errors": []}))
             .collect();
         let BatchAnswer::PerRecord(each) = volume::split_answer(&resp(200, Value::Array(items)), 2) else { panic!() };
-        for (i, (f, input)) in flows.iter_mut().zip(each).enumerate() {
-            let mut step = f.resume(input, NOW + 1_500);
-            if let Step::Sleep { ms } = step {
-                step = f.resume(Input::Woke, NOW + 1_500 + ms);
-            }
-            match step {
-                Step::Send { request, .. } => {
-                    assert_eq!(request.purpose, Purpose::FindExisting, "{results} results: never a blind resend");
-                    assert!(request.url.expose().contains(&format!("p{i}%40acme.com")), "{}", request.url.expose());
-                }
-                other => panic!("{results} results: {other:?}"),
-            }
-        }
+        each_looks_its_record_up(&mut flows, each, &format!("{results} results"));
     }
 }
 
